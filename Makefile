@@ -1,0 +1,53 @@
+# The two set-up commands of README.md: `make demo` and `make test`. Both work on a fresh machine.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: demo test lint typecheck bench clean locale
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==26.3
+
+# Lean install: no PyTorch.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# Everything, for the tests: PyTorch (CPU wheel 2.13.0) and the dev tools.
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[torch,dev]'
+	touch $(VENV)/.installed $@
+
+# hatesonar's ONNX text normaliser needs the en_US.UTF-8 locale.
+locale:
+	@if ! locale -a 2>/dev/null | grep -qi '^en_US\.utf-\?8$$'; then \
+	  echo "generating the en_US.UTF-8 locale (needed by hatesonar)"; \
+	  if ! command -v locale-gen >/dev/null; then apt-get update -qq && apt-get install -y -qq locales; fi; \
+	  sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' /etc/locale.gen; \
+	  grep -q '^en_US.UTF-8 UTF-8' /etc/locale.gen || echo 'en_US.UTF-8 UTF-8' >> /etc/locale.gen; \
+	  locale-gen; \
+	fi
+
+demo: $(VENV)/.installed locale
+	$(BIN)/autoannotator annotate src/autoannotator/data/examples/reviews.csv --task sentiment-2 \
+	  --specialists vader,textblob,afinn,minilm --out demo/labels.jsonl --run-dir demo/run
+	@head -n 3 demo/labels.jsonl
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy
+
+test: $(VENV)/.installed-dev locale lint typecheck
+	$(BIN)/pytest -q
+
+bench: $(VENV)/.installed-dev locale
+	$(BIN)/python bench/throughput.py
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache

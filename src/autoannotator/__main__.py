@@ -1,0 +1,5 @@
+"""``python -m autoannotator``."""
+
+from autoannotator.cli import main
+
+main()

@@ -1,0 +1,50 @@
+"""Exceptions raised by autoannotator.
+
+Hierarchy::
+
+    AutoAnnotatorError
+    ├── TaskError          the task file is unreadable or invalid
+    ├── InputError         an input file cannot be read as a dataset
+    ├── AdapterError       an adapter does not fit its specialist or the task
+    ├── SpecialistError    a specialist is unknown, not installed, or not fitted
+    └── LedgerError        a run folder cannot be created or resumed
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class AutoAnnotatorError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class TaskError(AutoAnnotatorError):
+    """The task file is unreadable or invalid; the message names the file and field."""
+
+
+class InputError(AutoAnnotatorError):
+    """An input file cannot be read; the message names the file and, where known, the row and field."""
+
+    def __init__(self, path: Path, problem: str, *, row: int | None = None, field: str | None = None) -> None:
+        where = str(path)
+        if row is not None:
+            where += f", row {row}"
+        if field is not None:
+            where += f", field {field!r}"
+        super().__init__(f"{where}: {problem}")
+        self.path = path
+        self.row = row
+        self.field = field
+
+
+class AdapterError(AutoAnnotatorError):
+    """An adapter spec names labels that its specialist or the task does not have."""
+
+
+class SpecialistError(AutoAnnotatorError):
+    """A specialist is unknown, its package is missing, or it must be fitted first."""
+
+
+class LedgerError(AutoAnnotatorError):
+    """A run folder cannot be used: for example resuming with a different configuration."""

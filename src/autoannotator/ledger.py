@@ -1,0 +1,273 @@
+"""The run ledger: one SQLite file per run holding every row, vote, label and the run's configuration.
+
+Durability: WAL journal with ``synchronous=FULL``: a committed batch survives a process kill and a power
+cut (one fsync per batch). Each batch (its rows, skips, votes and labels, and the resume cursor) is one
+transaction, so a run killed at any point resumes from the last committed batch with nothing lost or
+repeated. The schema evolves by append-only, named migrations.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autoannotator.errors import LedgerError
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "m001_initial",
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE specialists (idx INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, card TEXT NOT NULL,
+                                  adapter TEXT NOT NULL);
+        CREATE TABLE rows (pos INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, text TEXT NOT NULL,
+                           batch INTEGER NOT NULL);
+        CREATE TABLE skips (pos INTEGER PRIMARY KEY, id TEXT, field TEXT NOT NULL, reason TEXT NOT NULL,
+                            batch INTEGER NOT NULL);
+        CREATE TABLE votes (pos INTEGER NOT NULL, specialist INTEGER NOT NULL, label INTEGER NOT NULL,
+                            prob REAL NOT NULL, probs BLOB NOT NULL, PRIMARY KEY (pos, specialist))
+                            WITHOUT ROWID;
+        CREATE TABLE labels (pos INTEGER PRIMARY KEY, label TEXT, confidence REAL, source TEXT NOT NULL,
+                             best_guess TEXT, agreement REAL NOT NULL, margin REAL NOT NULL,
+                             hard INTEGER NOT NULL, stage INTEGER NOT NULL);
+        CREATE TABLE batches (batch INTEGER PRIMARY KEY, first_pos INTEGER NOT NULL, next_pos INTEGER NOT NULL,
+                              rows INTEGER NOT NULL, seconds TEXT NOT NULL);
+        """,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The final label of one row and how it was reached."""
+
+    pos: int
+    label: str | None
+    confidence: float | None
+    source: str
+    best_guess: str | None
+    agreement: float
+    margin: float
+    hard: bool
+    stage: int
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Everything one batch commits. `votes` (n, m) and `probs` (n, m, k) follow the order of `rows`."""
+
+    index: int
+    first_pos: int
+    next_pos: int
+    rows: Sequence[tuple[int, str, str]]
+    skips: Sequence[tuple[int, str | None, str, str]]
+    votes: np.ndarray[Any, np.dtype[np.int64]]
+    probs: np.ndarray[Any, np.dtype[np.float64]]
+    decisions: Sequence[Decision]
+    seconds: dict[str, float]
+
+
+class Ledger:
+    """A run's SQLite store. Use as a context manager: ``with Ledger(path) as ledger: ...``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    def __enter__(self) -> Ledger:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        done = {name for (name,) in db.execute("SELECT name FROM migrations")}
+        for name, sql in MIGRATIONS:
+            if name not in done:
+                db.execute("BEGIN IMMEDIATE")
+                for statement in filter(str.strip, sql.split(";")):
+                    db.execute(statement)
+                db.execute("INSERT INTO migrations VALUES (?, datetime('now'))", (name,))
+                db.execute("COMMIT")
+        self._db = db
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise LedgerError(f"{self.path}: ledger is not open")
+        return self._db
+
+    def meta(self, key: str) -> Any:
+        """A stored JSON value, or None."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True)))
+
+    def begin_run(
+        self,
+        config: dict[str, Any],
+        specialists: Sequence[tuple[str, str, str]],
+        *,
+        versions: dict[str, str],
+        resume: bool,
+    ) -> None:
+        """Record a new run's config and specialists (name, card JSON, adapter JSON), or check that a resumed
+        run has the same config (resuming a run that never started just starts it). Raise `LedgerError` when
+        the folder already holds a run and `resume` is false, or when the configs differ."""
+        stored = self.meta("config")
+        if stored is None:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.set_meta("config", config)
+            self.set_meta("versions", versions)
+            self.db.executemany(
+                "INSERT INTO specialists VALUES (?, ?, ?, ?)", [(i, *s) for i, s in enumerate(specialists)]
+            )
+            self.db.execute("COMMIT")
+            return
+        if not resume:
+            raise LedgerError(
+                f"{self.path.parent}: this run folder already holds a run; "
+                "pass --resume to continue it, or choose another --run-dir"
+            )
+        if stored != config:
+            keys = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
+            raise LedgerError(f"{self.path}: cannot resume: the configuration differs in {keys}")
+
+    def next_pos(self) -> int:
+        """The first input position not yet committed."""
+        row = self.db.execute("SELECT MAX(next_pos) FROM batches").fetchone()
+        return int(row[0] or 0)
+
+    def next_batch(self) -> int:
+        row = self.db.execute("SELECT MAX(batch) FROM batches").fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
+    def known_ids(self, ids: Sequence[str]) -> set[str]:
+        """Those of `ids` already stored."""
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            found.update(i for (i,) in self.db.execute(f"SELECT id FROM rows WHERE id IN ({marks})", part))
+        return found
+
+    def commit(self, batch: Batch) -> None:
+        """Store one batch atomically and move the resume cursor past it."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?)", [(*r, batch.index) for r in batch.rows])
+            db.executemany("INSERT INTO skips VALUES (?, ?, ?, ?, ?)", [(*s, batch.index) for s in batch.skips])
+            db.executemany("INSERT INTO votes VALUES (?, ?, ?, ?, ?)", self._vote_rows(batch))
+            db.executemany(
+                "INSERT INTO labels VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        d.pos,
+                        d.label,
+                        d.confidence,
+                        d.source,
+                        d.best_guess,
+                        d.agreement,
+                        d.margin,
+                        int(d.hard),
+                        d.stage,
+                    )
+                    for d in batch.decisions
+                ],
+            )
+            db.execute(
+                "INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
+                (batch.index, batch.first_pos, batch.next_pos, len(batch.rows), json.dumps(batch.seconds)),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _vote_rows(batch: Batch) -> Iterator[tuple[int, int, int, float, bytes]]:
+        for i, (pos, _, _) in enumerate(batch.rows):
+            for j in range(batch.votes.shape[1]):
+                vote = int(batch.votes[i, j])
+                p = batch.probs[i, j]
+                prob = float(p[vote]) if vote >= 0 else float(p.max())
+                yield pos, j, vote, prob, p.astype(np.float32).tobytes()
+
+    def specialist_names(self) -> list[str]:
+        return [name for (name,) in self.db.execute("SELECT name FROM specialists ORDER BY idx")]
+
+    def labelled(self, chunk: int = 2000) -> Iterator[list[dict[str, Any]]]:
+        """Output rows in input order, `chunk` at a time: the decision plus every specialist's vote."""
+        names = self.specialist_names()
+        labels: list[str] = self.meta("config")["labels"]
+        last = -1
+        while True:
+            rows = self.db.execute(
+                "SELECT r.pos, r.id, r.text, l.label, l.confidence, l.source, l.best_guess, l.agreement, "
+                "l.stage FROM rows r JOIN labels l USING (pos) WHERE r.pos > ? ORDER BY r.pos LIMIT ?",
+                (last, chunk),
+            ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            votes: dict[int, dict[str, dict[str, Any]]] = {}
+            for pos, j, vote, prob in self.db.execute(
+                "SELECT pos, specialist, label, prob FROM votes WHERE pos BETWEEN ? AND ?", (rows[0][0], last)
+            ):
+                votes.setdefault(pos, {})[names[j]] = {
+                    "label": labels[vote] if vote >= 0 else None,
+                    "prob": round(prob, 6),
+                }
+            yield [
+                {
+                    "id": ident,
+                    "text": text,
+                    "label": label,
+                    "confidence": confidence,
+                    "source": source,
+                    "best_guess": guess,
+                    "votes": votes.get(pos, {}),
+                    "agreement": agreement,
+                    "stage": stage,
+                }
+                for pos, ident, text, label, confidence, source, guess, agreement, stage in rows
+            ]
+
+    def skipped(self) -> list[dict[str, Any]]:
+        """Skipped rows in input order, each with its 1-based row number, field and reason."""
+        return [
+            {"row": pos + 1, "id": ident, "field": field, "reason": reason}
+            for pos, ident, field, reason in self.db.execute(
+                "SELECT pos, id, field, reason FROM skips ORDER BY pos"
+            )
+        ]
+
+    def counts(self) -> dict[str, int]:
+        """Rows per source, plus ``skipped`` and ``hard``."""
+        result = {s: n for s, n in self.db.execute("SELECT source, COUNT(*) FROM labels GROUP BY source")}
+        result["skipped"] = self.db.execute("SELECT COUNT(*) FROM skips").fetchone()[0]
+        result["hard"] = self.db.execute("SELECT COUNT(*) FROM labels WHERE hard = 1").fetchone()[0]
+        return result
+
+    def seconds_by_specialist(self) -> dict[str, float]:
+        """Total inference seconds of each specialist over the committed batches."""
+        total: dict[str, float] = {}
+        for (seconds,) in self.db.execute("SELECT seconds FROM batches"):
+            for name, value in json.loads(seconds).items():
+                total[name] = total.get(name, 0.0) + value
+        return total

@@ -1,0 +1,235 @@
+"""The annotation loop: read a batch, let every specialist vote, aggregate, flag hard rows, commit.
+
+Each batch is committed to the ledger in one transaction, and the output file is written from the ledger
+at the end (atomically), so a killed run resumed with ``resume=True`` ends with exactly the output of an
+uninterrupted run. Hard rows end as ``unresolved`` (with the vote's best guess) until a reviewer decides them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from autoannotator import __version__
+from autoannotator.adapters import Adapter, compile_adapter
+from autoannotator.errors import SpecialistError
+from autoannotator.io import ColumnType, Record, Row, Skip, Source, write_rows
+from autoannotator.ledger import Batch, Decision, Ledger
+from autoannotator.specialists import build
+from autoannotator.specialists.base import FloatArray, IntArray, Specialist
+from autoannotator.task import Task
+from autoannotator.voting import AGGREGATORS, AggregatorName, HardRule, agreement, consensus, margin
+
+OUTPUT_COLUMNS: dict[str, ColumnType] = {
+    "id": "string",
+    "text": "string",
+    "label": "string",
+    "confidence": "float",
+    "source": "string",
+    "best_guess": "string",
+    "votes": "string",
+    "agreement": "float",
+    "stage": "int",
+}
+Progress = Callable[[int, int, int], None]
+"""Called after each batch with (rows done, bytes read, bytes total)."""
+
+
+class RunConfig(BaseModel):
+    """Everything that decides a run's labels (a resumed run must have the same)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: Path
+    task: Task
+    specialists: tuple[str, ...] = ()
+    aggregate: AggregatorName = "majority"
+    hard_rule: HardRule = HardRule()
+    batch_size: int = Field(default=1000, ge=1)
+
+    def chosen(self) -> tuple[str, ...]:
+        """The specialists to run: the given ones, else the task's."""
+        names = self.specialists or tuple(self.task.specialists)
+        if not names:
+            raise SpecialistError(
+                f"task {self.task.name!r} names no specialists: list some in the task file or with --specialists"
+            )
+        return names
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished run reports."""
+
+    out: Path
+    ledger: Path
+    counts: dict[str, int]
+    rows: int
+    seconds: float
+    specialist_seconds: dict[str, float]
+
+
+def fingerprint(path: Path) -> str:
+    """Size plus sha256 of the first and last 64 KiB: cheap, and changes when the file does."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with path.open("rb") as f:
+        digest.update(f.read(65536))
+        f.seek(max(size - 65536, 0))
+        digest.update(f.read(65536))
+    return digest.hexdigest()
+
+
+def prepare(config: RunConfig) -> list[tuple[str, Specialist, Adapter]]:
+    """Build the chosen specialists and compile their adapters (errors surface before any work)."""
+    prepared = []
+    for name in config.chosen():
+        specialist = build(name, config.task)
+        adapter = compile_adapter(config.task.specialists.get(name), specialist.card, config.task)
+        prepared.append((name, specialist, adapter))
+    return prepared
+
+
+def annotate(
+    config: RunConfig, *, out: Path, run_dir: Path, resume: bool = False, progress: Progress | None = None
+) -> RunResult:
+    """Label `config.input` into `out` (JSONL, CSV or Parquet), keeping the run in `run_dir`/ledger.sqlite."""
+    started = time.perf_counter()
+    prepared = prepare(config)
+    source = Source(config.input, text_field=config.task.text_field, id_field=config.task.id_field)
+    ledger_path = run_dir / "ledger.sqlite"
+    with Ledger(ledger_path) as ledger:
+        ledger.begin_run(
+            _ledger_config(config, prepared),
+            [
+                (name, s.card.model_dump_json(), json.dumps(_adapter_json(config.task, name)))
+                for name, s, _ in prepared
+            ],
+            versions=_versions(prepared),
+            resume=resume,
+        )
+        done = ledger.next_pos()
+        batch_index = ledger.next_batch()
+        for rows in source.batches(config.batch_size, start=done):
+            batch = label_batch(rows, prepared, config, ledger.known_ids, batch_index)
+            ledger.commit(batch)
+            done, batch_index = batch.next_pos, batch_index + 1
+            if progress is not None:
+                progress(done, source.bytes_read, source.size)
+        n = write_rows(out, ledger.labelled(), columns=OUTPUT_COLUMNS)
+        skipped = ledger.skipped()
+        if skipped:
+            write_rows(
+                out.with_name(out.stem + ".skipped.jsonl"),
+                [skipped],
+                columns={"row": "int", "id": "string", "field": "string", "reason": "string"},
+            )
+        ledger.set_meta("status", "complete")
+        return RunResult(
+            out, ledger_path, ledger.counts(), n, time.perf_counter() - started, ledger.seconds_by_specialist()
+        )
+
+
+def label_batch(
+    rows: Sequence[Row],
+    prepared: Sequence[tuple[str, Specialist, Adapter]],
+    config: RunConfig,
+    known_ids: Callable[[Sequence[str]], set[str]],
+    index: int,
+) -> Batch:
+    """Vote on one batch of rows and decide each usable row; pure apart from the specialists' inference."""
+    records, skips = _dedupe(rows, known_ids)
+    texts = [r.text for r in records]
+    k, m = len(config.task.labels), len(prepared)
+    votes: IntArray = np.full((len(texts), m), -1, dtype=np.int64)
+    probs: FloatArray = np.zeros((len(texts), m, k))
+    seconds: dict[str, float] = {}
+    for j, (name, specialist, adapter) in enumerate(prepared):
+        tick = time.perf_counter()
+        native = specialist.predict(texts) if texts else np.zeros((0, len(specialist.card.native_labels)))
+        seconds[name] = time.perf_counter() - tick
+        votes[:, j], probs[:, j] = adapter.apply(native)
+    label_probs = AGGREGATORS[config.aggregate](votes, probs, k)
+    best = consensus(label_probs, votes)
+    hard = config.hard_rule(votes, label_probs)
+    agree = agreement(votes, best)
+    margins = margin(label_probs)
+    names = config.task.label_names
+    decisions = []
+    for i, record in enumerate(records):
+        guess = names[best[i]] if best[i] >= 0 else None
+        confidence = float(label_probs[i].max())
+        decisions.append(
+            Decision(
+                pos=record.pos,
+                label=None if hard[i] else guess,
+                confidence=None if hard[i] else confidence,
+                source="unresolved" if hard[i] else "consensus",
+                best_guess=guess,
+                agreement=float(agree[i]),
+                margin=float(margins[i]),
+                hard=bool(hard[i]),
+                stage=0,
+            )
+        )
+    return Batch(
+        index=index,
+        first_pos=rows[0].pos,
+        next_pos=rows[-1].pos + 1,
+        rows=[(r.pos, r.id, r.text) for r in records],
+        skips=[(s.pos, s.id, s.field, s.reason) for s in skips],
+        votes=votes,
+        probs=probs,
+        decisions=decisions,
+        seconds=seconds,
+    )
+
+
+def _dedupe(
+    rows: Sequence[Row], known_ids: Callable[[Sequence[str]], set[str]]
+) -> tuple[list[Record], list[Skip]]:
+    """Split usable rows from skips; a repeated id (earlier in the run or this batch) becomes a skip."""
+    records = [r for r in rows if isinstance(r, Record)]
+    skips = [r for r in rows if isinstance(r, Skip)]
+    taken = known_ids([r.id for r in records])
+    kept = []
+    for record in records:
+        if record.id in taken:
+            skips.append(Skip(record.pos, record.id, "id", "duplicate id"))
+        else:
+            taken.add(record.id)
+            kept.append(record)
+    return kept, sorted(skips, key=lambda s: s.pos)
+
+
+def _adapter_json(task: Task, name: str) -> Any:
+    spec = task.specialists.get(name)
+    return None if spec is None else spec.model_dump()
+
+
+def _ledger_config(config: RunConfig, prepared: Sequence[tuple[str, Specialist, Adapter]]) -> dict[str, Any]:
+    return {
+        "input": str(config.input.resolve()),
+        "input_fingerprint": fingerprint(config.input),
+        "task": config.task.model_dump(mode="json"),
+        "labels": list(config.task.label_names),
+        "specialists": [name for name, _, _ in prepared],
+        "aggregate": config.aggregate,
+        "hard_rule": config.hard_rule.model_dump(),
+        "batch_size": config.batch_size,
+    }
+
+
+def _versions(prepared: Sequence[tuple[str, Specialist, Adapter]]) -> dict[str, str]:
+    versions = {"autoannotator": __version__, "python": platform.python_version(), "numpy": np.__version__}
+    versions.update({f"specialist:{name}": s.card.version for name, s, _ in prepared})
+    return versions

@@ -1,0 +1,88 @@
+"""The specialist protocol: one small model that labels texts in its own (native) vocabulary.
+
+A specialist returns *native* outputs; an adapter (`autoannotator.adapters`) maps them onto a task's labels.
+Two output kinds:
+
+- ``"proba"``: ``predict(texts) -> (n, k)`` probabilities over ``card.native_labels`` (rows sum to 1);
+- ``"score"``: ``predict(texts) -> (n,)`` a real score (for example a polarity in [-1, 1]); the card names the
+  bins that ``card.cuts`` cut the score into, and ``card.score_scale`` is the score's natural unit.
+
+A specialist whose cost grows fast with length reads only the first ``card.max_chars`` characters of a text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, model_validator
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+TaskKind = Literal["sentiment", "toxicity", "any"]
+
+
+class Card(BaseModel):
+    """What a specialist is, for people and for the meta-controller that chooses specialists."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str
+    task_kinds: tuple[TaskKind, ...]
+    output: Literal["proba", "score"]
+    native_labels: tuple[str, ...]
+    cuts: tuple[float, ...] = ()
+    score_scale: float = 1.0
+    licence: str
+    size_mb: float
+    speed: str
+    source: str
+    version: str
+    trainable: bool = False
+    max_chars: int | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Card:
+        if self.output == "score" and len(self.cuts) != len(self.native_labels) - 1:
+            raise ValueError("a score card needs one cut fewer than it has native labels (bins)")
+        if list(self.cuts) != sorted(self.cuts):
+            raise ValueError("cuts must be ascending")
+        if self.score_scale <= 0:
+            raise ValueError("score_scale must be positive")
+        return self
+
+
+@runtime_checkable
+class Specialist(Protocol):
+    """A model that labels texts. Constructors only store; weights load on first `predict`."""
+
+    @property
+    def card(self) -> Card:
+        """The specialist's card (its native labels fix the columns of `predict`)."""
+        ...
+
+    def predict(self, texts: Sequence[str]) -> FloatArray:
+        """Native outputs for `texts`: (n, k) probabilities, or (n,) scores when ``card.output == "score"``."""
+        ...
+
+
+@runtime_checkable
+class Trainable(Specialist, Protocol):
+    """A specialist that learns from labelled texts and persists itself."""
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> Trainable:
+        """Learn from `texts` with their `labels`; its native labels become the sorted distinct labels."""
+        ...
+
+    def predict_proba(self, texts: Sequence[str]) -> FloatArray:
+        """(n, k) probabilities over ``card.native_labels``."""
+        ...
+
+    def save(self, folder: Path) -> None:
+        """Write the fitted state into `folder` (created if missing)."""
+        ...

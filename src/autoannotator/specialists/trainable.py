@@ -1,0 +1,158 @@
+"""Trainable specialists: a featurizer (MiniLM embeddings or hashed TF-IDF) plus a linear softmax head.
+
+Before it is fitted, a specialist given label *prototypes* (texts that describe each label: the task's label
+descriptions and examples) scores a text by cosine similarity to each label's mean prototype embedding; `fit`
+replaces that with a logistic-regression head. State is saved as ``.npz`` arrays plus JSON, never pickle.
+
+>>> spec = TrainableSpecialist(HashedTfidf(), name="tfidf")
+>>> spec.fit(["good", "great", "bad", "awful"], ["pos", "pos", "neg", "neg"]).predict(["good"]).shape
+(1, 2)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+from autoannotator.errors import SpecialistError
+from autoannotator.specialists._common import package_version, softmax
+from autoannotator.specialists.base import Card, FloatArray
+from autoannotator.specialists.features import Features, Featurizer
+
+PROTOTYPE_TEMPERATURE = 0.05
+
+
+@dataclass(frozen=True)
+class LinearHead:
+    """Softmax over ``features @ coef.T + intercept``; `coef` (k, d), `intercept` (k,), `classes` (k,)."""
+
+    coef: FloatArray
+    intercept: FloatArray
+    classes: tuple[str, ...]
+
+    @classmethod
+    def fit(cls, features: Features, labels: Sequence[str], *, c: float = 1.0, seed: int = 0) -> LinearHead:
+        """Multinomial logistic regression (L2, strength 1/c) on (n, d) features."""
+        from sklearn.linear_model import LogisticRegression
+
+        classes = sorted(set(labels))
+        if len(classes) < 2:
+            raise SpecialistError(f"fit needs at least two distinct labels, got {classes}")
+        model = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(features, list(labels))
+        coef = np.asarray(model.coef_, dtype=np.float64)
+        intercept = np.asarray(model.intercept_, dtype=np.float64)
+        if len(classes) == 2:  # sklearn keeps one row for two classes: expand to a softmax pair
+            coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+            intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+        return cls(coef=coef, intercept=intercept, classes=tuple(str(c) for c in model.classes_))
+
+    @classmethod
+    def from_prototypes(cls, features: FloatArray, labels: Sequence[str]) -> LinearHead:
+        """Nearest-centroid head over L2-normalised (n, d) features: logits = cosine to centroid / T."""
+        classes = tuple(dict.fromkeys(labels))
+        centroids = np.vstack([features[[lab == c for lab in labels]].mean(axis=0) for c in classes])
+        centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+        return cls(centroids / PROTOTYPE_TEMPERATURE, np.zeros(len(classes)), classes)
+
+    def predict_proba(self, features: Features) -> FloatArray:
+        logits = np.asarray(features @ self.coef.T, dtype=np.float64) + self.intercept
+        return softmax(logits)
+
+
+class TrainableSpecialist:
+    """A `Featurizer` plus a `LinearHead`; see the module docstring.
+
+    `prototypes` maps each label to texts describing it; `labels` fixes the column order of an unfitted
+    prototype head (default: the prototypes' order).
+    """
+
+    def __init__(
+        self,
+        featurizer: Featurizer,
+        *,
+        name: str,
+        prototypes: Mapping[str, Sequence[str]] | None = None,
+        c: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        self.featurizer = featurizer
+        self.name = name
+        self.prototypes = prototypes
+        self.c = c
+        self.seed = seed
+        self.head_: LinearHead | None = None
+
+    @property
+    def card(self) -> Card:
+        classes = self._head.classes if (self.head_ is not None or self.prototypes) else ()
+        fitted = "fitted head" if self.head_ is not None else "prototype head (label descriptions)"
+        return Card(
+            name=self.name,
+            description=f"{self.featurizer.name} features + linear softmax head; {fitted}",
+            task_kinds=("any",),
+            output="proba",
+            native_labels=classes,
+            licence="Apache-2.0",
+            size_mb=self.featurizer.size_mb,
+            speed=self.featurizer.speed,
+            source="package autoannotator",
+            version=package_version("autoannotator"),
+            trainable=True,
+        )
+
+    @cached_property
+    def _prototype_head(self) -> LinearHead:
+        if not self.prototypes:
+            raise SpecialistError(f"{self.name}: not fitted; call fit() or give label prototypes")
+        texts = [t for label in self.prototypes for t in self.prototypes[label]]
+        labels = [label for label in self.prototypes for _ in self.prototypes[label]]
+        return LinearHead.from_prototypes(np.asarray(self.featurizer.transform(texts)), labels)
+
+    @property
+    def _head(self) -> LinearHead:
+        return self.head_ if self.head_ is not None else self._prototype_head
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str]) -> TrainableSpecialist:
+        if len(texts) != len(labels):
+            raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+        self.featurizer.fit(texts)
+        self.head_ = LinearHead.fit(self.featurizer.transform(texts), labels, c=self.c, seed=self.seed)
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> FloatArray:
+        head = self._head
+        if not texts:
+            return np.zeros((0, len(head.classes)))
+        return head.predict_proba(self.featurizer.transform(texts))
+
+    def predict(self, texts: Sequence[str]) -> FloatArray:
+        return self.predict_proba(texts)
+
+    def save(self, folder: Path) -> None:
+        head = self._head
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez(folder / "head.npz", coef=head.coef, intercept=head.intercept)
+        np.savez(folder / "featurizer.npz", **cast(Any, self.featurizer.state()))
+        meta = {"name": self.name, "featurizer": self.featurizer.name, "classes": list(head.classes)}
+        (folder / "specialist.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, featurizer: Featurizer) -> TrainableSpecialist:
+        """Restore a specialist saved by `save`; `featurizer` must be of the kind that was saved."""
+        meta = json.loads((folder / "specialist.json").read_text(encoding="utf-8"))
+        if meta["featurizer"] != featurizer.name:
+            raise SpecialistError(
+                f"{folder}: saved with featurizer {meta['featurizer']!r}, not {featurizer.name!r}"
+            )
+        with np.load(folder / "featurizer.npz", allow_pickle=False) as state:
+            featurizer.restore(dict(state))
+        specialist = cls(featurizer, name=meta["name"])
+        with np.load(folder / "head.npz", allow_pickle=False) as head:
+            specialist.head_ = LinearHead(head["coef"], head["intercept"], tuple(meta["classes"]))
+        return specialist

@@ -1,0 +1,129 @@
+"""The task spec: what to label, with which labels, read from a YAML file.
+
+Example::
+
+    name: sentiment-2
+    description: Polarity of a review sentence.
+    text_field: text
+    labels:
+      - name: negative
+        description: The writer dislikes the thing.
+      - name: positive
+        description: The writer likes the thing.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from autoannotator.adapters import AdapterSpec
+from autoannotator.errors import TaskError
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class Label(BaseModel):
+    """One label of the task; `aliases` help match specialists' native labels by name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name
+    description: str = ""
+    aliases: tuple[Name, ...] = ()
+
+
+class Example(BaseModel):
+    """A labelled example, shown to reviewers and used to seed trainable specialists."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: Annotated[str, StringConstraints(min_length=1)]
+    label: Name
+
+
+class Task(BaseModel):
+    """A single-label text classification task."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name
+    description: str = ""
+    labels: tuple[Label, ...] = Field(min_length=2)
+    text_field: Name = "text"
+    id_field: Name | None = None
+    guidelines: str = ""
+    examples: tuple[Example, ...] = ()
+    specialists: dict[Name, AdapterSpec | None] = Field(
+        default_factory=dict,
+        description="Default specialists of this task, each with its adapter (null: derive it by label names).",
+    )
+
+    @model_validator(mode="after")
+    def _check_labels(self) -> Task:
+        seen: dict[str, str] = {}
+        for label in self.labels:
+            for key in (label.name, *label.aliases):
+                folded = key.casefold()
+                if folded in seen:
+                    raise ValueError(f"duplicate label {key!r} (clashes with {seen[folded]!r})")
+                seen[folded] = label.name
+        names = set(self.label_names)
+        for i, example in enumerate(self.examples):
+            if example.label not in names:
+                raise ValueError(f"examples[{i}].label: unknown label {example.label!r}; known: {sorted(names)}")
+        for specialist, adapter in self.specialists.items():
+            if adapter is not None:
+                adapter.check_targets(names, where=f"specialists.{specialist}")
+        return self
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        """The label names, in index order (a label's index is its column in every (n, k) array)."""
+        return tuple(label.name for label in self.labels)
+
+
+BUILTIN_TASKS = ("sentiment-2", "sentiment-3", "toxicity")
+
+
+def load_task(source: str | Path) -> Task:
+    """Read a task from a YAML file, or a built-in one by name (see `BUILTIN_TASKS`)."""
+    if isinstance(source, str) and source in BUILTIN_TASKS:
+        resource = resources.files("autoannotator").joinpath(f"data/tasks/{source}.yaml")
+        return _parse(resource.read_text(encoding="utf-8"), f"built-in task {source!r}")
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TaskError(f"{path}: task file not found (built-in tasks: {', '.join(BUILTIN_TASKS)})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TaskError(f"{path}: cannot read task file: {exc}") from None
+    return _parse(text, str(path))
+
+
+def _parse(text: str, where: str) -> Task:
+    try:
+        raw: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise TaskError(f"{where}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise TaskError(f"{where}: expected a mapping of task fields, got {type(raw).__name__}")
+    try:
+        return Task.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<task>'}: {_message(err)}" for err in exc.errors()
+        )
+        raise TaskError(f"{where}: {problems}") from None
+
+
+def _message(err: Any) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key"
+    if err["type"] == "too_short" and err["loc"] == ("labels",):
+        return "needs at least two labels"
+    return str(err["msg"]).removeprefix("Value error, ")
