@@ -182,9 +182,7 @@ class HashedTfidf:
     def _hasher(self) -> Any:
         from sklearn.feature_extraction.text import HashingVectorizer
 
-        return HashingVectorizer(
-            n_features=self.n_features, ngram_range=(1, 2), alternate_sign=False, norm=None, sublinear_tf=False
-        )
+        return HashingVectorizer(n_features=self.n_features, ngram_range=(1, 2), alternate_sign=False, norm=None)
 
     def fit(self, texts: Sequence[str]) -> None:
         counts = self._hasher.transform(texts)

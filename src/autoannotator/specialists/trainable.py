@@ -54,9 +54,14 @@ class LinearHead:
 
     @classmethod
     def from_prototypes(cls, features: FloatArray, labels: Sequence[str]) -> LinearHead:
-        """Nearest-centroid head over L2-normalised (n, d) features: logits = cosine to centroid / T."""
+        """Nearest-centroid head over L2-normalised (n, d) features: logits = cosine to the centred centroid / T.
+
+        Centring (subtracting the centroids' mean) removes what all label descriptions share ("the writer
+        expresses..."), so the head looks at what tells them apart.
+        """
         classes = tuple(dict.fromkeys(labels))
         centroids = np.vstack([features[[lab == c for lab in labels]].mean(axis=0) for c in classes])
+        centroids -= centroids.mean(axis=0)
         centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
         return cls(centroids / PROTOTYPE_TEMPERATURE, np.zeros(len(classes)), classes)
 
