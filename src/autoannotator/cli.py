@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from autoannotator.errors import AutoAnnotatorError
 from autoannotator.pipeline import RunConfig, annotate
@@ -83,13 +84,28 @@ def annotate_command(
 
 
 @app.command("models")
-def models_command() -> None:
+def models_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the cards as a JSON list.")] = False,
+) -> None:
     """List the bundled specialists with their cards."""
-    table = Table("name", "tasks", "output", "native labels", "licence", "size MB", "speed", "source", "version")
-    for name in ZOO:
-        card = build(name).card
+    cards = [build(name).card for name in ZOO]
+    if as_json:
+        typer.echo(json.dumps([card.model_dump(mode="json") for card in cards], indent=2))
+        return
+    table = Table(
+        Column("name", no_wrap=True),
+        "tasks",
+        "output",
+        "native labels",
+        "licence",
+        "size MB",
+        "speed",
+        "source",
+        "version",
+    )
+    for card in cards:
         table.add_row(
-            name,
+            card.name,
             ",".join(card.task_kinds),
             card.output + (" (trainable)" if card.trainable else ""),
             ", ".join(card.native_labels) or "the task's labels",

@@ -12,6 +12,7 @@ import json
 import platform
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,12 +120,13 @@ def annotate(
         )
         done = ledger.next_pos()
         batch_index = ledger.next_batch()
-        for rows in source.batches(config.batch_size, start=done):
-            batch = label_batch(rows, prepared, config, ledger.known_ids, batch_index)
-            ledger.commit(batch)
-            done, batch_index = batch.next_pos, batch_index + 1
-            if progress is not None:
-                progress(done, source.bytes_read, source.size)
+        with ThreadPoolExecutor(max_workers=len(prepared), thread_name_prefix="specialist") as pool:
+            for rows in source.batches(config.batch_size, start=done):
+                batch = label_batch(rows, prepared, config, ledger.known_ids, batch_index, pool=pool)
+                ledger.commit(batch)
+                done, batch_index = batch.next_pos, batch_index + 1
+                if progress is not None:
+                    progress(done, source.bytes_read, source.size)
         n = write_rows(out, ledger.labelled(), columns=OUTPUT_COLUMNS)
         skipped = ledger.skipped()
         if skipped:
@@ -139,25 +141,46 @@ def annotate(
         )
 
 
+def vote(
+    texts: Sequence[str],
+    prepared: Sequence[tuple[str, Specialist, Adapter]],
+    k: int,
+    *,
+    pool: Executor | None = None,
+) -> tuple[IntArray, FloatArray, dict[str, float]]:
+    """Every specialist's adapted vote on `texts`: votes (n, m), probs (n, m, k), and each one's seconds.
+
+    With a `pool`, the specialists run concurrently (ONNX Runtime and the regex engines release the GIL).
+    """
+
+    def run(item: tuple[str, Specialist, Adapter]) -> tuple[IntArray, FloatArray, float]:
+        _, specialist, adapter = item
+        tick = time.perf_counter()
+        native = specialist.predict(texts)
+        seconds = time.perf_counter() - tick
+        return *adapter.apply(native), seconds
+
+    results = list(pool.map(run, prepared) if pool is not None else map(run, prepared))
+    votes: IntArray = np.full((len(texts), len(prepared)), -1, dtype=np.int64)
+    probs: FloatArray = np.zeros((len(texts), len(prepared), k))
+    for j, (v, p, _) in enumerate(results):
+        votes[:, j], probs[:, j] = v, p
+    return votes, probs, {name: r[2] for (name, _, _), r in zip(prepared, results, strict=True)}
+
+
 def label_batch(
     rows: Sequence[Row],
     prepared: Sequence[tuple[str, Specialist, Adapter]],
     config: RunConfig,
     known_ids: Callable[[Sequence[str]], set[str]],
     index: int,
+    *,
+    pool: Executor | None = None,
 ) -> Batch:
     """Vote on one batch of rows and decide each usable row; pure apart from the specialists' inference."""
     records, skips = _dedupe(rows, known_ids)
-    texts = [r.text for r in records]
-    k, m = len(config.task.labels), len(prepared)
-    votes: IntArray = np.full((len(texts), m), -1, dtype=np.int64)
-    probs: FloatArray = np.zeros((len(texts), m, k))
-    seconds: dict[str, float] = {}
-    for j, (name, specialist, adapter) in enumerate(prepared):
-        tick = time.perf_counter()
-        native = specialist.predict(texts) if texts else np.zeros((0, len(specialist.card.native_labels)))
-        seconds[name] = time.perf_counter() - tick
-        votes[:, j], probs[:, j] = adapter.apply(native)
+    k = len(config.task.labels)
+    votes, probs, seconds = vote([r.text for r in records], prepared, k, pool=pool)
     label_probs = AGGREGATORS[config.aggregate](votes, probs, k)
     best = consensus(label_probs, votes)
     hard = config.hard_rule(votes, label_probs)

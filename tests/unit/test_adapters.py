@@ -14,9 +14,20 @@ TOX = Task(name="tox", labels=(Label(name="not-offensive"), Label(name="offensiv
 
 
 def card(output: str, labels: tuple[str, ...], cuts: tuple[float, ...] = ()) -> Card:
-    return Card(name="c", description="", task_kinds=("any",), output=output,  # type: ignore[arg-type]
-                native_labels=labels, cuts=cuts, score_scale=0.1, licence="", size_mb=0, speed="", source="",
-                version="0")
+    return Card(
+        name="c",
+        description="",
+        task_kinds=("any",),
+        output=output,  # type: ignore[arg-type]
+        native_labels=labels,
+        cuts=cuts,
+        score_scale=0.1,
+        licence="",
+        size_mb=0,
+        speed="",
+        source="",
+        version="0",
+    )
 
 
 SCORE = card("score", ("negative", "neutral", "positive"), (-0.05, 0.05))

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,7 +13,9 @@ from autoannotator.errors import InputError
 from autoannotator.io import Record, Skip, Source, row_id, write_rows
 
 
-def rows_of(path: Path, *, id_field: str | None = None, batch_size: int = 2, start: int = 0) -> list[Record | Skip]:
+def rows_of(
+    path: Path, *, id_field: str | None = None, batch_size: int = 2, start: int = 0
+) -> list[Record | Skip]:
     source = Source(path, text_field="text", id_field=id_field)
     batches = list(source.batches(batch_size, start=start))
     assert all(len(b) <= batch_size for b in batches)
@@ -34,9 +37,13 @@ def test_bad_rows_become_skips_naming_field_and_reason(tmp_path: Path) -> None:
     rows = rows_of(path, id_field="id")
     by_pos = {r.pos: r for r in rows}
     assert isinstance(by_pos[0], Record) and by_pos[0].id == "1"
-    expected = {1: ("text", "not valid UTF-8"), 2: ("text", "empty or whitespace-only text"),
-                3: ("text", "empty or whitespace-only text"), 4: ("", "1 fields where the header has 2"),
-                5: ("id", "missing or empty id")}
+    expected = {
+        1: ("text", "not valid UTF-8"),
+        2: ("text", "empty or whitespace-only text"),
+        3: ("text", "empty or whitespace-only text"),
+        4: ("", "1 fields where the header has 2"),
+        5: ("id", "missing or empty id"),
+    }
     for pos, (field, reason) in expected.items():
         skip = by_pos[pos]
         assert isinstance(skip, Skip), pos
@@ -72,8 +79,15 @@ def test_missing_file_and_unknown_format(tmp_path: Path) -> None:
 
 def test_jsonl_rows_and_their_problems(tmp_path: Path) -> None:
     path = tmp_path / "d.jsonl"
-    lines = [b'{"text": "fine", "n": 1}', b"{not json", b"[1, 2]", b'{"text": 5}', b"", b'{"text": "caf\xe9"}',
-             b'{"text": "' + b"x" * 1_000_000 + b'"}']
+    lines = [
+        b'{"text": "fine", "n": 1}',
+        b"{not json",
+        b"[1, 2]",
+        b'{"text": 5}',
+        b"",
+        b'{"text": "caf\xe9"}',
+        b'{"text": "' + b"x" * 1_000_000 + b'"}',
+    ]
     path.write_bytes(b"\n".join(lines) + b"\n")
     rows = rows_of(path, batch_size=3)
     assert [type(r).__name__ for r in rows] == ["Record", "Skip", "Skip", "Skip", "Skip", "Record"]
@@ -114,10 +128,15 @@ def test_large_csv_cell_is_read_whole(tmp_path: Path) -> None:
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
 def test_writers_round_trip(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"out{suffix}"
-    rows = [{"id": "a", "label": "x", "score": 0.5, "votes": {"v": {"label": "x"}}},
-            {"id": "b", "label": None, "score": None, "votes": {}}]
-    n = write_rows(path, [rows[:1], rows[1:]], columns={"id": "string", "label": "string", "score": "float",
-                                                          "votes": "string"})
+    rows: list[dict[str, Any]] = [
+        {"id": "a", "label": "x", "score": 0.5, "votes": {"v": {"label": "x"}}},
+        {"id": "b", "label": None, "score": None, "votes": {}},
+    ]
+    n = write_rows(
+        path,
+        [rows[:1], rows[1:]],
+        columns={"id": "string", "label": "string", "score": "float", "votes": "string"},
+    )
     assert n == 2
     if suffix == ".jsonl":
         back = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

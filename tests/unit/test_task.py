@@ -45,10 +45,14 @@ def test_valid_task_keeps_label_order(tmp_path: Path) -> None:
         ("name: t\nlabels: []\n", "labels: needs at least two labels"),
         ("name: t\nlabels: [{name: a}]\n", "labels: needs at least two labels"),
         ("name: t\nlabelz: [{name: a}, {name: b}]\n", "labelz: unknown key"),
-        ("name: t\nlabels: [{name: a}, {name: b}]\nexamples: [{text: x, label: c}]\n",
-         "examples[0].label: unknown label 'c'"),
-        ("name: t\nlabels: [{name: a}, {name: b}]\nspecialists: {vader: {label_map: {positive: z}}}\n",
-         "specialists.vader.label_map.positive: unknown label 'z'"),
+        (
+            "name: t\nlabels: [{name: a}, {name: b}]\nexamples: [{text: x, label: c}]\n",
+            "examples[0].label: unknown label 'c'",
+        ),
+        (
+            "name: t\nlabels: [{name: a}, {name: b}]\nspecialists: {vader: {label_map: {positive: z}}}\n",
+            "specialists.vader.label_map.positive: unknown label 'z'",
+        ),
         ("name: t\nlabels: [{name: a, colour: red}, {name: b}]\n", "labels.0.colour: unknown key"),
         ("- just\n- a list\n", "expected a mapping"),
         ("name: [unclosed\n", "not valid YAML"),
