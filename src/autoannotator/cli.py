@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
-from autoannotator.errors import AutoAnnotatorError
+from autoannotator.errors import AutoAnnotatorError, describe
 from autoannotator.pipeline import RunConfig, annotate
 from autoannotator.specialists import ZOO, build
 from autoannotator.task import BUILTIN_TASKS, load_task
@@ -50,7 +50,7 @@ def annotate_command(
             task=load_task(task),
             specialists=tuple(s.strip() for s in specialists.split(",") if s.strip()) if specialists else (),
             aggregate=aggregate,
-            hard_rule=HardRule.parse(hard_rule),
+            hard_rule=_hard_rule(hard_rule),
             batch_size=batch_size,
         )
         folder = run_dir or out.with_name(out.name + ".run")
@@ -131,9 +131,17 @@ def _errors() -> Iterator[None]:
     """Turn expected errors into one clear line on stderr and exit code 2."""
     try:
         yield
-    except (AutoAnnotatorError, ValidationError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+    except (AutoAnnotatorError, ValidationError) as exc:
+        message = describe(exc) if isinstance(exc, ValidationError) else str(exc)
+        err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
         sys.exit(2)
+
+
+def _hard_rule(text: str) -> HardRule:
+    try:
+        return HardRule.parse(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--hard-rule") from None
 
 
 def main() -> None:

@@ -13,6 +13,9 @@ Hierarchy::
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
 
 
 class AutoAnnotatorError(Exception):
@@ -48,3 +51,18 @@ class SpecialistError(AutoAnnotatorError):
 
 class LedgerError(AutoAnnotatorError):
     """A run folder cannot be used: for example resuming with a different configuration."""
+
+
+def describe(exc: ValidationError) -> str:
+    """One line per problem of a pydantic error: ``field.path: message``."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {_message(err)}" for err in exc.errors()
+    )
+
+
+def _message(err: Any) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key"
+    if err["type"] == "too_short" and err["loc"] == ("labels",):
+        return "needs at least two labels"
+    return str(err["msg"]).removeprefix("Value error, ")

@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from autoannotator.adapters import AdapterSpec
-from autoannotator.errors import TaskError
+from autoannotator.errors import TaskError, describe
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -115,15 +115,4 @@ def _parse(text: str, where: str) -> Task:
     try:
         return Task.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<task>'}: {_message(err)}" for err in exc.errors()
-        )
-        raise TaskError(f"{where}: {problems}") from None
-
-
-def _message(err: Any) -> str:
-    if err["type"] == "extra_forbidden":
-        return "unknown key"
-    if err["type"] == "too_short" and err["loc"] == ("labels",):
-        return "needs at least two labels"
-    return str(err["msg"]).removeprefix("Value error, ")
+        raise TaskError(f"{where}: {describe(exc)}") from None

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from autoannotator.adapters import ABSTAIN
+from autoannotator.errors import describe
 from autoannotator.specialists.base import FloatArray, IntArray
 
 BoolArray = np.ndarray[tuple[int], np.dtype[np.bool_]]
@@ -209,4 +210,7 @@ class HardRule(BaseModel):
             if key.strip() != "min_votes":
                 raise ValueError(f"unknown hard-rule option {key.strip()!r} (expected min_votes)")
             fields["min_votes"] = int(value)
-        return cls.model_validate(fields)
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as exc:
+            raise ValueError(f"hard rule {text!r}: {describe(exc)}") from None

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autoannotator.errors import LedgerError
+from autoannotator.ledger import MIGRATIONS, Batch, Decision, Ledger
+
+CONFIG = {"labels": ["neg", "pos"], "specialists": ["a", "b"], "batch_size": 2}
+
+
+def batch(index: int, positions: list[int], *, source: str = "consensus") -> Batch:
+    n = len(positions)
+    return Batch(
+        index=index,
+        first_pos=positions[0],
+        next_pos=positions[-1] + 1,
+        rows=[(p, f"id{p}", f"text {p}") for p in positions],
+        skips=[],
+        votes=np.array([[1, 1]] * n),
+        probs=np.full((n, 2, 2), 0.5),
+        decisions=[Decision(p, "pos", 0.9, source, "pos", 1.0, 0.8, False, 0) for p in positions],
+        seconds={"a": 0.1, "b": 0.2},
+    )
+
+
+def started(path: Path) -> Ledger:
+    ledger = Ledger(path).__enter__()
+    ledger.begin_run(CONFIG, [("a", "{}", "null"), ("b", "{}", "null")], versions={"x": "1"}, resume=False)
+    return ledger
+
+
+def test_commits_advance_the_cursor_and_output_keeps_input_order(tmp_path: Path) -> None:
+    ledger = started(tmp_path / "l.sqlite")
+    assert ledger.next_pos() == 0
+    ledger.commit(batch(0, [0, 1]))
+    ledger.commit(batch(1, [2, 3]))
+    assert (ledger.next_pos(), ledger.next_batch()) == (4, 2)
+    rows = [r for chunk in ledger.labelled(chunk=3) for r in chunk]
+    assert [r["id"] for r in rows] == ["id0", "id1", "id2", "id3"]
+    assert rows[0]["votes"] == {"a": {"label": "pos", "prob": 0.5}, "b": {"label": "pos", "prob": 0.5}}
+    assert ledger.known_ids(["id1", "zzz"]) == {"id1"}
+    assert ledger.seconds_by_specialist() == pytest.approx({"a": 0.2, "b": 0.4})
+
+
+def test_a_failing_batch_leaves_nothing_behind(tmp_path: Path) -> None:
+    ledger = started(tmp_path / "l.sqlite")
+    ledger.commit(batch(0, [0, 1]))
+    with pytest.raises(sqlite3.IntegrityError):
+        ledger.commit(batch(1, [2, 3], source=None))  # type: ignore[arg-type]  # NOT NULL fails after rows, votes
+    assert ledger.next_pos() == 2
+    counts = [ledger.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("rows", "votes", "labels")]
+    assert counts == [2, 4, 2]
+
+
+def test_reopening_runs_no_migration_twice_and_checks_the_config(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    started(path).__exit__()
+    with Ledger(path) as ledger:
+        applied = [n for (n,) in ledger.db.execute("SELECT name FROM migrations")]
+        assert applied == [name for name, _ in MIGRATIONS]
+        with pytest.raises(LedgerError, match="--resume"):
+            ledger.begin_run(CONFIG, [], versions={}, resume=False)
+        with pytest.raises(LedgerError, match=r"differs in \['batch_size'\]"):
+            ledger.begin_run({**CONFIG, "batch_size": 3}, [], versions={}, resume=True)
+        ledger.begin_run(CONFIG, [], versions={}, resume=True)
+        assert ledger.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
