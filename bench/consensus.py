@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
 import json
-import platform
 import tempfile
 from pathlib import Path
 
+from _report import emit, machine
 from autoannotator import RunConfig, annotate, load_task
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -67,8 +66,18 @@ def main() -> None:
     lines = [
         "# Consensus of the default specialists (no reviewer), against gold labels",
         "",
-        f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {platform.machine()}, Python "
-        f"{platform.python_version()}; hard rule: not unanimous or fewer than 2 votes; aggregate: majority",
+        machine(
+            [
+                "autoannotator",
+                "vaderSentiment",
+                "textblob",
+                "afinn",
+                "alt-profanity-check",
+                "hatesonar",
+                "better-profanity",
+            ]
+        ),
+        "- hard rule: not unanimous or fewer than 2 votes; aggregate: majority",
         "",
         "| dataset | task | rows | consensus share | consensus accuracy | best-guess accuracy, all rows | "
         "each specialist alone | seconds |",
@@ -83,10 +92,7 @@ def main() -> None:
     offensive = results[0]
     met = float(offensive["consensus_accuracy"]) >= 0.84  # type: ignore[arg-type]
     lines += ["", f"TweetEval offensive, consensus accuracy >= 0.84: {'met' if met else 'NOT met'}."]
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.out is not None:
-        args.out.write_text(report, encoding="utf-8")
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -27,6 +24,8 @@ import time
 from itertools import cycle, islice
 from pathlib import Path
 from typing import cast
+
+from _report import emit, machine
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tweeteval-sentiment" / "test.csv"
 SPECIALISTS = ("vader", "textblob", "afinn", "minilm")
@@ -91,13 +90,6 @@ def run_child(mode: str, path: Path) -> dict[str, object]:
     return result
 
 
-def versions() -> str:
-    from importlib.metadata import version
-
-    names = ["autoannotator", "numpy", "onnxruntime", "tokenizers", "vaderSentiment", "textblob", "afinn"]
-    return ", ".join(f"{n} {version(n)}" for n in names)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=10_000)
@@ -121,9 +113,7 @@ def main() -> None:
     lines = [
         f"# Throughput: {args.rows:,} TweetEval sentiment rows, specialists {', '.join(SPECIALISTS)}",
         "",
-        f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, "
-        f"{os.cpu_count()} cores, {platform.system()} {platform.release()}; Python {platform.python_version()}",
-        f"- versions: {versions()}",
+        machine(["autoannotator", "numpy", "onnxruntime", "tokenizers", "vaderSentiment", "textblob", "afinn"]),
         "",
         "| measure | value |",
         "|---|---:|",
@@ -141,10 +131,7 @@ def main() -> None:
             f"| peak RSS ratio {args.scale}x rows / 1x | {growth:.2f} (target <= 1.20: "
             f"{'met' if growth <= 1.2 else 'NOT met'}) |",
         ]
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.out is not None:
-        args.out.write_text(report, encoding="utf-8")
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":
