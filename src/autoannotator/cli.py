@@ -18,12 +18,21 @@ from rich.table import Column, Table
 
 from autoannotator.errors import AutoAnnotatorError, describe
 from autoannotator.pipeline import RunConfig, annotate
+from autoannotator.planning import plan
+from autoannotator.review import ReviewConfig
 from autoannotator.specialists import ZOO, build
 from autoannotator.task import BUILTIN_TASKS, load_task
 from autoannotator.voting import AggregatorName, HardRule
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 err = Console(stderr=True)
+LLM_HELP_SHORT = "openai:MODEL, local, or gguf:PATH (prices are looked up by MODEL)."
+LLM_HELP = "openai:MODEL (any OpenAI-compatible endpoint: OPENAI_BASE_URL, OPENAI_API_KEY), local, or gguf:PATH."
+REVIEW_HELP = "zero-shot, few-shot, cot, self-consistency, replay:FILE[#MODEL|SETTING], or none."
+LOCAL_WARNING = (
+    "note: the embedded local model (Gemma 3 270M) is a weak reviewer, near chance on hard rows. For real "
+    "labels use --llm openai:MODEL with OPENAI_BASE_URL / OPENAI_API_KEY (OpenAI, DeepSeek, vLLM, Ollama...)."
+)
 
 
 @app.command("annotate")
@@ -41,17 +50,33 @@ def annotate_command(
         str, typer.Option(help="KIND[:THRESHOLD][,min_votes=N]; KIND: not-unanimous, agreement, margin, entropy.")
     ] = "not-unanimous",
     batch_size: Annotated[int, typer.Option(help="Rows per batch (and per ledger transaction).")] = 1000,
+    llm: Annotated[str, typer.Option(help=LLM_HELP)] = "local",
+    review: Annotated[str, typer.Option(help=REVIEW_HELP)] = "zero-shot",
+    budget_usd: Annotated[float | None, typer.Option(help="Hard cap on LLM spending, USD.")] = None,
+    show_votes: Annotated[bool, typer.Option(help="Show the specialists' votes to the LLM.")] = False,
+    concurrency: Annotated[int, typer.Option(help="LLM calls in flight at once.")] = 8,
+    rpm: Annotated[int | None, typer.Option(help="LLM requests per minute, at most.")] = None,
+    tpm: Annotated[int | None, typer.Option(help="LLM prompt tokens per minute, at most.")] = None,
+    prices: Annotated[Path | None, typer.Option(help="Price table YAML (default: the bundled one).")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
-    """Label every row of INPUT; rows the specialists disagree on end as 'unresolved'."""
+    """Label every row of INPUT: the specialists vote, and the rows they disagree on go to the reviewer."""
     with _errors():
-        config = RunConfig(
-            input=input,
-            task=load_task(task),
-            specialists=tuple(s.strip() for s in specialists.split(",") if s.strip()) if specialists else (),
-            aggregate=aggregate,
-            hard_rule=_hard_rule(hard_rule),
-            batch_size=batch_size,
+        config = _config(
+            input,
+            task,
+            specialists,
+            aggregate,
+            hard_rule,
+            batch_size,
+            llm,
+            review,
+            budget_usd,
+            show_votes,
+            concurrency,
+            rpm,
+            tpm,
+            prices,
         )
         folder = run_dir or out.with_name(out.name + ".run")
         with Progress(
@@ -75,12 +100,90 @@ def annotate_command(
             result = annotate(config, out=out, run_dir=folder, resume=resume, progress=report)
         counts = result.counts
         labelled = sum(v for k, v in counts.items() if k not in ("skipped", "hard"))
+        usage = result.review_usage
+        tokens = usage["prompt_tokens"] + usage["completion_tokens"]
         err.print(
             f"{result.rows:,} rows -> {out} in {result.seconds:.1f} s: "
-            f"{counts.get('consensus', 0):,} consensus, {counts.get('unresolved', 0):,} unresolved "
-            f"({counts.get('hard', 0) / max(labelled, 1):.1%} hard), {counts.get('skipped', 0):,} skipped. "
-            f"Ledger: {result.ledger}"
+            f"{counts.get('consensus', 0):,} consensus, {counts.get('llm', 0):,} llm, "
+            f"{counts.get('unresolved', 0):,} unresolved ({counts.get('hard', 0) / max(labelled, 1):.1%} hard), "
+            f"{counts.get('skipped', 0):,} skipped. Review: {tokens:,.0f} tokens"
+            f", ${usage['cost_usd']:.4f}. Ledger: {result.ledger}"
         )
+        if config.review is not None and config.review.method != "replay" and config.review.local:
+            err.print(LOCAL_WARNING)
+
+
+@app.command("plan")
+def plan_command(
+    input: Annotated[Path, typer.Argument(help="CSV, JSONL or Parquet file to label.")],
+    task: Annotated[str, typer.Option(help=f"Task YAML file, or a built-in: {', '.join(BUILTIN_TASKS)}.")],
+    specialists: Annotated[str | None, typer.Option(help="Comma-separated zoo names.")] = None,
+    aggregate: Annotated[AggregatorName, typer.Option(help="How votes combine.")] = "majority",
+    hard_rule: Annotated[str, typer.Option(help="As for annotate.")] = "not-unanimous",
+    llm: Annotated[str, typer.Option(help=LLM_HELP_SHORT)] = "openai:gpt-3.5-turbo",
+    review: Annotated[str, typer.Option(help="As for annotate.")] = "zero-shot",
+    prices: Annotated[Path | None, typer.Option(help="Price table YAML.")] = None,
+    probe: Annotated[int, typer.Option(help="Rows the specialists vote on to measure the hard share.")] = 200,
+) -> None:
+    """Estimate what annotate would spend on the LLM, and what labelling every row with it would cost."""
+    with _errors():
+        config = _config(
+            input, task, specialists, aggregate, hard_rule, 1000, llm, review, None, False, 8, None, None, prices
+        )
+        estimate = plan(config, probe=probe)
+        table = Table("", "value", title=f"Plan for {input} (prices of {estimate.price_date})")
+        table.add_row("rows", f"{estimate.rows:,}")
+        table.add_row(f"hard-row share (probe of {estimate.probe_rows})", f"{estimate.hard_share:.1%}")
+        table.add_row("model", estimate.model)
+        table.add_row(
+            "tokens per review call (in / out)",
+            f"{estimate.prompt_tokens:,.0f} / {estimate.completion_tokens:,.0f}",
+        )
+        table.add_row("calls per hard row", str(estimate.calls_per_hard_row))
+        table.add_row("estimated review cost", f"${estimate.review_usd:,.4f}")
+        table.add_row("LLM zero-shot on every row", f"${estimate.llm_only_usd:,.4f}")
+        table.add_row("saving", f"{estimate.saving:.0%}")
+        Console().print(table)
+
+
+def _config(
+    input: Path,
+    task: str,
+    specialists: str | None,
+    aggregate: AggregatorName,
+    hard_rule: str,
+    batch_size: int,
+    llm: str,
+    review: str,
+    budget_usd: float | None,
+    show_votes: bool,
+    concurrency: int,
+    rpm: int | None,
+    tpm: int | None,
+    prices: Path | None,
+) -> RunConfig:
+    """The run configuration the annotate and plan options describe."""
+    reviewing = None
+    if review != "none":
+        reviewing = ReviewConfig.parse(
+            review,
+            llm=None if review.startswith("replay:") else llm,
+            budget_usd=budget_usd,
+            show_votes=show_votes,
+            concurrency=concurrency,
+            rpm=rpm,
+            tpm=tpm,
+            prices=prices,
+        )
+    return RunConfig(
+        input=input,
+        task=load_task(task),
+        specialists=tuple(s.strip() for s in specialists.split(",") if s.strip()) if specialists else (),
+        aggregate=aggregate,
+        hard_rule=_hard_rule(hard_rule),
+        batch_size=batch_size,
+        review=reviewing,
+    )
 
 
 @app.command("models")

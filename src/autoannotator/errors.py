@@ -7,7 +7,8 @@ Hierarchy::
     ├── InputError         an input file cannot be read as a dataset
     ├── AdapterError       an adapter does not fit its specialist or the task
     ├── SpecialistError    a specialist is unknown, not installed, or not fitted
-    └── LedgerError        a run folder cannot be created or resumed
+    ├── LedgerError        a run folder cannot be created or resumed
+    └── BudgetError        the next LLM call could cost more than the budget has left
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ class AdapterError(AutoAnnotatorError):
 
 class SpecialistError(AutoAnnotatorError):
     """A specialist is unknown, its package is missing, or it must be fitted first."""
+
+
+class BudgetError(AutoAnnotatorError):
+    """The next LLM call could cost more than what is left of the budget (raised before spending)."""
 
 
 class LedgerError(AutoAnnotatorError):

@@ -13,11 +13,16 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from autoannotator.errors import LedgerError
+from autoannotator.llm.base import Completion
+from autoannotator.llm.gateway import completion_from_json, completion_json
+
+if TYPE_CHECKING:
+    from autoannotator.review import Verdict
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
@@ -38,6 +43,17 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
                              hard INTEGER NOT NULL, stage INTEGER NOT NULL);
         CREATE TABLE batches (batch INTEGER PRIMARY KEY, first_pos INTEGER NOT NULL, next_pos INTEGER NOT NULL,
                               rows INTEGER NOT NULL, seconds TEXT NOT NULL);
+        """,
+    ),
+    (
+        "m002_reviews",
+        """
+        CREATE TABLE reviews (pos INTEGER PRIMARY KEY, reviewer TEXT NOT NULL, label TEXT, status TEXT NOT NULL,
+                              confidence REAL, rationale TEXT, prompt_tokens INTEGER NOT NULL,
+                              completion_tokens INTEGER NOT NULL, cost_usd REAL NOT NULL, raw TEXT, reason TEXT);
+        CREATE TABLE llm_calls (key TEXT PRIMARY KEY, purpose TEXT NOT NULL, completion TEXT NOT NULL,
+                                prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+                                cost_usd REAL NOT NULL, created TEXT NOT NULL);
         """,
     ),
 )
@@ -71,6 +87,7 @@ class Batch:
     probs: np.ndarray[Any, np.dtype[np.float64]]
     decisions: Sequence[Decision]
     seconds: dict[str, float]
+    reviews: Sequence[tuple[int, Verdict]] = ()
 
 
 class Ledger:
@@ -190,6 +207,25 @@ class Ledger:
                     for d in batch.decisions
                 ],
             )
+            db.executemany(
+                "INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        pos,
+                        v.reviewer,
+                        v.label,
+                        v.status,
+                        v.confidence,
+                        v.rationale,
+                        v.prompt_tokens,
+                        v.completion_tokens,
+                        v.cost_usd,
+                        v.raw,
+                        v.reason,
+                    )
+                    for pos, v in batch.reviews
+                ],
+            )
             db.execute(
                 "INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
                 (batch.index, batch.first_pos, batch.next_pos, len(batch.rows), json.dumps(batch.seconds)),
@@ -219,7 +255,9 @@ class Ledger:
         while True:
             rows = self.db.execute(
                 "SELECT r.pos, r.id, r.text, l.label, l.confidence, l.source, l.best_guess, l.agreement, "
-                "l.stage FROM rows r JOIN labels l USING (pos) WHERE r.pos > ? ORDER BY r.pos LIMIT ?",
+                "l.stage, v.status, v.rationale, v.prompt_tokens + v.completion_tokens, v.cost_usd "
+                "FROM rows r JOIN labels l USING (pos) LEFT JOIN reviews v USING (pos) "
+                "WHERE r.pos > ? ORDER BY r.pos LIMIT ?",
                 (last, chunk),
             ).fetchall()
             if not rows:
@@ -244,9 +282,41 @@ class Ledger:
                     "votes": votes.get(pos, {}),
                     "agreement": agreement,
                     "stage": stage,
+                    "review": review,
+                    "rationale": rationale,
+                    "tokens": tokens,
+                    "cost_usd": cost,
                 }
-                for pos, ident, text, label, confidence, source, guess, agreement, stage in rows
+                for (
+                    pos,
+                    ident,
+                    text,
+                    label,
+                    confidence,
+                    source,
+                    guess,
+                    agreement,
+                    stage,
+                    review,
+                    rationale,
+                    tokens,
+                    cost,
+                ) in rows
             ]
+
+    def consensus_rows(self, chunk: int = 5000) -> Iterator[tuple[list[str], list[str]]]:
+        """(texts, labels) of the rows decided by consensus, in input order, `chunk` at a time."""
+        last = -1
+        while True:
+            rows = self.db.execute(
+                "SELECT r.pos, r.text, l.label FROM rows r JOIN labels l USING (pos) "
+                "WHERE l.source = 'consensus' AND r.pos > ? ORDER BY r.pos LIMIT ?",
+                (last, chunk),
+            ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [r[1] for r in rows], [r[2] for r in rows]
 
     def skipped(self) -> list[dict[str, Any]]:
         """Skipped rows in input order, each with its 1-based row number, field and reason."""
@@ -263,6 +333,51 @@ class Ledger:
         result["skipped"] = self.db.execute("SELECT COUNT(*) FROM skips").fetchone()[0]
         result["hard"] = self.db.execute("SELECT COUNT(*) FROM labels WHERE hard = 1").fetchone()[0]
         return result
+
+    def cached_call(self, key: str) -> Completion | None:
+        """A stored LLM answer (the `Cache` protocol of `autoannotator.llm.gateway`)."""
+        row = self.db.execute("SELECT completion FROM llm_calls WHERE key = ?", (key,)).fetchone()
+        return None if row is None else completion_from_json(row[0])
+
+    def store_call(self, key: str, purpose: str, completion: Completion, cost_usd: float) -> None:
+        """Store an LLM answer at once (outside any batch), so a crash never pays for it twice."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO llm_calls VALUES (?, ?, ?, ?, ?, ?, datetime('now'))",
+            (
+                key,
+                purpose,
+                completion_json(completion),
+                completion.prompt_tokens,
+                completion.completion_tokens,
+                cost_usd,
+            ),
+        )
+
+    def llm_usage(self) -> dict[str, dict[str, float]]:
+        """Paid LLM calls by purpose: calls, prompt and completion tokens, USD."""
+        return {
+            purpose: {"calls": n, "prompt_tokens": p, "completion_tokens": c, "cost_usd": usd}
+            for purpose, n, p, c, usd in self.db.execute(
+                "SELECT purpose, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), SUM(cost_usd) "
+                "FROM llm_calls GROUP BY purpose"
+            )
+        }
+
+    def review_usage(self) -> dict[str, float]:
+        """What the committed reviews used: rows, tokens and USD (replayed answers included)."""
+        n, p, c, usd = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), "
+            "COALESCE(SUM(cost_usd), 0) FROM reviews"
+        ).fetchone()
+        return {"rows": n, "prompt_tokens": p, "completion_tokens": c, "cost_usd": usd}
+
+    def spent_usd(self) -> float:
+        """USD paid so far in this run: every stored LLM call, plus replayed reviews of committed batches."""
+        calls = self.db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls").fetchone()[0]
+        replays = self.db.execute(
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM reviews WHERE reviewer LIKE 'replay:%'"
+        ).fetchone()[0]
+        return float(calls) + float(replays)
 
     def seconds_by_specialist(self) -> dict[str, float]:
         """Total inference seconds of each specialist over the committed batches."""

@@ -2,7 +2,8 @@
 
 Each batch is committed to the ledger in one transaction, and the output file is written from the ledger
 at the end (atomically), so a killed run resumed with ``resume=True`` ends with exactly the output of an
-uninterrupted run. Hard rows end as ``unresolved`` (with the vote's best guess) until a reviewer decides them.
+uninterrupted run. Hard rows go to the reviewer, if any (an LLM, or replayed LLM answers); those it cannot
+decide (no budget left, no valid answer) end as ``unresolved``, with the vote's best guess beside them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ from autoannotator.adapters import Adapter, compile_adapter
 from autoannotator.errors import SpecialistError
 from autoannotator.io import ColumnType, Record, Row, Skip, Source, write_rows
 from autoannotator.ledger import Batch, Decision, Ledger
-from autoannotator.specialists import build
+from autoannotator.review import Examples, HardRow, ReviewConfig, Reviewer, build_reviewer
+from autoannotator.specialists import OnnxMiniLM, build
 from autoannotator.specialists.base import FloatArray, IntArray, Specialist
 from autoannotator.task import Task
 from autoannotator.voting import AGGREGATORS, AggregatorName, HardRule, agreement, consensus, margin
@@ -40,6 +42,10 @@ OUTPUT_COLUMNS: dict[str, ColumnType] = {
     "votes": "string",
     "agreement": "float",
     "stage": "int",
+    "review": "string",
+    "rationale": "string",
+    "tokens": "int",
+    "cost_usd": "float",
 }
 Progress = Callable[[int, int, int], None]
 """Called after each batch with (rows done, bytes read, bytes total)."""
@@ -56,6 +62,7 @@ class RunConfig(BaseModel):
     aggregate: AggregatorName = "majority"
     hard_rule: HardRule = HardRule()
     batch_size: int = Field(default=1000, ge=1)
+    review: ReviewConfig | None = None
 
     def chosen(self) -> tuple[str, ...]:
         """The specialists to run: the given ones, else the task's."""
@@ -77,6 +84,8 @@ class RunResult:
     rows: int
     seconds: float
     specialist_seconds: dict[str, float]
+    review_usage: dict[str, float]
+    llm_usage: dict[str, dict[str, float]]
 
 
 def fingerprint(path: Path) -> str:
@@ -120,13 +129,20 @@ def annotate(
         )
         done = ledger.next_pos()
         batch_index = ledger.next_batch()
-        with ThreadPoolExecutor(max_workers=len(prepared), thread_name_prefix="specialist") as pool:
-            for rows in source.batches(config.batch_size, start=done):
-                batch = label_batch(rows, prepared, config, ledger.known_ids, batch_index, pool=pool)
-                ledger.commit(batch)
-                done, batch_index = batch.next_pos, batch_index + 1
-                if progress is not None:
-                    progress(done, source.bytes_read, source.size)
+        reviewer, examples = _reviewer(config, ledger)
+        try:
+            with ThreadPoolExecutor(max_workers=len(prepared), thread_name_prefix="specialist") as pool:
+                for rows in source.batches(config.batch_size, start=done):
+                    batch = label_batch(rows, prepared, config, ledger.known_ids, batch_index, pool=pool)
+                    if reviewer is not None:
+                        batch = review_batch(batch, reviewer, config.task, [n for n, _, _ in prepared], examples)
+                    ledger.commit(batch)
+                    done, batch_index = batch.next_pos, batch_index + 1
+                    if progress is not None:
+                        progress(done, source.bytes_read, source.size)
+        finally:
+            if reviewer is not None:
+                reviewer.close()
         n = write_rows(out, ledger.labelled(), columns=OUTPUT_COLUMNS)
         skipped = ledger.skipped()
         if skipped:
@@ -137,8 +153,60 @@ def annotate(
             )
         ledger.set_meta("status", "complete")
         return RunResult(
-            out, ledger_path, ledger.counts(), n, time.perf_counter() - started, ledger.seconds_by_specialist()
+            out,
+            ledger_path,
+            ledger.counts(),
+            n,
+            time.perf_counter() - started,
+            ledger.seconds_by_specialist(),
+            ledger.review_usage(),
+            ledger.llm_usage(),
         )
+
+
+def _reviewer(config: RunConfig, ledger: Ledger) -> tuple[Reviewer | None, Examples | None]:
+    """The run's reviewer, and the few-shot pool rebuilt from the rows already agreed on (as on a first run)."""
+    if config.review is None:
+        return None, None
+    examples = None
+    if config.review.method == "few-shot":
+        examples = Examples(OnnxMiniLM())
+        for texts, labels in ledger.consensus_rows():
+            examples.add(texts, labels)
+    reviewer = build_reviewer(config.review, config.task, ledger, spent_usd=ledger.spent_usd(), examples=examples)
+    return reviewer, examples
+
+
+def review_batch(
+    batch: Batch, reviewer: Reviewer, task: Task, names: Sequence[str], examples: Examples | None
+) -> Batch:
+    """Send the batch's hard rows to `reviewer`; a valid verdict makes the row's label (source ``llm``)."""
+    texts = {pos: text for pos, _, text in batch.rows}
+    agreed = [d for d in batch.decisions if not d.hard]
+    if examples is not None and agreed:
+        examples.add([texts[d.pos] for d in agreed], [str(d.label) for d in agreed])
+    index = {d.pos: i for i, d in enumerate(batch.decisions)}
+    hard = [d for d in batch.decisions if d.hard]
+    rows = [
+        HardRow(
+            d.pos,
+            texts[d.pos],
+            {
+                name: (task.label_names[v] if v >= 0 else None)
+                for name, v in zip(names, batch.votes[index[d.pos]], strict=True)
+            },
+            d.best_guess,
+        )
+        for d in hard
+    ]
+    verdicts = reviewer.review(rows) if rows else []
+    decisions = list(batch.decisions)
+    for decision, verdict in zip(hard, verdicts, strict=True):
+        if verdict.status == "ok":
+            decisions[index[decision.pos]] = replace(
+                decision, label=verdict.label, confidence=verdict.confidence, source="llm"
+            )
+    return replace(batch, decisions=decisions, reviews=[(d.pos, v) for d, v in zip(hard, verdicts, strict=True)])
 
 
 def vote(
@@ -249,6 +317,7 @@ def _ledger_config(config: RunConfig, prepared: Sequence[tuple[str, Specialist, 
         "aggregate": config.aggregate,
         "hard_rule": config.hard_rule.model_dump(),
         "batch_size": config.batch_size,
+        "review": None if config.review is None else config.review.model_dump(mode="json", exclude={"budget_usd"}),
     }
 
 

@@ -1,0 +1,48 @@
+"""Chat models behind one protocol, with cost accounting, a hard budget and a response cache.
+
+>>> chat_model("openai:gpt-4o-mini").name
+'gpt-4o-mini'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from autoannotator.errors import AutoAnnotatorError, BudgetError
+from autoannotator.llm.base import ChatModel, Completion, Message, Request
+from autoannotator.llm.cost import Budget, PriceTable, load_prices
+from autoannotator.llm.gateway import Answer, Gateway, RateLimiter
+from autoannotator.llm.openai_compat import OpenAIChat
+
+
+def chat_model(spec: str) -> ChatModel:
+    """``openai:MODEL`` (any OpenAI-compatible endpoint), ``local`` (the bundled GGUF) or ``gguf:PATH``."""
+    kind, _, rest = spec.partition(":")
+    if kind == "openai" and rest:
+        return OpenAIChat(rest)
+    if kind == "local" and not rest:
+        from autoannotator.llm.local import LocalChat
+
+        return LocalChat()
+    if kind == "gguf" and rest:
+        from autoannotator.llm.local import LocalChat
+
+        return LocalChat(Path(rest))
+    raise AutoAnnotatorError(f"unknown --llm {spec!r}: use openai:MODEL, local, or gguf:PATH")
+
+
+__all__ = [
+    "Answer",
+    "Budget",
+    "BudgetError",
+    "ChatModel",
+    "Completion",
+    "Gateway",
+    "Message",
+    "OpenAIChat",
+    "PriceTable",
+    "RateLimiter",
+    "Request",
+    "chat_model",
+    "load_prices",
+]

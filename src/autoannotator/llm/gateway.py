@@ -1,0 +1,128 @@
+"""The one door to a chat model: cache, budget, rate limits and usage accounting around `ChatModel.complete`.
+
+Order per call: a cache hit answers at no cost; otherwise the worst-case cost is reserved from the budget
+(`BudgetError` when it does not fit), the call waits for a concurrency slot and the requests/min and
+tokens/min windows, runs, is settled at its real cost, and its answer is cached (errors never are).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+from autoannotator.llm.base import ChatModel, Completion, Request, prompt_bytes
+from autoannotator.llm.cost import Budget, PriceTable
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A completion, what it cost now (0 when cached), and whether it came from the cache."""
+
+    completion: Completion
+    cost_usd: float
+    cached: bool
+
+
+class Cache(Protocol):
+    """Stored answers by key. The run ledger implements it (`autoannotator.ledger.Ledger`)."""
+
+    def cached_call(self, key: str) -> Completion | None: ...
+
+    def store_call(self, key: str, purpose: str, completion: Completion, cost_usd: float) -> None: ...
+
+
+class RateLimiter:
+    """At most `concurrency` calls in flight, `rpm` calls and `tpm` prompt tokens per rolling minute."""
+
+    def __init__(self, *, concurrency: int = 8, rpm: int | None = None, tpm: int | None = None) -> None:
+        self.concurrency = concurrency
+        self.rpm = rpm
+        self.tpm = tpm
+        self._window: deque[tuple[float, int]] = deque()
+        self._semaphore: asyncio.Semaphore | None = None
+
+    async def acquire(self, tokens: int) -> None:
+        """Wait for a slot and for room in the minute windows, then take them."""
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.concurrency)
+        await self._semaphore.acquire()
+        while (delay := self.delay(tokens, time.monotonic())) > 0:
+            await asyncio.sleep(delay)
+        self._window.append((time.monotonic(), tokens))
+
+    def release(self) -> None:
+        assert self._semaphore is not None
+        self._semaphore.release()
+
+    def delay(self, tokens: int, now: float) -> float:
+        while self._window and now - self._window[0][0] >= 60.0:
+            self._window.popleft()
+        over_rpm = self.rpm is not None and len(self._window) >= self.rpm
+        over_tpm = self.tpm is not None and self._window and sum(t for _, t in self._window) + tokens > self.tpm
+        return 60.0 - (now - self._window[0][0]) + 0.01 if (over_rpm or over_tpm) else 0.0
+
+
+class Gateway:
+    """Calls `model` through the cache, the budget and the limiter; see the module docstring."""
+
+    def __init__(
+        self,
+        model: ChatModel,
+        *,
+        prices: PriceTable,
+        budget: Budget,
+        cache: Cache | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self.model = model
+        self.prices = prices
+        self.budget = budget
+        self.cache = cache
+        self.limiter = limiter or RateLimiter()
+        self.calls = 0
+        self.cache_hits = 0
+
+    def key(self, request: Request) -> str:
+        """The cache key: sha256 of the model name, messages and parameters (never a credential)."""
+        material = json.dumps(request.key_material(self.model.name), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+    def worst_case_usd(self, request: Request) -> float:
+        """The most `request` can cost: prompt bytes as prompt tokens plus `max_tokens` of output."""
+        return self.prices.cost(self.model.name, prompt_bytes(request.messages), request.max_tokens)
+
+    async def ask(self, request: Request) -> Answer:
+        """Answer `request`; raises `BudgetError` before spending, or the model's own error."""
+        key = self.key(request)
+        if self.cache is not None and (hit := self.cache.cached_call(key)) is not None:
+            self.cache_hits += 1
+            return Answer(hit, 0.0, cached=True)
+        reservation = self.budget.reserve(self.worst_case_usd(request))
+        cost = 0.0
+        try:
+            await self.limiter.acquire(prompt_bytes(request.messages))
+            try:
+                self.calls += 1
+                completion = await self.model.complete(request)
+            finally:
+                self.limiter.release()
+            cost = self.prices.cost(self.model.name, completion.prompt_tokens, completion.completion_tokens)
+        finally:
+            self.budget.settle(reservation, cost)
+        if self.cache is not None:
+            self.cache.store_call(key, request.purpose, completion, cost)
+        return Answer(completion, cost, cached=False)
+
+
+def completion_json(completion: Completion) -> str:
+    """A completion as JSON, for the cache."""
+    return json.dumps(asdict(completion), ensure_ascii=False)
+
+
+def completion_from_json(text: str) -> Completion:
+    return Completion(**json.loads(text))

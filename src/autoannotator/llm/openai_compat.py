@@ -1,0 +1,81 @@
+"""Any OpenAI-compatible Chat Completions endpoint (OpenAI, DeepSeek, vLLM, Ollama, llama.cpp's server,
+LM Studio) through the official `openai` SDK.
+
+The SDK retries 408/409/429/5xx answers, timeouts and dropped connections with exponential backoff and honours
+``Retry-After``; `max_retries` and `timeout` (seconds per attempt) bound that. The base URL and key default
+to ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``; the key is held by the SDK client only and never written.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import Any
+
+from autoannotator.llm.base import Completion, Request, prompt_bytes
+
+
+class OpenAIChat:
+    """`ChatModel` over the Chat Completions API. `structured`: send ``response_format`` JSON schemas."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 4,
+        structured: bool = True,
+    ) -> None:
+        self.model = model
+        self.base_url = base_url
+        self.api_key = api_key
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.structured = structured
+
+    @property
+    def name(self) -> str:
+        return self.model
+
+    @cached_property
+    def _client(self) -> Any:
+        from openai import AsyncOpenAI
+
+        return AsyncOpenAI(
+            base_url=self.base_url or os.environ.get("OPENAI_BASE_URL"),
+            api_key=self.api_key or os.environ.get("OPENAI_API_KEY") or "no-key",
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+        )
+
+    async def complete(self, request: Request) -> Completion:
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": list(request.messages),
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+        }
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
+        if request.json_schema is not None and self.structured:
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": request.json_schema, "strict": True},
+            }
+        response = await self._client.chat.completions.create(**kwargs)
+        text = (response.choices[0].message.content or "") if response.choices else ""
+        usage = response.usage
+        return Completion(
+            text=text,
+            prompt_tokens=usage.prompt_tokens if usage else prompt_bytes(request.messages) // 4,
+            completion_tokens=usage.completion_tokens if usage else len(text.encode("utf-8")) // 4 + 1,
+            model=str(response.model or self.model),
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections (call on the loop that used them)."""
+        if "_client" in self.__dict__:
+            await self._client.close()
+            del self.__dict__["_client"]

@@ -1,0 +1,133 @@
+"""Cost estimate before spending: ``autoannotator plan``.
+
+Counts the rows, runs the specialists on a probe (the first `probe` rows) to measure the hard-row share, and
+prices the review prompts the run would send, next to the price of labelling every row with the same LLM
+zero-shot. Token counts are estimated at 4 UTF-8 bytes a token (recorded counts for a replay file).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from autoannotator.io import Record, Source
+from autoannotator.llm.base import prompt_bytes
+from autoannotator.llm.cost import Budget, load_prices
+from autoannotator.pipeline import RunConfig, prepare, vote
+from autoannotator.review import HardRow, Prompts, ReplayReviewer, ReviewConfig
+from autoannotator.voting import AGGREGATORS
+
+ANSWER_TOKENS = {"zero-shot": 8, "few-shot": 8, "cot": 80, "self-consistency": 80, "replay": 8}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The estimate. Money in USD, tokens per call."""
+
+    rows: int
+    probe_rows: int
+    hard_share: float
+    model: str
+    calls_per_hard_row: int
+    prompt_tokens: float
+    completion_tokens: float
+    review_usd: float
+    llm_only_usd: float
+    price_date: str
+
+    @property
+    def saving(self) -> float:
+        """1 - review cost / LLM-only cost."""
+        return 1.0 - self.review_usd / self.llm_only_usd if self.llm_only_usd else 0.0
+
+
+def plan(config: RunConfig, *, probe: int = 200) -> Plan:
+    """Estimate `config`'s review cost and the LLM-only cost; spends nothing."""
+    rows, texts = _count_and_probe(config, probe)
+    k = len(config.task.labels)
+    votes, probs, _ = vote(texts, prepare(config), k)
+    hard = config.hard_rule(votes, AGGREGATORS[config.aggregate](votes, probs, k))
+    hard_share = float(hard.mean()) if len(hard) else 0.0
+    review = config.review or ReviewConfig(method="zero-shot", llm="openai:gpt-3.5-turbo")
+    prices = load_prices(review.prices)
+    if review.method == "replay":
+        model, (prompt, answer) = _recorded(review, config, texts)
+        plain = (prompt, answer)
+    else:
+        model = (review.llm or "").partition(":")[2]
+        prompts = Prompts(config.task, show_votes=review.show_votes)
+        hard_texts = [t for t, h in zip(texts, hard, strict=True) if h] or texts
+        prompt = _mean_tokens(
+            prompts,
+            hard_texts,
+            rationale=review.method in ("cot", "self-consistency"),
+            shots=_shots(review, config, texts),
+        )
+        answer = ANSWER_TOKENS[review.method]
+        plain = (_mean_tokens(prompts, texts, rationale=False, shots=[]), ANSWER_TOKENS["zero-shot"])
+    calls = review.samples if review.method == "self-consistency" else 1
+    per_call = prices.cost(model, round(prompt), round(answer))
+    return Plan(
+        rows=rows,
+        probe_rows=len(texts),
+        hard_share=hard_share,
+        model=model,
+        calls_per_hard_row=calls,
+        prompt_tokens=prompt,
+        completion_tokens=answer,
+        review_usd=rows * hard_share * calls * per_call,
+        llm_only_usd=rows * prices.cost(model, round(plain[0]), round(plain[1])),
+        price_date=prices.date,
+    )
+
+
+def _count_and_probe(config: RunConfig, probe: int) -> tuple[int, list[str]]:
+    """The number of usable rows, and the texts of the first `probe` of them."""
+    source = Source(config.input, text_field=config.task.text_field, id_field=config.task.id_field)
+    rows, texts = 0, list[str]()
+    for batch in source.batches(config.batch_size):
+        for row in batch:
+            if isinstance(row, Record):
+                rows += 1
+                if len(texts) < probe:
+                    texts.append(row.text)
+    return rows, texts
+
+
+def _shots(review: ReviewConfig, config: RunConfig, texts: list[str]) -> list[tuple[str, str]]:
+    """Few-shot examples as the run would send them; probe rows stand in for the retrieved agreed rows."""
+    if review.method != "few-shot":
+        return []
+    retrieved = [(t, config.task.label_names[0]) for t in texts[: review.shots]]
+    return [(e.text, e.label) for e in config.task.examples] + retrieved
+
+
+def _mean_tokens(prompts: Prompts, texts: list[str], *, rationale: bool, shots: list[tuple[str, str]]) -> float:
+    """Mean estimated prompt tokens (4 bytes a token) of the review messages for `texts`."""
+    if not texts:
+        return 0.0
+    sizes = [
+        prompt_bytes(prompts.messages(HardRow(0, t, {}, None), rationale=rationale, shots=shots)) for t in texts
+    ]
+    return float(np.mean(sizes)) / 4
+
+
+def _recorded(review: ReviewConfig, config: RunConfig, texts: list[str]) -> tuple[str, tuple[float, float]]:
+    """The replayed model, and the mean recorded (prompt, completion) tokens of the probe texts."""
+    assert review.replay is not None
+    replay = ReplayReviewer(
+        review.replay,
+        config.task,
+        prices=load_prices(review.prices),
+        budget=Budget(None),
+        model=review.replay_model,
+        setting=review.replay_setting,
+    )
+    verdicts = [v for v in replay.review([HardRow(0, t, {}, None) for t in texts]) if v.prompt_tokens]
+    if not verdicts:
+        return str(replay.model), (0.0, 0.0)
+    return str(replay.model), (
+        float(np.mean([v.prompt_tokens for v in verdicts])),
+        float(np.mean([v.completion_tokens for v in verdicts])),
+    )

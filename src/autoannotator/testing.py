@@ -1,0 +1,132 @@
+"""Test helpers shipped with the package: a real Chat Completions HTTP server on localhost.
+
+`ChatServer` speaks the OpenAI Chat Completions protocol (``POST /v1/chat/completions``) and answers with a
+function of the messages; `faults` injects failures by request number, so tests and benchmarks exercise the
+real SDK, sockets and retries.
+
+>>> with ChatServer(lambda messages: '{"label": "positive"}') as server:
+...     server.base_url.startswith("http://127.0.0.1:")
+True
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+Fault = Literal["429", "500", "503", "timeout", "reset", "truncated", "not-json"]
+Answerer = Callable[[list[dict[str, str]]], str]
+
+
+class ChatServer:
+    """A Chat Completions server on 127.0.0.1 (random port), run in a background thread.
+
+    `answer(messages) -> content`; `faults(n) -> Fault | None` for the n-th request (0-based); `delay_s` before
+    each answer; `usage` gives (prompt_tokens, completion_tokens) for an answer (default: bytes / 4).
+    """
+
+    def __init__(
+        self,
+        answer: Answerer,
+        *,
+        faults: Callable[[int], Fault | None] | None = None,
+        delay_s: float = 0.0,
+        timeout_s: float = 5.0,
+        retry_after_s: int = 1,
+    ) -> None:
+        self.answer = answer
+        self.faults = faults
+        self.delay_s = delay_s
+        self.timeout_s = timeout_s
+        self.retry_after_s = retry_after_s
+        self.requests: list[dict[str, Any]] = []
+        self.fault_counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start the server first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> ChatServer:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                with owner._lock:
+                    n = len(owner.requests)
+                    owner.requests.append({**body, "headers": {k.lower(): v for k, v in self.headers.items()}})
+                fault = owner.faults(n) if owner.faults else None
+                if fault is not None:
+                    with owner._lock:
+                        owner.fault_counts[fault] = owner.fault_counts.get(fault, 0) + 1
+                owner._respond(self, body, fault)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def _respond(self, handler: BaseHTTPRequestHandler, body: dict[str, Any], fault: Fault | None) -> None:
+        if fault == "timeout":
+            time.sleep(self.timeout_s)
+            return
+        if fault == "reset":
+            handler.close_connection = True
+            handler.connection.shutdown(2)
+            return
+        if fault in ("429", "500", "503"):
+            payload = json.dumps({"error": {"message": f"injected {fault}", "type": "server_error"}}).encode()
+            handler.send_response(int(fault))
+            if fault == "429":
+                handler.send_header("Retry-After", str(self.retry_after_s))
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload)
+            return
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        content = self.answer(body["messages"])
+        prompt = sum(len(m["content"].encode()) for m in body["messages"]) // 4 + 1
+        completion = len(content.encode()) // 4 + 1
+        document = json.dumps(
+            {
+                "id": "chatcmpl-test",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body["model"],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                ],
+                "usage": {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": completion,
+                    "total_tokens": prompt + completion,
+                },
+            }
+        ).encode()
+        if fault == "truncated":
+            document = document[: len(document) // 2]
+        elif fault == "not-json":
+            document = b"<html>502 Bad Gateway</html>"
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(document)))
+        handler.end_headers()
+        handler.wfile.write(document)

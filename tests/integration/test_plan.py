@@ -1,0 +1,56 @@
+"""`plan`: a cost estimate before spending anything."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autoannotator.pipeline import RunConfig
+from autoannotator.planning import plan
+from autoannotator.review import ReviewConfig
+from autoannotator.task import load_task
+
+
+def test_plan_prices_the_hard_rows_against_labelling_everything(example_csv: Path) -> None:
+    config = RunConfig(
+        input=example_csv,
+        task=load_task("sentiment-2"),
+        review=ReviewConfig(method="zero-shot", llm="openai:gpt-3.5-turbo"),
+    )
+    estimate = plan(config, probe=100)
+    assert estimate.rows == 300 and estimate.probe_rows == 100
+    assert 0 < estimate.hard_share < 1
+    assert estimate.model == "gpt-3.5-turbo" and estimate.calls_per_hard_row == 1
+    assert 0 < estimate.review_usd < estimate.llm_only_usd
+    assert estimate.review_usd == pytest.approx(estimate.llm_only_usd * estimate.hard_share, rel=0.35)
+    costly = plan(
+        config.model_copy(update={"review": ReviewConfig(method="self-consistency", llm="openai:gpt-3.5-turbo")}),
+        probe=100,
+    )
+    assert costly.calls_per_hard_row == 5 and costly.review_usd > 5 * estimate.review_usd
+
+
+def test_plan_command_prints_the_estimate(example_csv: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autoannotator",
+            "plan",
+            str(example_csv),
+            "--task",
+            "sentiment-2",
+            "--llm",
+            "openai:gpt-4o-mini",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for words in ("rows", "300", "hard-row share", "gpt-4o-mini", "estimated review cost", "saving"):
+        assert words in result.stdout

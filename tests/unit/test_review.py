@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from autoannotator.llm import Budget, load_prices
+from autoannotator.review import Examples, HardRow, Prompts, ReplayReviewer, ReviewConfig
+from autoannotator.specialists import HashedTfidf
+from autoannotator.task import load_task
+
+TASK = load_task("toxicity")
+COLUMNS = [
+    "dataset",
+    "split",
+    "row",
+    "text",
+    "llm_label",
+    "gold_label",
+    "model",
+    "setting",
+    "raw_response",
+    "prompt_tokens",
+    "completion_tokens",
+]
+
+
+def replay_file(tmp_path: Path) -> Path:
+    path = tmp_path / "replay.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(COLUMNS)
+        writer.writerow(
+            [
+                "d",
+                "test",
+                0,
+                "you idiot",
+                "offensive",
+                "offensive",
+                "gpt-3.5-turbo",
+                "zero-shot",
+                "offensive",
+                80,
+                3,
+            ]
+        )
+        writer.writerow(
+            ["d", "test", 1, "hello", "invalid", "not-offensive", "gpt-3.5-turbo", "zero-shot", "Sorry", 70, 5]
+        )
+        writer.writerow(
+            [
+                "d",
+                "test",
+                0,
+                "you idiot",
+                "not-offensive",
+                "offensive",
+                "gpt-4",
+                "zero-shot",
+                "not-offensive",
+                80,
+                3,
+            ]
+        )
+    return path
+
+
+def test_replay_answers_with_recorded_tokens_and_price(tmp_path: Path) -> None:
+    budget = Budget(None)
+    reviewer = ReplayReviewer(replay_file(tmp_path), TASK, prices=load_prices(), budget=budget)
+    ok, invalid, missing = reviewer.review(
+        [HardRow(0, "you idiot", {}, None), HardRow(1, "hello", {}, None), HardRow(2, "unseen", {}, None)]
+    )
+    assert (ok.label, ok.status, ok.prompt_tokens, ok.completion_tokens) == ("offensive", "ok", 80, 3)
+    assert ok.cost_usd == pytest.approx((80 * 0.5 + 3 * 1.5) / 1e6)
+    assert (invalid.label, invalid.status) == (None, "invalid")
+    assert missing.status == "error"
+    assert budget.spent == pytest.approx(ok.cost_usd + invalid.cost_usd)
+    assert reviewer.name == "replay:gpt-3.5-turbo:zero-shot"
+
+
+def test_replay_picks_the_named_model_and_respects_the_budget(tmp_path: Path) -> None:
+    gpt4 = ReplayReviewer(
+        replay_file(tmp_path), TASK, prices=load_prices(), budget=Budget(None), model="gpt-4", setting="zero-shot"
+    )
+    assert gpt4.review([HardRow(0, "you idiot", {}, None)])[0].label == "not-offensive"
+    broke = ReplayReviewer(replay_file(tmp_path), TASK, prices=load_prices(), budget=Budget(0.0))
+    assert broke.review([HardRow(0, "you idiot", {}, None)])[0].status == "budget"
+
+
+def test_review_config_parse() -> None:
+    replay = ReviewConfig.parse("replay:/x/a.csv#gpt-4|12-shot; default")
+    assert (replay.method, replay.replay, replay.replay_model, replay.replay_setting) == (
+        "replay",
+        Path("/x/a.csv"),
+        "gpt-4",
+        "12-shot; default",
+    )
+    assert ReviewConfig.parse("cot", llm="openai:m").method == "cot"
+    with pytest.raises(ValidationError, match="needs --llm"):
+        ReviewConfig.parse("cot")
+    with pytest.raises(ValidationError):
+        ReviewConfig.parse("guess", llm="local")
+
+
+def test_prompts_name_every_label_and_show_votes_only_when_asked() -> None:
+    row = HardRow(0, "some text", {"a": "offensive", "b": None}, None)
+    plain = Prompts(TASK).messages(row, rationale=False)
+    assert all(label in plain[0]["content"] for label in TASK.label_names)
+    assert "voted" not in plain[-1]["content"]
+    hinted = Prompts(TASK, show_votes=True).messages(row, rationale=True, shots=[("x", "offensive")])
+    assert "a: offensive, b: abstained" in hinted[-1]["content"]
+    assert "rationale" in hinted[0]["content"]
+    assert [m["role"] for m in hinted] == ["system", "user", "assistant", "user"]
+
+
+def test_examples_keep_the_first_per_label_and_retrieve_the_nearest() -> None:
+    featurizer = HashedTfidf(n_features=2**12)
+    featurizer.fit(["red apple", "green apple", "blue sky", "grey sky", "red car"])
+    pool = Examples(featurizer, per_label=2)
+    pool.add(["red apple", "green apple", "blue sky"], ["fruit", "fruit", "sky"])
+    pool.add(["yellow apple", "grey sky"], ["fruit", "sky"])
+    assert pool.labels == ["fruit", "fruit", "sky", "sky"]
+    nearest = pool.nearest("a grey sky today", 2)
+    assert nearest[-1] == ("grey sky", "sky")
+    assert pool.vectors is not None and np.asarray(pool.vectors).shape[0] == 4
