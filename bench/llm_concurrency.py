@@ -50,7 +50,7 @@ def main() -> None:
             f"# LLM review concurrency: {args.rows:,} rows, concurrency {args.concurrency}, server delay "
             f"{args.delay * 1000:.0f} ms",
             "",
-            machine(["autoannotator", "openai", "httpx"]),
+            machine(["autoannotator", "openai"]),
             "",
             "| measure | value |",
             "|---|---:|",

@@ -16,8 +16,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
-from autoannotator.errors import AutoAnnotatorError, describe
-from autoannotator.pipeline import RunConfig, annotate
+from autoannotator.errors import AutoAnnotatorError, InputError, LedgerError, describe
+from autoannotator.human import export_rows, label_studio_config, read_decisions
+from autoannotator.ledger import Ledger
+from autoannotator.pipeline import RunConfig, annotate, write_output
 from autoannotator.planning import plan
 from autoannotator.review import ReviewConfig
 from autoannotator.specialists import ZOO, build
@@ -184,6 +186,44 @@ def _config(
         batch_size=batch_size,
         review=reviewing,
     )
+
+
+@app.command("export")
+def export_command(
+    run_dir: Annotated[Path, typer.Argument(help="The run folder.")],
+    out: Annotated[Path, typer.Option(help="review.csv (fill the label column) or tasks.json (Label Studio).")],
+) -> None:
+    """Hand the unresolved rows to people: a review sheet, or Label Studio tasks with the votes as predictions."""
+    with _errors(), Ledger(_ledger_path(run_dir)) as ledger:
+        n = export_rows(ledger, out)
+        err.print(f"{n:,} unresolved rows -> {out}")
+        if out.suffix.lower() == ".json":
+            err.print(f"Label Studio labeling config:\n{label_studio_config(ledger.meta('config')['labels'])}")
+
+
+@app.command("import")
+def import_command(
+    run_dir: Annotated[Path, typer.Argument(help="The run folder.")],
+    decisions: Annotated[Path, typer.Argument(help="A filled review.csv, or a Label Studio JSON export.")],
+    out: Annotated[Path, typer.Option(help="The output file to rewrite with the people's labels.")],
+    annotator: Annotated[str | None, typer.Option(help="Who decided (kept in the ledger).")] = None,
+) -> None:
+    """Bring people's decisions back into the run (source 'human') and rewrite the output."""
+    with _errors(), Ledger(_ledger_path(run_dir)) as ledger:
+        labels = read_decisions(decisions, ledger.meta("config")["labels"])
+        unknown = sorted(set(labels) - ledger.known_ids(list(labels)))
+        if unknown:
+            raise InputError(decisions, f"ids not in this run: {unknown[:5]}", field="id")
+        n = ledger.set_human_labels(labels, annotator=annotator)
+        write_output(ledger, out)
+        err.print(f"{n:,} human labels imported; {out} rewritten")
+
+
+def _ledger_path(run_dir: Path) -> Path:
+    path = run_dir / "ledger.sqlite"
+    if not path.is_file():
+        raise LedgerError(f"{run_dir}: no run here (no ledger.sqlite)")
+    return path
 
 
 @app.command("models")

@@ -56,6 +56,13 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
                                 cost_usd REAL NOT NULL, created TEXT NOT NULL);
         """,
     ),
+    (
+        "m003_human_labels",
+        """
+        CREATE TABLE human_labels (pos INTEGER PRIMARY KEY, label TEXT NOT NULL, annotator TEXT,
+                                   imported_at TEXT NOT NULL);
+        """,
+    ),
 )
 
 
@@ -303,6 +310,36 @@ class Ledger:
                     cost,
                 ) in rows
             ]
+
+    def unresolved(self) -> list[dict[str, Any]]:
+        """The rows still without a label, with their votes and review outcome, in input order."""
+        return [row for chunk in self.labelled() for row in chunk if row["source"] == "unresolved"]
+
+    def set_human_labels(self, decisions: dict[str, str], *, annotator: str | None) -> int:
+        """Record people's labels by row id (one transaction); returns how many rows changed."""
+        db = self.db
+        ids = list(decisions)
+        positions = (
+            dict(db.execute(f"SELECT id, pos FROM rows WHERE id IN ({','.join('?' * len(ids))})", ids).fetchall())
+            if ids
+            else {}
+        )
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for ident, label in decisions.items():
+                pos = positions[ident]
+                db.execute(
+                    "INSERT OR REPLACE INTO human_labels VALUES (?, ?, ?, datetime('now'))",
+                    (pos, label, annotator),
+                )
+                db.execute(
+                    "UPDATE labels SET label = ?, confidence = 1.0, source = 'human' WHERE pos = ?", (label, pos)
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return len(decisions)
 
     def consensus_rows(self, chunk: int = 5000) -> Iterator[tuple[list[str], list[str]]]:
         """(texts, labels) of the rows decided by consensus, in input order, `chunk` at a time."""

@@ -143,14 +143,7 @@ def annotate(
         finally:
             if reviewer is not None:
                 reviewer.close()
-        n = write_rows(out, ledger.labelled(), columns=OUTPUT_COLUMNS)
-        skipped = ledger.skipped()
-        if skipped:
-            write_rows(
-                out.with_name(out.stem + ".skipped.jsonl"),
-                [skipped],
-                columns={"row": "int", "id": "string", "field": "string", "reason": "string"},
-            )
+        n = write_output(ledger, out)
         ledger.set_meta("status", "complete")
         return RunResult(
             out,
@@ -162,6 +155,19 @@ def annotate(
             ledger.review_usage(),
             ledger.llm_usage(),
         )
+
+
+def write_output(ledger: Ledger, out: Path) -> int:
+    """Write the run's rows to `out` (atomically) and its skipped rows beside it; returns the row count."""
+    n = write_rows(out, ledger.labelled(), columns=OUTPUT_COLUMNS)
+    skipped = ledger.skipped()
+    if skipped:
+        write_rows(
+            out.with_name(out.stem + ".skipped.jsonl"),
+            [skipped],
+            columns={"row": "int", "id": "string", "field": "string", "reason": "string"},
+        )
+    return n
 
 
 def _reviewer(config: RunConfig, ledger: Ledger) -> tuple[Reviewer | None, Examples | None]:
