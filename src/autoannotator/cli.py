@@ -30,7 +30,10 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 err = Console(stderr=True)
 LLM_HELP_SHORT = "openai:MODEL, local, or gguf:PATH (prices are looked up by MODEL)."
 LLM_HELP = "openai:MODEL (any OpenAI-compatible endpoint: OPENAI_BASE_URL, OPENAI_API_KEY), local, or gguf:PATH."
-REVIEW_HELP = "zero-shot, few-shot, cot, self-consistency, replay:FILE[#MODEL|SETTING], or none."
+REVIEW_HELP = (
+    "auto (few-shot for a local model, else zero-shot), zero-shot, few-shot, cot, self-consistency, "
+    "replay:FILE[#MODEL|SETTING], or none."
+)
 LOCAL_WARNING = (
     "note: the embedded local model (Gemma 3 270M) is a weak reviewer, near chance on hard rows. For real "
     "labels use --llm openai:MODEL with OPENAI_BASE_URL / OPENAI_API_KEY (OpenAI, DeepSeek, vLLM, Ollama...)."
@@ -53,7 +56,7 @@ def annotate_command(
     ] = "not-unanimous",
     batch_size: Annotated[int, typer.Option(help="Rows per batch (and per ledger transaction).")] = 1000,
     llm: Annotated[str, typer.Option(help=LLM_HELP)] = "local",
-    review: Annotated[str, typer.Option(help=REVIEW_HELP)] = "zero-shot",
+    review: Annotated[str, typer.Option(help=REVIEW_HELP)] = "auto",
     budget_usd: Annotated[float | None, typer.Option(help="Hard cap on LLM spending, USD.")] = None,
     show_votes: Annotated[bool, typer.Option(help="Show the specialists' votes to the LLM.")] = False,
     concurrency: Annotated[int, typer.Option(help="LLM calls in flight at once.")] = 8,
@@ -166,6 +169,8 @@ def _config(
 ) -> RunConfig:
     """The run configuration the annotate and plan options describe."""
     reviewing = None
+    if review == "auto":
+        review = "zero-shot" if llm.startswith("openai:") else "few-shot"
     if review != "none":
         reviewing = ReviewConfig.parse(
             review,

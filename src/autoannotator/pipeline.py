@@ -22,11 +22,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from autoannotator import __version__
-from autoannotator.adapters import Adapter, compile_adapter
+from autoannotator.adapters import Adapter, AdapterSpec, compile_adapter
+from autoannotator.controller import select
 from autoannotator.errors import SpecialistError
 from autoannotator.io import ColumnType, Record, Row, Skip, Source, write_rows
 from autoannotator.ledger import Batch, Decision, Ledger
-from autoannotator.review import Examples, HardRow, ReviewConfig, Reviewer, build_reviewer
+from autoannotator.review import Examples, HardRow, ReviewConfig, Reviewer, build_reviewer, controller_gateway
 from autoannotator.specialists import OnnxMiniLM, build
 from autoannotator.specialists.base import FloatArray, IntArray, Specialist
 from autoannotator.task import Task
@@ -114,6 +115,8 @@ def annotate(
 ) -> RunResult:
     """Label `config.input` into `out` (JSONL, CSV or Parquet), keeping the run in `run_dir`/ledger.sqlite."""
     started = time.perf_counter()
+    if config.specialists == ("auto",):
+        config = choose(config, run_dir / "ledger.sqlite")
     prepared = prepare(config)
     source = Source(config.input, text_field=config.task.text_field, id_field=config.task.id_field)
     ledger_path = run_dir / "ledger.sqlite"
@@ -155,6 +158,40 @@ def annotate(
             ledger.review_usage(),
             ledger.llm_usage(),
         )
+
+
+def choose(config: RunConfig, ledger_path: Path, *, probe: int = 200, k: int = 3) -> RunConfig:
+    """Resolve ``--specialists auto``: the meta-controller picks `k` specialists and their adapters on the first
+    `probe` rows; the choice and its evidence are kept in the ledger, and a resumed run reuses them."""
+    with Ledger(ledger_path) as ledger:
+        stored = ledger.meta("selection")
+        if stored is None:
+            texts = [
+                r.text
+                for batch in Source(
+                    config.input, text_field=config.task.text_field, id_field=config.task.id_field
+                ).batches(probe)
+                for r in batch
+                if isinstance(r, Record)
+            ][:probe]
+            review = config.review
+            gateway = reviewer = None
+            if review is not None and review.method != "replay" and not review.local:
+                gateway = controller_gateway(review, ledger, spent_usd=ledger.spent_usd())
+            if review is not None and not review.local:
+                reviewer = build_reviewer(review, config.task, ledger, spent_usd=ledger.spent_usd(), examples=None)
+            try:
+                stored = select(config.task, texts, k=k, gateway=gateway, reviewer=reviewer).as_json()
+            finally:
+                if reviewer is not None:
+                    reviewer.close()
+            ledger.set_meta("selection", stored)
+    adapters = {
+        name: None if spec is None else AdapterSpec.model_validate(spec)
+        for name, spec in stored["adapters"].items()
+    }
+    task = config.task.model_copy(update={"specialists": adapters})
+    return config.model_copy(update={"task": task, "specialists": tuple(stored["specialists"])})
 
 
 def write_output(ledger: Ledger, out: Path) -> int:

@@ -275,7 +275,8 @@ class LLMReviewer:
         counts = Counter(a.label for a in labelled)
         label, votes = max(counts.items(), key=lambda kv: (kv[1], -self.task.label_names.index(str(kv[0]))))
         chosen = next(a for a in labelled if a.label == label)
-        return Verdict(label, "ok", self.name, votes / draws, chosen.rationale, *spent, chosen.raw)
+        confidence = votes / draws if draws > 1 else chosen.confidence  # agreement of samples, or choice odds
+        return Verdict(label, "ok", self.name, confidence, chosen.rationale, *spent, chosen.raw)
 
     async def _ask(self, row: HardRow, *, sample: int) -> Verdict:
         tokens = [0, 0, 0.0]
@@ -469,30 +470,33 @@ class ReviewConfig(BaseModel):
         return cls(method=review, **fields)  # type: ignore[arg-type]
 
 
+def controller_gateway(config: ReviewConfig, cache: Cache, *, spent_usd: float) -> Gateway:
+    """A gateway to `config`'s LLM (its own connection), paying from a budget that already spent `spent_usd`."""
+    assert config.llm is not None
+    return Gateway(
+        chat_model(config.llm),
+        prices=load_prices(config.prices),
+        budget=Budget(config.budget_usd, spent=spent_usd),
+        cache=cache,
+        limiter=RateLimiter(concurrency=config.concurrency, rpm=config.rpm, tpm=config.tpm),
+    )
+
+
 def build_reviewer(
     config: ReviewConfig, task: Task, cache: Cache, *, spent_usd: float, examples: Examples | None
 ) -> Reviewer:
     """The reviewer a `ReviewConfig` describes, paying from a budget that already spent `spent_usd`."""
-    prices = load_prices(config.prices)
-    budget = Budget(config.budget_usd, spent=spent_usd)
     if config.method == "replay":
         assert config.replay is not None
         return ReplayReviewer(
             config.replay,
             task,
-            prices=prices,
-            budget=budget,
+            prices=load_prices(config.prices),
+            budget=Budget(config.budget_usd, spent=spent_usd),
             model=config.replay_model,
             setting=config.replay_setting,
         )
-    assert config.llm is not None
-    gateway = Gateway(
-        chat_model(config.llm),
-        prices=prices,
-        budget=budget,
-        cache=cache,
-        limiter=RateLimiter(concurrency=config.concurrency, rpm=config.rpm, tpm=config.tpm),
-    )
+    gateway = controller_gateway(config, cache, spent_usd=spent_usd)
     return LLMReviewer(
         gateway,
         task,

@@ -46,25 +46,30 @@ def default_gguf() -> Path:
     return target
 
 
-def plain_prompt(messages: tuple[Message, ...]) -> str:
-    """Chat messages as plain text for a base model, ending where the answer starts."""
-    parts = []
+MAX_MESSAGE_CHARS = 2000
+
+
+def plain_segments(messages: tuple[Message, ...]) -> list[str]:
+    """Chat messages as plain-text segments for a base model, one per message (each cut to 2,000 characters),
+    the last ending where the answer starts."""
+    segments = []
     for message in messages:
-        if message["role"] == "system" or message["role"] == "user":
-            parts.append(message["content"])
-        else:
-            parts.append(f"Answer: {message['content']}")
-    return "\n\n".join(parts) + '\n\nAnswer: {"label": "'
+        content = message["content"][:MAX_MESSAGE_CHARS]
+        segments.append(f"Answer: {content}\n\n" if message["role"] == "assistant" else f"{content}\n\n")
+    segments[-1] += 'Answer: {"label": "'
+    return segments
 
 
 class LocalChat:
     """`ChatModel` on a GGUF file with llama.cpp; one model instance, calls serialised by a lock."""
 
-    def __init__(self, path: Path | None = None, *, n_ctx: int = 2048, threads: int | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, n_ctx: int = 4096, threads: int | None = None) -> None:
         self.path = path
         self.n_ctx = n_ctx
         self.threads = threads
         self._lock = threading.Lock()
+        self._segments: list[list[int]] = []  # the prompt's token segments now in the KV cache
+        self._after_prompt: np.ndarray[Any, np.dtype[np.float64]] = np.zeros(0)
 
     @property
     def name(self) -> str:
@@ -79,61 +84,82 @@ class LocalChat:
         path = self.path or default_gguf()
         if not path.is_file():
             raise AutoAnnotatorError(f"{path}: GGUF file not found")
-        return Llama(
-            model_path=str(path),
-            n_ctx=self.n_ctx,
-            n_threads=self.threads or os.cpu_count(),
-            logits_all=True,
-            verbose=False,
-            seed=0,
-        )
+        threads = self.threads or os.cpu_count()
+        return Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=threads, verbose=False, seed=0)
 
     async def complete(self, request: Request) -> Completion:
         return await asyncio.to_thread(self._complete, request)
 
     def _complete(self, request: Request) -> Completion:
-        prompt = plain_prompt(request.messages)
+        segments = plain_segments(request.messages)
         with self._lock:
-            llama = self._llama
-            prompt_tokens = self._tokens(prompt)
             if request.choices:
-                scores = {c: self._choice_logprob(prompt_tokens, c) for c in request.choices}
+                length = self._prime(segments)
+                scores = {c: self._choice_logprob(length, c) for c in request.choices}
                 best = max(request.choices, key=lambda c: scores[c])
-                return Completion(best, len(prompt_tokens), 1, self.name, logprobs=scores)
+                return Completion(best, length, 1, self.name, logprobs=scores)
+            llama = self._llama
             llama.reset()
+            self._segments = []
             out = llama.create_completion(
-                prompt,
+                "".join(segments),
                 max_tokens=request.max_tokens,
                 temperature=request.temperature,
                 seed=request.seed,
                 stop=["\n\n"],
             )
-        text = '{"label": "' + out["choices"][0]["text"]
         usage = out.get("usage", {})
         return Completion(
-            text,
-            int(usage.get("prompt_tokens", len(prompt_tokens))),
+            '{"label": "' + out["choices"][0]["text"],
+            int(usage.get("prompt_tokens", 0)),
             int(usage.get("completion_tokens", 0)),
             self.name,
         )
 
-    def _tokens(self, text: str, *, bos: bool = True) -> list[int]:
-        max_prompt = self.n_ctx - 16
+    def _tokens(self, text: str, *, bos: bool) -> list[int]:
         tokens: list[int] = self._llama.tokenize(text.encode("utf-8"), add_bos=bos, special=False)
-        return tokens if len(tokens) <= max_prompt else tokens[:1] + tokens[-(max_prompt - 1) :]
+        return tokens
 
-    def _choice_logprob(self, prompt_tokens: list[int], choice: str) -> float:
-        """Sum of log P(token) over `choice`'s tokens after the prompt (the prompt's KV cache is reused)."""
+    def _last_logprobs(self) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Log-softmax of the logits after the last evaluated token (only those are computed: with a 262k
+        vocabulary, logits for every prompt position would cost 3x the time)."""
+        from llama_cpp import llama_get_logits_ith
+
         llama = self._llama
+        logits = np.ctypeslib.as_array(llama_get_logits_ith(llama.ctx, -1), shape=(llama.n_vocab(),))
+        shifted = logits.astype(np.float64) - float(logits.max())
+        result: np.ndarray[Any, np.dtype[np.float64]] = shifted - np.log(np.exp(shifted).sum())
+        return result
+
+    def _prime(self, segments: list[str]) -> int:
+        """Evaluate the prompt message by message, each message its own batch, reusing the messages it shares
+        with the previous prompt from the KV cache: so the numbers never depend on what was asked before.
+        Returns the prompt's length in tokens, and keeps the log-probabilities of the next token."""
+        llama = self._llama
+        tokens = [self._tokens(segment, bos=i == 0) for i, segment in enumerate(segments)]
+        length = sum(map(len, tokens))
+        if length > self.n_ctx - 16:
+            raise AutoAnnotatorError(f"prompt of {length} tokens is longer than the local model's context")
+        same = 0
+        while same < min(len(tokens), len(self._segments)) and tokens[same] == self._segments[same]:
+            same += 1
+        same = min(same, len(tokens) - 1)  # the last message is always evaluated, for its logits
+        llama.n_tokens = sum(len(t) for t in tokens[:same])
+        for segment in tokens[same:]:
+            llama.eval(segment)
+        self._segments = tokens
+        self._after_prompt = self._last_logprobs()
+        return length
+
+    def _choice_logprob(self, base: int, choice: str) -> float:
+        """Sum of log P(token) over `choice`'s tokens after the primed prompt of `base` tokens."""
+        llama = self._llama
+        total, logprobs = 0.0, self._after_prompt
         choice_tokens = self._tokens(choice + '"', bos=False)  # the closing quote ends every choice alike
-        if llama.n_tokens != len(prompt_tokens) or list(llama.input_ids[: llama.n_tokens]) != prompt_tokens:
-            llama.reset()
-            llama.eval(prompt_tokens)
-        base = len(prompt_tokens)
-        llama.eval(choice_tokens)
-        logits = np.asarray(llama.scores[base - 1 : base - 1 + len(choice_tokens)], dtype=np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        logprobs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-        total = float(sum(logprobs[i, t] for i, t in enumerate(choice_tokens)))
+        for i, token in enumerate(choice_tokens):
+            total += float(logprobs[token])
+            if i + 1 < len(choice_tokens):
+                llama.eval([token])
+                logprobs = self._last_logprobs()
         llama.n_tokens = base  # drop the choice, keep the prompt
         return total

@@ -95,7 +95,7 @@ class TrainableSpecialist:
 
     @property
     def card(self) -> Card:
-        classes = self._head.classes if (self.head_ is not None or self.prototypes) else ()
+        classes = self.head_.classes if self.head_ is not None else tuple(self.prototypes or ())
         fitted = "fitted head" if self.head_ is not None else "prototype head (label descriptions)"
         return Card(
             name=self.name,

@@ -1,0 +1,347 @@
+"""The meta-controller: choose the specialists for a task and write their adapters, checked against evidence.
+
+1. **Choice.** The LLM reads the task and the candidates' cards and returns a ranked JSON choice with reasons.
+   A weak (local) or failing LLM falls back to card matching: candidates whose native labels map onto at least
+   two task labels by name.
+2. **Evidence.** The candidates label a probe sample; the reviewer labels a budgeted part of it. Each
+   candidate's accuracy is measured against the reviewer, or estimated by Dawid-Skene where there are no
+   reviewer labels. The k kept are chosen greedily: best accuracy first, then the best accuracy minus its
+   agreement with those already kept (least redundancy).
+3. **Adapters.** For each kept specialist the LLM writes a declarative adapter (JSON, `AdapterSpec`), which is
+   validated against the specialist's real native labels and then checked on the probe: it is rejected when it
+   maps every probe row to one label, or when its agreement with the reviewer is no better than chance. A
+   rejected or missing adapter falls back to name matching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from autoannotator.adapters import ABSTAIN, Adapter, AdapterSpec, compile_adapter
+from autoannotator.errors import AdapterError, AutoAnnotatorError, BudgetError, SpecialistError
+from autoannotator.llm.base import Request
+from autoannotator.llm.gateway import Gateway
+from autoannotator.review import HardRow, Reviewer
+from autoannotator.specialists import ZOO, build
+from autoannotator.specialists.base import Card
+from autoannotator.task import Task
+from autoannotator.voting import dawid_skene
+
+
+class Pick(BaseModel):
+    """One chosen candidate with the LLM's reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    reason: str = ""
+
+
+class Picks(BaseModel):
+    """The LLM's ranked choice."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chosen: list[Pick]
+
+
+@dataclass
+class Selection:
+    """What the controller decided, and why (stored in the ledger)."""
+
+    specialists: list[str]
+    adapters: dict[str, AdapterSpec | None]
+    reasons: dict[str, str]
+    accuracy: dict[str, float]
+    accuracy_source: str
+    rejected_adapters: dict[str, str] = field(default_factory=dict)
+    fallback: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "specialists": self.specialists,
+            "adapters": {k: (v.model_dump() if v else None) for k, v in self.adapters.items()},
+            "reasons": self.reasons,
+            "accuracy": self.accuracy,
+            "accuracy_source": self.accuracy_source,
+            "rejected_adapters": self.rejected_adapters,
+            "fallback": self.fallback,
+        }
+
+
+def candidate_cards(task: Task) -> dict[str, Card]:
+    """The zoo's cards, trainable ones with this task's labels; unfitted ones (no labels) are left out."""
+    cards = {}
+    for name in ZOO:
+        try:
+            card = build(name, task).card
+        except SpecialistError:
+            continue
+        if card.native_labels:
+            cards[name] = card
+    return cards
+
+
+def matching(task: Task, cards: dict[str, Card]) -> list[str]:
+    """Candidates whose native labels map onto at least two task labels by name (the card-matching fallback)."""
+    names = []
+    for name, card in cards.items():
+        try:
+            adapter = compile_adapter(None, card, task)
+        except AdapterError:
+            continue
+        if int((adapter.matrix.sum(axis=0) > 0).sum()) >= 2:
+            names.append(name)
+    return names
+
+
+def choice_prompt(task: Task, cards: dict[str, Card], k: int) -> Request:
+    """Ask for a ranked JSON choice of `k` specialists."""
+    catalogue = "\n".join(
+        f"- {name}: {card.description}; kinds {list(card.task_kinds)}; native labels {list(card.native_labels)}; "
+        f"output {card.output}; speed {card.speed}"
+        for name, card in cards.items()
+    )
+    labels = ", ".join(f"{lab.name} ({lab.description})" if lab.description else lab.name for lab in task.labels)
+    system = (
+        "You choose small models to label a text classification data set. Reply with JSON only: "
+        '{"chosen": [{"name": "<candidate>", "reason": "<why>"}, ...]}, best first.'
+    )
+    user = (
+        f"Task {task.name!r}: {task.description}\nLabels: {labels}\n\nCandidates:\n{catalogue}\n\n"
+        f"Choose the {k} candidates most likely to label this task well; their labels must fit the task."
+    )
+    return Request(
+        ({"role": "system", "content": system}, {"role": "user", "content": user}),
+        max_tokens=400,
+        json_schema=Picks.model_json_schema(),
+        purpose="selection",
+    )
+
+
+def adapter_prompt(task: Task, card: Card) -> Request:
+    """Ask for the adapter of one specialist as JSON."""
+    scores = (
+        (
+            f"It outputs a score cut at {list(card.cuts)} into the bins {list(card.native_labels)}; you may "
+            'move the cuts with "cuts".'
+        )
+        if card.output == "score"
+        else (f"It outputs probabilities over {list(card.native_labels)}.")
+    )
+    system = (
+        'Reply with JSON only: {"label_map": {"<native label>": "<task label or null>"}, '
+        '"cuts": null}. null maps a native label to abstain.'
+    )
+    user = (
+        f"Specialist {card.name}: {card.description}. {scores}\nTask labels: {list(task.label_names)} "
+        f"({task.description})\nMap each native label onto the task label it means, or null if none."
+    )
+    return Request(
+        ({"role": "system", "content": system}, {"role": "user", "content": user}),
+        max_tokens=300,
+        purpose="adapters",
+    )
+
+
+def _ask_json(gateway: Gateway, request: Request, loop: asyncio.AbstractEventLoop) -> Any:
+    """The JSON object an LLM answered, or None (invalid JSON, an error, or no budget)."""
+    try:
+        answer = loop.run_until_complete(gateway.ask(request))
+    except BudgetError:
+        return None
+    except Exception:  # a failing endpoint means: fall back, never crash the run
+        return None
+    text = answer.completion.text.strip().removeprefix("```json").removeprefix("```").removesuffix("```")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return None
+
+
+def llm_choice(
+    gateway: Gateway | None, task: Task, cards: dict[str, Card], k: int, loop: asyncio.AbstractEventLoop
+) -> tuple[list[str], dict[str, str]]:
+    """The LLM's ranked, validated choice (names it invented are dropped), or ``([], {})``."""
+    if gateway is None:
+        return [], {}
+    raw = _ask_json(gateway, choice_prompt(task, cards, k), loop)
+    try:
+        picks = Picks.model_validate(raw)
+    except ValidationError:
+        return [], {}
+    valid = [p for p in picks.chosen if p.name in cards]
+    return list(dict.fromkeys(p.name for p in valid)), {p.name: p.reason for p in valid}
+
+
+def llm_adapter(
+    gateway: Gateway | None, task: Task, card: Card, loop: asyncio.AbstractEventLoop
+) -> AdapterSpec | None:
+    """The LLM's adapter for `card`, validated against its native labels and the task; None if unusable."""
+    if gateway is None:
+        return None
+    raw = _ask_json(gateway, adapter_prompt(task, card), loop)
+    try:
+        spec = AdapterSpec.model_validate(raw)
+        compile_adapter(spec, card, task)
+    except (ValidationError, AdapterError):
+        return None
+    return spec
+
+
+def probe_check(
+    adapter: Adapter, native: np.ndarray[Any, Any], reference: np.ndarray[Any, Any], k: int
+) -> str | None:
+    """Why an adapter fails on the probe (None if it passes): every row one label, or agreement with the
+    reviewer's labels (`reference`, -1 where none) no better than chance."""
+    votes, _ = adapter.apply(native)
+    voted = votes[votes != ABSTAIN]
+    if len(voted) and len(set(voted.tolist())) == 1 and len(votes) >= 20:
+        return "maps every probe row to one label"
+    both = (votes != ABSTAIN) & (reference != ABSTAIN)
+    if both.sum() >= 20 and float((votes[both] == reference[both]).mean()) <= 1.0 / k:
+        return "agreement with the reviewer no better than chance"
+    return None
+
+
+def select(
+    task: Task,
+    probe_texts: Sequence[str],
+    *,
+    k: int = 3,
+    gateway: Gateway | None = None,
+    reviewer: Reviewer | None = None,
+    review_rows: int = 50,
+    shortlist: int = 6,
+) -> Selection:
+    """Choose `k` specialists and their adapters for `task` from evidence on `probe_texts`; see the module."""
+    loop = asyncio.new_event_loop()
+    try:
+        return _select(task, probe_texts, k, gateway, reviewer, review_rows, shortlist, loop)
+    finally:
+        aclose = getattr(gateway.model, "aclose", None) if gateway is not None else None
+        if aclose is not None:
+            loop.run_until_complete(aclose())
+        loop.close()
+
+
+def _select(
+    task: Task,
+    probe_texts: Sequence[str],
+    k: int,
+    gateway: Gateway | None,
+    reviewer: Reviewer | None,
+    review_rows: int,
+    shortlist: int,
+    loop: asyncio.AbstractEventLoop,
+) -> Selection:
+    cards = candidate_cards(task)
+    ranked, reasons = llm_choice(gateway, task, cards, shortlist, loop)
+    fallback = None
+    if not ranked:
+        ranked = matching(task, cards)
+        reasons = {name: "its native labels match the task's labels by name" for name in ranked}
+        fallback = "card matching (the LLM gave no usable choice)"
+    if not ranked:
+        raise AutoAnnotatorError(f"no candidate specialist fits task {task.name!r}; name them with --specialists")
+    native = {}
+    for name in list(ranked):
+        try:
+            native[name] = build(name, task).predict(list(probe_texts))
+        except SpecialistError:  # not installed here (an extra), or not fitted
+            ranked.remove(name)
+    adapters: dict[str, AdapterSpec | None] = {}
+    compiled: dict[str, Adapter] = {}
+    kk = len(task.labels)
+    reference = _reference(reviewer, task, probe_texts, review_rows)
+    rejected: dict[str, str] = {}
+    for name in ranked:
+        spec = task.specialists.get(name) or llm_adapter(gateway, task, cards[name], loop)
+        try:
+            adapter = compile_adapter(spec, cards[name], task)
+        except AdapterError as exc:
+            rejected[name] = str(exc)
+            continue
+        problem = probe_check(adapter, native[name], reference, kk)
+        if problem is not None and spec is not None:  # a written adapter failed: try name matching
+            rejected[name] = problem
+            try:
+                spec, adapter = None, compile_adapter(None, cards[name], task)
+            except AdapterError:
+                continue
+            problem = probe_check(adapter, native[name], reference, kk)
+        if problem is not None:
+            rejected.setdefault(name, problem)
+            continue
+        adapters[name], compiled[name] = spec, adapter
+    names = list(compiled)
+    votes = np.column_stack([compiled[n].apply(native[n])[0] for n in names]) if names else np.zeros((0, 0))
+    accuracy, source = _accuracy(votes, reference, kk, names)
+    kept = _greedy(names, votes, accuracy, k, kk)
+    return Selection(
+        kept,
+        {n: adapters[n] for n in kept},
+        {n: reasons.get(n, "") for n in kept},
+        {n: accuracy[n] for n in kept},
+        source,
+        rejected,
+        fallback,
+    )
+
+
+def _reference(reviewer: Reviewer | None, task: Task, texts: Sequence[str], n: int) -> np.ndarray[Any, Any]:
+    """The reviewer's labels for the first `n` probe rows (-1 elsewhere or where it gave none)."""
+    reference = np.full(len(texts), ABSTAIN, dtype=np.int64)
+    if reviewer is None or n <= 0:
+        return reference
+    verdicts = reviewer.review([HardRow(i, t, {}, None) for i, t in enumerate(texts[:n])])
+    for i, verdict in enumerate(verdicts):
+        if verdict.label is not None:
+            reference[i] = task.label_names.index(verdict.label)
+    return reference
+
+
+def _accuracy(
+    votes: np.ndarray[Any, Any], reference: np.ndarray[Any, Any], k: int, names: list[str]
+) -> tuple[dict[str, float], str]:
+    """Each specialist's accuracy on the reviewed probe rows, or its Dawid-Skene estimate (abstentions skip)."""
+    reviewed = reference != ABSTAIN
+    if reviewed.sum() >= 20:
+        result = {}
+        for j, name in enumerate(names):
+            both = reviewed & (votes[:, j] != ABSTAIN)
+            result[name] = float((votes[both, j] == reference[both]).mean()) if both.any() else 0.0
+        return result, f"agreement with the reviewer on {int(reviewed.sum())} probe rows"
+    model = dawid_skene(votes, k)
+    return (
+        {name: float(np.diagonal(model.confusions[j]) @ model.priors) for j, name in enumerate(names)},
+        "Dawid-Skene estimate (no reviewer labels)",
+    )
+
+
+def _greedy(
+    names: list[str], votes: np.ndarray[Any, Any], accuracy: dict[str, float], k: int, n_labels: int
+) -> list[str]:
+    """Best accuracy first; then the best accuracy minus redundancy: how much more a candidate agrees with one
+    already kept than two independent voters of their accuracies would (shared errors show up there)."""
+    kept: list[str] = []
+
+    def redundancy(a: str, b: str) -> float:
+        va, vb = votes[:, names.index(a)], votes[:, names.index(b)]
+        both = (va != ABSTAIN) & (vb != ABSTAIN)
+        if not both.any():
+            return 0.0
+        expected = accuracy[a] * accuracy[b] + (1 - accuracy[a]) * (1 - accuracy[b]) / max(n_labels - 1, 1)
+        return max(0.0, float((va[both] == vb[both]).mean()) - expected)
+
+    while len(kept) < min(k, len(names)):
+        rest = [n for n in names if n not in kept]
+        kept.append(max(rest, key=lambda n: accuracy[n] - max((redundancy(n, o) for o in kept), default=0.0)))
+    return kept

@@ -1,0 +1,118 @@
+"""The meta-controller: choice of specialists and generated adapters, checked on a probe sample."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autoannotator.controller import matching, select
+from autoannotator.llm import Budget, Gateway, OpenAIChat, load_prices
+from autoannotator.review import ReplayReviewer
+from autoannotator.specialists import build
+from autoannotator.task import load_task
+from autoannotator.testing import ChatServer
+
+TOXICITY = load_task("toxicity").model_copy(update={"specialists": {}})
+
+
+@pytest.fixture(scope="module")
+def tweets(shared_data: Path) -> list[str]:
+    with (shared_data / "tweeteval-offensive" / "test.csv").open(encoding="utf-8", newline="") as f:
+        return [row["text"] for row in csv.DictReader(f)][:200]
+
+
+def test_card_matching_finds_the_toxicity_specialists() -> None:
+    cards = {name: build(name, TOXICITY).card for name in ("vader", "hatesonar", "profanity-check", "safetype")}
+    assert matching(TOXICITY, cards) == ["hatesonar", "profanity-check", "safetype"]
+
+
+def test_without_an_llm_the_probe_decides(tweets: list[str]) -> None:
+    selection = select(TOXICITY, tweets, k=3)
+    assert selection.fallback is not None
+    assert len(selection.specialists) == 3
+    assert set(selection.specialists) <= {"profanity-check", "hatesonar", "better-profanity", "safetype", "minilm"}
+    assert selection.accuracy_source.startswith("Dawid-Skene")
+    assert all(0 <= a <= 1 for a in selection.accuracy.values())
+
+
+def llm_answers(messages: list[dict[str, str]]) -> str:
+    """A controller LLM: picks four candidates, one of them with a useless adapter (everything offensive)."""
+    if "Candidates:" in messages[-1]["content"]:
+        names = ["hatesonar", "profanity-check", "vader", "better-profanity", "made-up-model"]
+        return json.dumps({"chosen": [{"name": n, "reason": f"{n} fits"} for n in names]})
+    if "Specialist vader" in messages[-1]["content"]:
+        return json.dumps(
+            {"label_map": {"negative": "offensive", "neutral": "offensive", "positive": "offensive"}}
+        )
+    if "Specialist hatesonar" in messages[-1]["content"]:
+        return json.dumps(
+            {
+                "label_map": {
+                    "hate_speech": "offensive",
+                    "offensive_language": "offensive",
+                    "neither": "not-offensive",
+                }
+            }
+        )
+    return "not json at all"
+
+
+def test_llm_choice_and_adapters_checked_against_the_reviewer(tweets: list[str], shared_data: Path) -> None:
+    replay = ReplayReviewer(
+        shared_data / "llm-replay" / "tweeteval-offensive-test.csv",
+        TOXICITY,
+        prices=load_prices(),
+        budget=Budget(None),
+    )
+    with ChatServer(llm_answers) as server:
+        gateway = Gateway(
+            OpenAIChat("gpt-4o-mini", base_url=server.base_url, api_key="x"),
+            prices=load_prices(),
+            budget=Budget(None),
+        )
+        selection = select(TOXICITY, tweets, k=3, gateway=gateway, reviewer=replay, review_rows=100)
+    assert selection.fallback is None
+    assert "made-up-model" not in selection.specialists
+    assert "vader" in selection.rejected_adapters
+    assert "vader" not in selection.specialists
+    assert selection.accuracy_source == "agreement with the reviewer on 100 probe rows"
+    assert selection.adapters.get("hatesonar") is not None or "hatesonar" not in selection.specialists
+    assert selection.reasons[selection.specialists[0]].endswith("fits")
+
+
+def test_auto_specialists_end_to_end_are_kept_in_the_ledger(shared_data: Path, tmp_path: Path) -> None:
+    data = shared_data / "tweeteval-offensive" / "test.csv"
+    replay = shared_data / "llm-replay" / "tweeteval-offensive-test.csv"
+    out = tmp_path / "o.jsonl"
+    args = [
+        sys.executable,
+        "-m",
+        "autoannotator",
+        "annotate",
+        str(data),
+        "--task",
+        "toxicity",
+        "--out",
+        str(out),
+        "--specialists",
+        "auto",
+        "--review",
+        f"replay:{replay}",
+        "--quiet",
+    ]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "o.jsonl.run" / "ledger.sqlite") as db:
+        stored = json.loads(db.execute("SELECT value FROM meta WHERE key = 'selection'").fetchone()[0])
+        config = json.loads(db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
+    assert len(stored["specialists"]) == 3 and config["specialists"] == stored["specialists"]
+    first = out.read_bytes()
+    again = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=600, check=False)
+    assert again.returncode == 0, again.stderr
+    assert out.read_bytes() == first
