@@ -69,6 +69,10 @@ def test_annotate_bundled_example_end_to_end(example_csv: Path, tmp_path: Path) 
         "votes",
         "agreement",
         "stage",
+        "review",
+        "rationale",
+        "tokens",
+        "cost_usd",
     }
     for row in rows:
         assert row["source"] in SOURCES
