@@ -52,7 +52,8 @@ test: $(VENV)/.installed-dev locale lint typecheck
 	$(BIN)/pytest -q
 
 bench: $(VENV)/.installed-dev locale
-	$(BIN)/python bench/throughput.py
+	for name in throughput consensus review_replay llm_concurrency; do \
+	  $(BIN)/python bench/$$name.py --out bench/results/$$name.md || exit 1; done
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache

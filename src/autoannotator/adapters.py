@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -73,6 +73,11 @@ class AdapterSpec(BaseModel):
         default=None, description="score specialists only: ascending cut points between the card's bins"
     )
     min_confidence: float = Field(default=0.0, ge=0.0, le=1.0, description="abstain below this probability")
+    code: str | None = Field(
+        default=None,
+        description="Python defining adapt(native, native_labels, task_labels) -> list of task labels or None; "
+        "run only with --allow-generated-code, in a sandboxed process (autoannotator.sandbox)",
+    )
 
     def check_targets(self, task_labels: set[str], *, where: str) -> None:
         """Raise `ValueError` naming `where` when a mapped label is not one of `task_labels`."""
@@ -81,6 +86,35 @@ class AdapterSpec(BaseModel):
                 raise ValueError(
                     f"{where}.label_map.{native}: unknown label {target!r}; known: {sorted(task_labels)}"
                 )
+
+
+class Adapts(Protocol):
+    """Anything that maps native outputs to (votes (n,), probs (n, K)): `Adapter` and `CodeAdapter`."""
+
+    def apply(self, native: FloatArray) -> tuple[IntArray, FloatArray]: ...
+
+
+@dataclass(frozen=True)
+class CodeAdapter:
+    """Free-form adapter code, run in the sandbox for each batch; one-hot probabilities for its labels."""
+
+    code: str
+    native_labels: tuple[str, ...]
+    task_labels: tuple[str, ...]
+
+    def apply(self, native: FloatArray) -> tuple[IntArray, FloatArray]:
+        from autoannotator.sandbox import run_adapter_code
+
+        rows = list(native)
+        labels = run_adapter_code(self.code, rows, self.native_labels, self.task_labels) if rows else []
+        votes = np.array(
+            [ABSTAIN if lab is None else self.task_labels.index(lab) for lab in labels], dtype=np.int64
+        )
+        probs = np.full((len(labels), len(self.task_labels)), 1.0 / len(self.task_labels))
+        voted = votes != ABSTAIN
+        probs[voted] = 0.0
+        probs[np.nonzero(voted)[0], votes[voted]] = 1.0
+        return votes, probs
 
 
 @dataclass(frozen=True)
@@ -142,10 +176,19 @@ def match_by_name(native: str, task: Task) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def compile_adapter(spec: AdapterSpec | None, card: Card, task: Task) -> Adapter:
-    """Check `spec` against `card` and `task` and build its `Adapter`; raise `AdapterError` on a mismatch."""
+def compile_adapter(
+    spec: AdapterSpec | None, card: Card, task: Task, *, allow_code: bool = False
+) -> Adapter | CodeAdapter:
+    """Check `spec` against `card` and `task` and build its adapter; raise `AdapterError` on a mismatch.
+    A spec with `code` needs `allow_code` (``--allow-generated-code``) and runs only in the sandbox."""
     spec = spec or AdapterSpec()
     where = f"adapter of {card.name!r} for task {task.name!r}"
+    if spec.code is not None:
+        if not allow_code:
+            raise AdapterError(
+                f"{where}: it is Python code; run with --allow-generated-code to use it (sandboxed)"
+            )
+        return CodeAdapter(spec.code, card.native_labels, task.label_names)
     unknown = set(spec.label_map) - set(card.native_labels)
     if unknown:
         raise AdapterError(

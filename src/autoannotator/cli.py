@@ -63,6 +63,9 @@ def annotate_command(
     rpm: Annotated[int | None, typer.Option(help="LLM requests per minute, at most.")] = None,
     tpm: Annotated[int | None, typer.Option(help="LLM prompt tokens per minute, at most.")] = None,
     prices: Annotated[Path | None, typer.Option(help="Price table YAML (default: the bundled one).")] = None,
+    allow_generated_code: Annotated[
+        bool, typer.Option(help="Allow Python adapters (written by the LLM or in the task), run sandboxed.")
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Label every row of INPUT: the specialists vote, and the rows they disagree on go to the reviewer."""
@@ -82,7 +85,7 @@ def annotate_command(
             rpm,
             tpm,
             prices,
-        )
+        ).model_copy(update={"allow_generated_code": allow_generated_code})
         folder = run_dir or out.with_name(out.name + ".run")
         with Progress(
             TextColumn("[bold]labelling"),

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from autoannotator.adapters import ABSTAIN, Adapter, AdapterSpec, compile_adapter
+from autoannotator.adapters import ABSTAIN, Adapter, AdapterSpec, Adapts, compile_adapter
 from autoannotator.errors import AdapterError, AutoAnnotatorError, BudgetError, SpecialistError
 from autoannotator.llm.base import Request
 from autoannotator.llm.gateway import Gateway
@@ -97,7 +97,7 @@ def matching(task: Task, cards: dict[str, Card]) -> list[str]:
             adapter = compile_adapter(None, card, task)
         except AdapterError:
             continue
-        if int((adapter.matrix.sum(axis=0) > 0).sum()) >= 2:
+        if isinstance(adapter, Adapter) and int((adapter.matrix.sum(axis=0) > 0).sum()) >= 2:
             names.append(name)
     return names
 
@@ -126,8 +126,8 @@ def choice_prompt(task: Task, cards: dict[str, Card], k: int) -> Request:
     )
 
 
-def adapter_prompt(task: Task, card: Card) -> Request:
-    """Ask for the adapter of one specialist as JSON."""
+def adapter_prompt(task: Task, card: Card, *, allow_code: bool = False) -> Request:
+    """Ask for the adapter of one specialist as JSON (or, with `allow_code`, optionally Python code)."""
     scores = (
         (
             f"It outputs a score cut at {list(card.cuts)} into the bins {list(card.native_labels)}; you may "
@@ -182,22 +182,22 @@ def llm_choice(
 
 
 def llm_adapter(
-    gateway: Gateway | None, task: Task, card: Card, loop: asyncio.AbstractEventLoop
+    gateway: Gateway | None, task: Task, card: Card, loop: asyncio.AbstractEventLoop, *, allow_code: bool = False
 ) -> AdapterSpec | None:
     """The LLM's adapter for `card`, validated against its native labels and the task; None if unusable."""
     if gateway is None:
         return None
-    raw = _ask_json(gateway, adapter_prompt(task, card), loop)
+    raw = _ask_json(gateway, adapter_prompt(task, card, allow_code=allow_code), loop)
     try:
         spec = AdapterSpec.model_validate(raw)
-        compile_adapter(spec, card, task)
+        compile_adapter(spec, card, task, allow_code=allow_code)
     except (ValidationError, AdapterError):
         return None
     return spec
 
 
 def probe_check(
-    adapter: Adapter, native: np.ndarray[Any, Any], reference: np.ndarray[Any, Any], k: int
+    adapter: Adapts, native: np.ndarray[Any, Any], reference: np.ndarray[Any, Any], k: int
 ) -> str | None:
     """Why an adapter fails on the probe (None if it passes): every row one label, or agreement with the
     reviewer's labels (`reference`, -1 where none) no better than chance."""
@@ -220,11 +220,12 @@ def select(
     reviewer: Reviewer | None = None,
     review_rows: int = 50,
     shortlist: int = 6,
+    allow_code: bool = False,
 ) -> Selection:
     """Choose `k` specialists and their adapters for `task` from evidence on `probe_texts`; see the module."""
     loop = asyncio.new_event_loop()
     try:
-        return _select(task, probe_texts, k, gateway, reviewer, review_rows, shortlist, loop)
+        return _select(task, probe_texts, k, gateway, reviewer, review_rows, shortlist, loop, allow_code)
     finally:
         aclose = getattr(gateway.model, "aclose", None) if gateway is not None else None
         if aclose is not None:
@@ -241,6 +242,7 @@ def _select(
     review_rows: int,
     shortlist: int,
     loop: asyncio.AbstractEventLoop,
+    allow_code: bool,
 ) -> Selection:
     cards = candidate_cards(task)
     ranked, reasons = llm_choice(gateway, task, cards, shortlist, loop)
@@ -258,14 +260,14 @@ def _select(
         except SpecialistError:  # not installed here (an extra), or not fitted
             ranked.remove(name)
     adapters: dict[str, AdapterSpec | None] = {}
-    compiled: dict[str, Adapter] = {}
+    compiled: dict[str, Adapts] = {}
     kk = len(task.labels)
     reference = _reference(reviewer, task, probe_texts, review_rows)
     rejected: dict[str, str] = {}
     for name in ranked:
-        spec = task.specialists.get(name) or llm_adapter(gateway, task, cards[name], loop)
+        spec = task.specialists.get(name) or llm_adapter(gateway, task, cards[name], loop, allow_code=allow_code)
         try:
-            adapter = compile_adapter(spec, cards[name], task)
+            adapter = compile_adapter(spec, cards[name], task, allow_code=allow_code)
         except AdapterError as exc:
             rejected[name] = str(exc)
             continue

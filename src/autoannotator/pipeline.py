@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from autoannotator import __version__
-from autoannotator.adapters import Adapter, AdapterSpec, compile_adapter
+from autoannotator.adapters import AdapterSpec, Adapts, compile_adapter
 from autoannotator.controller import select
 from autoannotator.errors import SpecialistError
 from autoannotator.io import ColumnType, Record, Row, Skip, Source, write_rows
@@ -64,6 +64,7 @@ class RunConfig(BaseModel):
     hard_rule: HardRule = HardRule()
     batch_size: int = Field(default=1000, ge=1)
     review: ReviewConfig | None = None
+    allow_generated_code: bool = False
 
     def chosen(self) -> tuple[str, ...]:
         """The specialists to run: the given ones, else the task's."""
@@ -100,12 +101,14 @@ def fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
-def prepare(config: RunConfig) -> list[tuple[str, Specialist, Adapter]]:
+def prepare(config: RunConfig) -> list[tuple[str, Specialist, Adapts]]:
     """Build the chosen specialists and compile their adapters (errors surface before any work)."""
-    prepared = []
+    prepared: list[tuple[str, Specialist, Adapts]] = []
     for name in config.chosen():
         specialist = build(name, config.task)
-        adapter = compile_adapter(config.task.specialists.get(name), specialist.card, config.task)
+        adapter = compile_adapter(
+            config.task.specialists.get(name), specialist.card, config.task, allow_code=config.allow_generated_code
+        )
         prepared.append((name, specialist, adapter))
     return prepared
 
@@ -181,7 +184,14 @@ def choose(config: RunConfig, ledger_path: Path, *, probe: int = 200, k: int = 3
             if review is not None and not review.local:
                 reviewer = build_reviewer(review, config.task, ledger, spent_usd=ledger.spent_usd(), examples=None)
             try:
-                stored = select(config.task, texts, k=k, gateway=gateway, reviewer=reviewer).as_json()
+                stored = select(
+                    config.task,
+                    texts,
+                    k=k,
+                    gateway=gateway,
+                    reviewer=reviewer,
+                    allow_code=config.allow_generated_code,
+                ).as_json()
             finally:
                 if reviewer is not None:
                     reviewer.close()
@@ -254,7 +264,7 @@ def review_batch(
 
 def vote(
     texts: Sequence[str],
-    prepared: Sequence[tuple[str, Specialist, Adapter]],
+    prepared: Sequence[tuple[str, Specialist, Adapts]],
     k: int,
     *,
     pool: Executor | None = None,
@@ -264,7 +274,7 @@ def vote(
     With a `pool`, the specialists run concurrently (ONNX Runtime and the regex engines release the GIL).
     """
 
-    def run(item: tuple[str, Specialist, Adapter]) -> tuple[IntArray, FloatArray, float]:
+    def run(item: tuple[str, Specialist, Adapts]) -> tuple[IntArray, FloatArray, float]:
         _, specialist, adapter = item
         tick = time.perf_counter()
         native = specialist.predict(texts)
@@ -281,7 +291,7 @@ def vote(
 
 def label_batch(
     rows: Sequence[Row],
-    prepared: Sequence[tuple[str, Specialist, Adapter]],
+    prepared: Sequence[tuple[str, Specialist, Adapts]],
     config: RunConfig,
     known_ids: Callable[[Sequence[str]], set[str]],
     index: int,
@@ -350,7 +360,7 @@ def _adapter_json(task: Task, name: str) -> Any:
     return None if spec is None else spec.model_dump()
 
 
-def _ledger_config(config: RunConfig, prepared: Sequence[tuple[str, Specialist, Adapter]]) -> dict[str, Any]:
+def _ledger_config(config: RunConfig, prepared: Sequence[tuple[str, Specialist, Adapts]]) -> dict[str, Any]:
     return {
         "input": str(config.input.resolve()),
         "input_fingerprint": fingerprint(config.input),
@@ -364,7 +374,7 @@ def _ledger_config(config: RunConfig, prepared: Sequence[tuple[str, Specialist, 
     }
 
 
-def _versions(prepared: Sequence[tuple[str, Specialist, Adapter]]) -> dict[str, str]:
+def _versions(prepared: Sequence[tuple[str, Specialist, Adapts]]) -> dict[str, str]:
     versions = {"autoannotator": __version__, "python": platform.python_version(), "numpy": np.__version__}
     versions.update({f"specialist:{name}": s.card.version for name, s, _ in prepared})
     return versions

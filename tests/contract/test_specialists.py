@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autoannotator.adapters import compile_adapter
+from autoannotator.adapters import Adapter, compile_adapter
 from autoannotator.errors import SpecialistError
 from autoannotator.specialists import ZOO, OnnxMiniLM, Specialist, TrainableSpecialist, build
 from autoannotator.task import load_task
@@ -77,6 +77,7 @@ def test_default_adapter_fits_its_kind_of_task(specialist: Specialist) -> None:
     if specialist.card.trainable and set(specialist.card.native_labels) != set(task.label_names):
         pytest.skip("a fitted trainable specialist speaks the labels it was trained on")
     adapter = compile_adapter(None, specialist.card, task)
+    assert isinstance(adapter, Adapter)
     votes, probs = adapter.apply(specialist.predict(["you stupid idiot, I hate you", "lovely sunny day"]))
     assert probs.shape == (2, len(task.labels))
     assert (votes >= -1).all()
