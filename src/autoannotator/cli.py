@@ -66,6 +66,9 @@ def annotate_command(
     allow_generated_code: Annotated[
         bool, typer.Option(help="Allow Python adapters (written by the LLM or in the task), run sandboxed.")
     ] = False,
+    candidates: Annotated[
+        str | None, typer.Option(help="With --specialists auto: more candidates (local folders, hf:ID).")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Label every row of INPUT: the specialists vote, and the rows they disagree on go to the reviewer."""
@@ -85,7 +88,12 @@ def annotate_command(
             rpm,
             tpm,
             prices,
-        ).model_copy(update={"allow_generated_code": allow_generated_code})
+        ).model_copy(
+            update={
+                "allow_generated_code": allow_generated_code,
+                "candidates": tuple(c.strip() for c in (candidates or "").split(",") if c.strip()),
+            }
+        )
         folder = run_dir or out.with_name(out.name + ".run")
         with Progress(
             TextColumn("[bold]labelling"),

