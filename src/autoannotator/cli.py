@@ -18,6 +18,7 @@ from rich.table import Column, Table
 
 from autoannotator.errors import AutoAnnotatorError, InputError, LedgerError, describe
 from autoannotator.human import export_rows, label_studio_config, read_decisions
+from autoannotator.learning import LearningConfig
 from autoannotator.ledger import Ledger
 from autoannotator.pipeline import RunConfig, annotate, write_output
 from autoannotator.planning import plan
@@ -69,6 +70,11 @@ def annotate_command(
     candidates: Annotated[
         str | None, typer.Option(help="With --specialists auto: more candidates (local folders, hf:ID).")
     ] = None,
+    learn: Annotated[
+        bool, typer.Option(help="Train the trainable specialists on reviewed rows, in stages.")
+    ] = True,
+    beta: Annotated[int, typer.Option(help="Reviewed rows per learning stage.")] = 2000,
+    replay: Annotated[int, typer.Option(help="Unanimous rows replayed in each training (class-balanced).")] = 2000,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Label every row of INPUT: the specialists vote, and the rows they disagree on go to the reviewer."""
@@ -92,6 +98,7 @@ def annotate_command(
             update={
                 "allow_generated_code": allow_generated_code,
                 "candidates": tuple(c.strip() for c in (candidates or "").split(",") if c.strip()),
+                "learning": LearningConfig(beta=beta, replay=replay) if learn else None,
             }
         )
         folder = run_dir or out.with_name(out.name + ".run")

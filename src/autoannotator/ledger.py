@@ -63,6 +63,16 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
                                    imported_at TEXT NOT NULL);
         """,
     ),
+    (
+        "m004_trainings",
+        """
+        CREATE TABLE trainings (stage INTEGER NOT NULL, specialist TEXT NOT NULL, upto_pos INTEGER NOT NULL,
+                                train_rows INTEGER NOT NULL, replay_rows INTEGER NOT NULL,
+                                val_rows INTEGER NOT NULL, val_accuracy REAL NOT NULL,
+                                previous_accuracy REAL NOT NULL, promoted INTEGER NOT NULL, seconds REAL NOT NULL,
+                                path TEXT NOT NULL, PRIMARY KEY (stage, specialist));
+        """,
+    ),
 )
 
 
@@ -340,6 +350,77 @@ class Ledger:
             db.execute("ROLLBACK")
             raise
         return len(decisions)
+
+    def reviewed_count(self, *, after: int) -> int:
+        """Rows labelled by a reviewer (LLM or human) at positions >= `after`."""
+        return int(
+            self.db.execute(
+                "SELECT COUNT(*) FROM labels WHERE source IN ('llm', 'human') AND pos >= ?", (after,)
+            ).fetchone()[0]
+        )
+
+    def reviewed_rows(self, *, upto: int) -> list[tuple[str, str, str]]:
+        """(id, text, label) of the reviewed rows before position `upto`, in input order."""
+        return self.db.execute(
+            "SELECT r.id, r.text, l.label FROM rows r JOIN labels l USING (pos) "
+            "WHERE l.source IN ('llm', 'human') AND r.pos < ? ORDER BY r.pos",
+            (upto,),
+        ).fetchall()
+
+    def unanimous_rows(self, *, upto: int) -> list[tuple[str, str, str]]:
+        """(id, text, label) of the consensus rows all voters agreed on, before position `upto`."""
+        return self.db.execute(
+            "SELECT r.id, r.text, l.label FROM rows r JOIN labels l USING (pos) "
+            "WHERE l.source = 'consensus' AND l.agreement = 1.0 AND r.pos < ? ORDER BY r.pos",
+            (upto,),
+        ).fetchall()
+
+    def stage(self) -> int:
+        """How many trainings have been recorded (the current stage number)."""
+        return int(self.db.execute("SELECT COALESCE(MAX(stage), 0) FROM trainings").fetchone()[0])
+
+    def last_training_pos(self) -> int:
+        """The input position up to which the last training saw the rows (0 before any)."""
+        return int(self.db.execute("SELECT COALESCE(MAX(upto_pos), 0) FROM trainings").fetchone()[0])
+
+    def record_training(self, stage: int, upto: int, reports: Sequence[Any]) -> None:
+        """Record one stage's trainings (one transaction)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.executemany(
+            "INSERT INTO trainings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    stage,
+                    r.specialist,
+                    upto,
+                    r.train_rows,
+                    r.replay_rows,
+                    r.val_rows,
+                    r.val_accuracy,
+                    r.previous_accuracy,
+                    int(r.promoted),
+                    r.seconds,
+                    r.path,
+                )
+                for r in reports
+            ],
+        )
+        self.db.execute("COMMIT")
+
+    def promoted_versions(self) -> dict[str, str]:
+        """The folder of each specialist's last promoted version."""
+        return dict(
+            self.db.execute(
+                "SELECT specialist, path FROM trainings t WHERE promoted = 1 AND stage = "
+                "(SELECT MAX(stage) FROM trainings u WHERE u.specialist = t.specialist AND u.promoted = 1)"
+            ).fetchall()
+        )
+
+    def trainings(self) -> list[dict[str, Any]]:
+        """Every recorded training, by stage."""
+        cursor = self.db.execute("SELECT * FROM trainings ORDER BY stage, specialist")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def consensus_rows(self, chunk: int = 5000) -> Iterator[tuple[list[str], list[str]]]:
         """(texts, labels) of the rows decided by consensus, in input order, `chunk` at a time."""

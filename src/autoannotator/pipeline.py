@@ -26,9 +26,10 @@ from autoannotator.adapters import AdapterSpec, Adapts, compile_adapter
 from autoannotator.controller import select
 from autoannotator.errors import SpecialistError
 from autoannotator.io import ColumnType, Record, Row, Skip, Source, write_rows
+from autoannotator.learning import Learner, LearningConfig
 from autoannotator.ledger import Batch, Decision, Ledger
 from autoannotator.review import Examples, HardRow, ReviewConfig, Reviewer, build_reviewer, controller_gateway
-from autoannotator.specialists import OnnxMiniLM, build
+from autoannotator.specialists import OnnxMiniLM, TrainableSpecialist, build
 from autoannotator.specialists.base import FloatArray, IntArray, Specialist
 from autoannotator.task import Task
 from autoannotator.voting import AGGREGATORS, AggregatorName, HardRule, agreement, consensus, margin
@@ -66,6 +67,7 @@ class RunConfig(BaseModel):
     review: ReviewConfig | None = None
     allow_generated_code: bool = False
     candidates: tuple[str, ...] = ()
+    learning: LearningConfig | None = None
 
     def chosen(self) -> tuple[str, ...]:
         """The specialists to run: the given ones, else the task's."""
@@ -107,8 +109,11 @@ def prepare(config: RunConfig) -> list[tuple[str, Specialist, Adapts]]:
     prepared: list[tuple[str, Specialist, Adapts]] = []
     for name in config.chosen():
         specialist = build(name, config.task)
+        card = specialist.card
+        if isinstance(specialist, TrainableSpecialist) and not card.native_labels:  # cold start: task labels
+            card = card.model_copy(update={"native_labels": config.task.label_names})
         adapter = compile_adapter(
-            config.task.specialists.get(name), specialist.card, config.task, allow_code=config.allow_generated_code
+            config.task.specialists.get(name), card, config.task, allow_code=config.allow_generated_code
         )
         prepared.append((name, specialist, adapter))
     return prepared
@@ -137,14 +142,21 @@ def annotate(
         done = ledger.next_pos()
         batch_index = ledger.next_batch()
         reviewer, examples = _reviewer(config, ledger)
+        learner = None if config.learning is None else Learner(config.learning, run_dir, config.task.label_names)
+        if learner is not None:
+            prepared = _learn(learner, ledger, prepared, config.task, restore=True)
         try:
             with ThreadPoolExecutor(max_workers=len(prepared), thread_name_prefix="specialist") as pool:
                 for rows in source.batches(config.batch_size, start=done):
-                    batch = label_batch(rows, prepared, config, ledger.known_ids, batch_index, pool=pool)
+                    batch = label_batch(
+                        rows, prepared, config, ledger.known_ids, batch_index, pool=pool, stage=ledger.stage()
+                    )
                     if reviewer is not None:
                         batch = review_batch(batch, reviewer, config.task, [n for n, _, _ in prepared], examples)
                     ledger.commit(batch)
                     done, batch_index = batch.next_pos, batch_index + 1
+                    if learner is not None:
+                        prepared = _learn(learner, ledger, prepared, config.task)
                     if progress is not None:
                         progress(done, source.bytes_read, source.size)
         finally:
@@ -203,6 +215,31 @@ def choose(config: RunConfig, ledger_path: Path, *, probe: int = 200, k: int = 3
     }
     task = config.task.model_copy(update={"specialists": adapters})
     return config.model_copy(update={"task": task, "specialists": tuple(stored["specialists"])})
+
+
+def _learn(
+    learner: Learner,
+    ledger: Ledger,
+    prepared: list[tuple[str, Specialist, Adapts]],
+    task: Task,
+    *,
+    restore: bool = False,
+) -> list[tuple[str, Specialist, Adapts]]:
+    """Train the trainable specialists when a stage is due (and, with `restore`, first load their last promoted
+    versions); returns `prepared` with the promoted versions and their adapters swapped in."""
+    trainables = {n: s for n, s, _ in prepared if isinstance(s, TrainableSpecialist)}
+    if not trainables:
+        return prepared
+    if restore:
+        learner.restore(ledger, trainables)
+    while learner.due(ledger):
+        learner.train(ledger, trainables)
+    return [
+        (name, trainables[name], compile_adapter(None, trainables[name].card, task))
+        if name in trainables and trainables[name] is not specialist
+        else (name, specialist, adapter)
+        for name, specialist, adapter in prepared
+    ]
 
 
 def write_output(ledger: Ledger, out: Path) -> int:
@@ -277,6 +314,8 @@ def vote(
 
     def run(item: tuple[str, Specialist, Adapts]) -> tuple[IntArray, FloatArray, float]:
         _, specialist, adapter = item
+        if isinstance(specialist, TrainableSpecialist) and not specialist.ready:  # cold start: abstain
+            return np.full(len(texts), -1, dtype=np.int64), np.full((len(texts), k), 1.0 / k), 0.0
         tick = time.perf_counter()
         native = specialist.predict(texts)
         seconds = time.perf_counter() - tick
@@ -298,6 +337,7 @@ def label_batch(
     index: int,
     *,
     pool: Executor | None = None,
+    stage: int = 0,
 ) -> Batch:
     """Vote on one batch of rows and decide each usable row; pure apart from the specialists' inference."""
     records, skips = _dedupe(rows, known_ids)
@@ -323,7 +363,7 @@ def label_batch(
                 agreement=float(agree[i]),
                 margin=float(margins[i]),
                 hard=bool(hard[i]),
-                stage=0,
+                stage=stage,
             )
         )
     return Batch(
@@ -372,6 +412,7 @@ def _ledger_config(config: RunConfig, prepared: Sequence[tuple[str, Specialist, 
         "hard_rule": config.hard_rule.model_dump(),
         "batch_size": config.batch_size,
         "review": None if config.review is None else config.review.model_dump(mode="json", exclude={"budget_usd"}),
+        "learning": None if config.learning is None else config.learning.model_dump(mode="json"),
     }
 
 

@@ -111,6 +111,11 @@ class TrainableSpecialist:
             trainable=True,
         )
 
+    @property
+    def ready(self) -> bool:
+        """Whether it can predict: fitted, or given label prototypes."""
+        return self.head_ is not None or bool(self.prototypes)
+
     @cached_property
     def _prototype_head(self) -> LinearHead:
         if not self.prototypes:

@@ -1,0 +1,155 @@
+"""Staged continual learning: the trainable specialists learn from the reviewed hard rows, without silently
+getting worse.
+
+Every `beta` reviewed rows (LLM or human labels), each trainable specialist is trained anew on:
+
+- every reviewed row so far except the *validation slice* (a fixed share of reviewed rows chosen by a hash of
+  the row id, so a row's role never changes and it is never trained on);
+- a *replay buffer* of rows the specialists agreed on unanimously, class-balanced (at most `replay` rows,
+  chosen by a hash of the id), against forgetting and for the classes the reviewer rarely sees.
+
+The new version replaces the current one only if its accuracy against the reviewer on the validation slice is
+not worse; otherwise it is rolled back. Every version is saved under ``RUN_DIR/specialists/NAME/vSTAGE`` and
+recorded in the ledger (training rows, validation figures, promoted or not, seconds), so a resumed run loads
+the last promoted versions and redoes an interrupted training identically (fixed seeds, same rows).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from autoannotator.ledger import Ledger
+from autoannotator.specialists.base import Specialist
+from autoannotator.specialists.trainable import TrainableSpecialist
+
+
+class LearningConfig(BaseModel):
+    """How the trainable specialists learn during a run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    beta: int = Field(default=2000, ge=10, description="reviewed rows per stage")
+    replay: int = Field(default=2000, ge=0, description="unanimous rows replayed per training, class-balanced")
+    validation_share: float = Field(default=0.15, gt=0.0, lt=1.0)
+    seed: int = 0
+
+
+def in_validation(row_id: str, share: float) -> bool:
+    """Whether a reviewed row belongs to the frozen validation slice (a hash of its id; never changes)."""
+    digest = hashlib.sha256(f"validation:{row_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def _rank(row_id: str, seed: int) -> bytes:
+    return hashlib.sha256(f"replay:{seed}:{row_id}".encode()).digest()
+
+
+@dataclass(frozen=True)
+class StageReport:
+    """One training of one specialist."""
+
+    specialist: str
+    stage: int
+    train_rows: int
+    replay_rows: int
+    val_rows: int
+    val_accuracy: float
+    previous_accuracy: float
+    promoted: bool
+    seconds: float
+    path: str
+
+
+class Learner:
+    """Decides when a stage ends, trains the trainable specialists, and promotes or rolls back versions."""
+
+    def __init__(self, config: LearningConfig, run_dir: Path, labels: Sequence[str]) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        self.labels = tuple(labels)
+
+    def due(self, ledger: Ledger) -> bool:
+        """True when `beta` reviewed rows have come since the last training."""
+        return ledger.reviewed_count(after=ledger.last_training_pos()) >= self.config.beta
+
+    def train(self, ledger: Ledger, specialists: dict[str, TrainableSpecialist]) -> list[StageReport]:
+        """Train every specialist in `specialists` on the rows reviewed so far (see the module docstring), save
+        and record each version, and swap the promoted ones into `specialists` (in place)."""
+        stage = ledger.stage() + 1
+        upto = ledger.next_pos()
+        reviewed = ledger.reviewed_rows(upto=upto)
+        share = self.config.validation_share
+        val = [(t, lab) for ident, t, lab in reviewed if in_validation(ident, share)]
+        train = [(t, lab) for ident, t, lab in reviewed if not in_validation(ident, share)]
+        replay = self._replay(ledger, upto)
+        texts = [t for t, _ in train + replay]
+        labels = [lab for _, lab in train + replay]
+        reports = []
+        for name, current in list(specialists.items()):
+            tick = time.perf_counter()
+            candidate = TrainableSpecialist(type(current.featurizer)(), name=name, seed=self.config.seed)
+            if len(set(labels)) >= 2:
+                candidate.fit(texts, labels)
+            new = self._accuracy(candidate, val)
+            old = self._accuracy(current, val)
+            promoted = candidate.head_ is not None and new >= old
+            path = self.run_dir / "specialists" / name / f"v{stage}"
+            if candidate.head_ is not None:
+                candidate.save(path)
+            if promoted:
+                specialists[name] = candidate
+            report = StageReport(
+                name,
+                stage,
+                len(train),
+                len(replay),
+                len(val),
+                new,
+                old,
+                promoted,
+                time.perf_counter() - tick,
+                str(path),
+            )
+            reports.append(report)
+        ledger.record_training(stage, upto, reports)
+        return reports
+
+    def _replay(self, ledger: Ledger, upto: int) -> list[tuple[str, str]]:
+        """Class-balanced unanimous rows: for each label, the ones with the smallest hash rank."""
+        per_label = self.config.replay // max(len(self.labels), 1)
+        if per_label == 0:
+            return []
+        pools: dict[str, list[tuple[bytes, str]]] = {label: [] for label in self.labels}
+        for ident, text, label in ledger.unanimous_rows(upto=upto):
+            pools[label].append((_rank(ident, self.config.seed), text))
+        chosen = []
+        for label, pool in pools.items():
+            pool.sort()
+            chosen += [(text, label) for _, text in pool[:per_label]]
+        return chosen
+
+    def _accuracy(self, specialist: Specialist, rows: Sequence[tuple[str, str]]) -> float:
+        """Agreement with the reviewer on `rows`; 0 for a specialist that cannot predict yet."""
+        if not rows:
+            return 0.0
+        try:
+            probs = specialist.predict([t for t, _ in rows])
+        except Exception:  # an unfitted specialist (cold start) scores 0
+            return 0.0
+        native = specialist.card.native_labels
+        predicted = [native[i] for i in np.asarray(probs).argmax(axis=1)]
+        return float(np.mean([p == lab for p, (_, lab) in zip(predicted, rows, strict=True)]))
+
+    def restore(self, ledger: Ledger, specialists: dict[str, TrainableSpecialist]) -> None:
+        """Load the last promoted version of each specialist (a resumed run)."""
+        for name, path in ledger.promoted_versions().items():
+            if name in specialists:
+                current = specialists[name]
+                specialists[name] = TrainableSpecialist.load(Path(path), type(current.featurizer)())

@@ -1,0 +1,98 @@
+"""Staged continual learning end to end: reviewed rows train the trainable specialists, stage by stage."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from autoannotator.learning import in_validation
+
+
+def args_for(shared_data: Path, out: Path, run: Path) -> list[str]:
+    data = shared_data / "tweeteval-offensive" / "test.csv"
+    replay = shared_data / "llm-replay" / "tweeteval-offensive-test.csv"
+    return [
+        sys.executable,
+        "-m",
+        "autoannotator",
+        "annotate",
+        str(data),
+        "--task",
+        "toxicity",
+        "--out",
+        str(out),
+        "--run-dir",
+        str(run),
+        "--specialists",
+        "profanity-check,hatesonar,tfidf",
+        "--review",
+        f"replay:{replay}#gpt-3.5-turbo|zero-shot; default",
+        "--beta",
+        "30",
+        "--replay",
+        "100",
+        "--batch-size",
+        "50",
+        "--quiet",
+    ]
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_the_cold_specialist_learns_in_stages(shared_data: Path, tmp_path: Path) -> None:
+    out, run = tmp_path / "o.jsonl", tmp_path / "run"
+    result = subprocess.run(
+        args_for(shared_data, out, run), capture_output=True, text=True, timeout=900, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    rows = read_jsonl(out)
+    stages = [r["stage"] for r in rows]
+    assert stages == sorted(stages) and stages[0] == 0 and stages[-1] >= 2
+    assert all(r["votes"]["tfidf"]["label"] is None for r in rows if r["stage"] == 0)  # cold start abstains
+    assert any(r["votes"]["tfidf"]["label"] is not None for r in rows if r["stage"] > 0)
+    with sqlite3.connect(run / "ledger.sqlite") as db:
+        trainings = db.execute("SELECT stage, val_rows, train_rows, promoted, path FROM trainings").fetchall()
+    assert [t[0] for t in trainings] == list(range(1, len(trainings) + 1))
+    assert trainings[0][3] == 1  # the first version beats a cold start
+    for _, val_rows, train_rows, _, path in trainings:
+        assert val_rows > 0 and train_rows > 0
+        assert (Path(path) / "head.npz").is_file()
+    reviewed = [r for r in rows if r["source"] == "llm"]
+    held_out = sum(in_validation(r["id"], 0.15) for r in reviewed)
+    assert 0 < held_out < len(reviewed)
+
+
+def test_a_kill_during_learning_resumes_to_the_same_labels(shared_data: Path, tmp_path: Path) -> None:
+    whole = tmp_path / "whole.jsonl"
+    subprocess.run(
+        args_for(shared_data, whole, tmp_path / "whole.run"), check=True, timeout=900, capture_output=True
+    )
+    out, run = tmp_path / "o.jsonl", tmp_path / "run"
+    proc = subprocess.Popen(args_for(shared_data, out, run), stderr=subprocess.DEVNULL)
+    ledger = run / "ledger.sqlite"
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            with sqlite3.connect(ledger, timeout=1) as db:
+                if db.execute("SELECT COUNT(*) FROM trainings").fetchone()[0] >= 1:
+                    break
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    resumed = subprocess.run(
+        [*args_for(shared_data, out, run), "--resume"], capture_output=True, text=True, timeout=900, check=False
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert read_jsonl(out) == read_jsonl(whole)
