@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--hard-rule", default="not-unanimous")
     parser.add_argument("--aggregate", default="majority")
     parser.add_argument("--beta", type=int, default=2000)
+    parser.add_argument("--routing", choices=["learned", "rule"], default="learned")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     data = DATA / "tweeteval-sentiment" / "test.csv"
@@ -53,7 +54,7 @@ def main() -> None:
         review=review,
         aggregate=args.aggregate,
         hard_rule=HardRule.parse(args.hard_rule),
-        learning=LearningConfig(beta=args.beta),
+        learning=LearningConfig(beta=args.beta, routing=args.routing),
     )
     with tempfile.TemporaryDirectory() as tmp:
         result = annotate(config, out=Path(tmp) / "o.jsonl", run_dir=Path(tmp) / "run")
@@ -70,7 +71,9 @@ def main() -> None:
         f"# Staged learning: TweetEval sentiment test, beta {args.beta}, replayed GPT-3.5 zero-shot",
         "",
         machine(["autoannotator", "scikit-learn", "onnxruntime"]),
-        f"- specialists: {', '.join(SPECIALISTS)}; hard rule: {args.hard_rule}; aggregate: {args.aggregate}",
+        f"- specialists: {', '.join(SPECIALISTS)}; routing: {args.routing} (stage 0 and 'rule': hard rule "
+        f"{args.hard_rule}, aggregate {args.aggregate}; 'learned': accuracy-weighted vote, threshold for 0.8 "
+        "agreement with the reviewer on the validation slice)",
         "",
         "| stage | rows | hard-row share | accuracy vs gold |",
         "|---:|---:|---:|---:|",

@@ -21,13 +21,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from autoannotator.adapters import ABSTAIN, Adapts
 from autoannotator.ledger import Ledger
-from autoannotator.specialists.base import Specialist
+from autoannotator.specialists.base import FloatArray, IntArray, Specialist
 from autoannotator.specialists.trainable import TrainableSpecialist
+from autoannotator.voting import BoolArray, weighted
 
 
 class LearningConfig(BaseModel):
@@ -39,6 +42,44 @@ class LearningConfig(BaseModel):
     replay: int = Field(default=2000, ge=0, description="unanimous rows replayed per training, class-balanced")
     validation_share: float = Field(default=0.15, gt=0.0, lt=1.0)
     seed: int = 0
+    routing: Literal["learned", "rule"] = Field(
+        default="learned",
+        description="learned: after the first stage, weight each specialist by its accuracy on the validation "
+        "slice and send a row to the reviewer when the weighted vote's confidence is under a threshold chosen "
+        "on that slice; rule: keep --aggregate and --hard-rule throughout",
+    )
+    target_agreement: float = Field(
+        default=0.8,
+        gt=0.0,
+        le=1.0,
+        description="learned routing: the lowest confidence threshold whose auto-labelled validation rows "
+        "agree with the reviewer at least this often",
+    )
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Learned routing of one stage: each specialist's accuracy (weights) and the confidence threshold."""
+
+    accuracy: dict[str, float]
+    threshold: float
+
+    def decide(self, names: Sequence[str], votes: IntArray, k: int) -> tuple[FloatArray, BoolArray]:
+        """(label probabilities (n, k) of the accuracy-weighted vote, hard rows (n,))."""
+        probs = weighted(votes, k, np.array([self.accuracy.get(n, 1.0 / k) for n in names]))
+        hard: BoolArray = (probs.max(axis=1) < self.threshold) | (votes == ABSTAIN).all(axis=1)
+        return probs, hard
+
+
+def choose_threshold(confidence: FloatArray, agrees: BoolArray, target: float) -> float:
+    """The lowest confidence threshold whose accepted rows (confidence >= it) agree with the reviewer at a rate
+    of at least `target`; above every confidence (nothing accepted) when no threshold reaches it."""
+    order = np.argsort(-confidence, kind="stable")
+    rate = np.cumsum(agrees[order]) / np.arange(1, len(order) + 1)
+    ok = np.nonzero(rate >= target)[0]
+    if len(ok) == 0:
+        return float(np.inf)
+    return float(confidence[order][ok[-1]])
 
 
 def in_validation(row_id: str, share: float) -> bool:
@@ -153,3 +194,36 @@ class Learner:
             if name in specialists:
                 current = specialists[name]
                 specialists[name] = TrainableSpecialist.load(Path(path), type(current.featurizer)())
+
+
+def learn_routing(
+    ledger: Ledger,
+    prepared: Sequence[tuple[str, Specialist, Adapts]],
+    labels: Sequence[str],
+    config: LearningConfig,
+) -> Routing | None:
+    """The routing for the next stage, measured on the validation slice with the current specialists."""
+    val = [
+        (t, lab)
+        for ident, t, lab in ledger.reviewed_rows(upto=ledger.next_pos())
+        if in_validation(ident, config.validation_share)
+    ]
+    if len(val) < 20:
+        return None
+    k = len(labels)
+    reference = np.array([labels.index(lab) for _, lab in val])
+    texts = [t for t, _ in val]
+    names = [name for name, _, _ in prepared]
+    votes = np.full((len(val), len(prepared)), ABSTAIN, dtype=np.int64)
+    for j, (_, specialist, adapter) in enumerate(prepared):
+        if isinstance(specialist, TrainableSpecialist) and not specialist.ready:
+            continue
+        votes[:, j] = adapter.apply(specialist.predict(texts))[0]
+    accuracy = {}
+    for j, name in enumerate(names):
+        voted = votes[:, j] != ABSTAIN
+        accuracy[name] = float((votes[voted, j] == reference[voted]).mean()) if voted.sum() >= 10 else 1.0 / k
+    routing = Routing(accuracy, 0.0)
+    probs, _ = routing.decide(names, votes, k)
+    threshold = choose_threshold(probs.max(axis=1), probs.argmax(axis=1) == reference, config.target_agreement)
+    return Routing(accuracy, threshold)

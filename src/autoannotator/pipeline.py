@@ -26,7 +26,7 @@ from autoannotator.adapters import AdapterSpec, Adapts, compile_adapter
 from autoannotator.controller import select
 from autoannotator.errors import SpecialistError
 from autoannotator.io import ColumnType, Record, Row, Skip, Source, write_rows
-from autoannotator.learning import Learner, LearningConfig
+from autoannotator.learning import Learner, LearningConfig, Routing, learn_routing
 from autoannotator.ledger import Batch, Decision, Ledger
 from autoannotator.review import Examples, HardRow, ReviewConfig, Reviewer, build_reviewer, controller_gateway
 from autoannotator.specialists import OnnxMiniLM, TrainableSpecialist, build
@@ -143,20 +143,28 @@ def annotate(
         batch_index = ledger.next_batch()
         reviewer, examples = _reviewer(config, ledger)
         learner = None if config.learning is None else Learner(config.learning, run_dir, config.task.label_names)
+        routing = None
         if learner is not None:
-            prepared = _learn(learner, ledger, prepared, config.task, restore=True)
+            prepared, routing = _learn(learner, ledger, prepared, config.task, restore=True)
         try:
             with ThreadPoolExecutor(max_workers=len(prepared), thread_name_prefix="specialist") as pool:
                 for rows in source.batches(config.batch_size, start=done):
                     batch = label_batch(
-                        rows, prepared, config, ledger.known_ids, batch_index, pool=pool, stage=ledger.stage()
+                        rows,
+                        prepared,
+                        config,
+                        ledger.known_ids,
+                        batch_index,
+                        pool=pool,
+                        stage=ledger.stage(),
+                        routing=routing,
                     )
                     if reviewer is not None:
                         batch = review_batch(batch, reviewer, config.task, [n for n, _, _ in prepared], examples)
                     ledger.commit(batch)
                     done, batch_index = batch.next_pos, batch_index + 1
                     if learner is not None:
-                        prepared = _learn(learner, ledger, prepared, config.task)
+                        prepared, routing = _learn(learner, ledger, prepared, config.task)
                     if progress is not None:
                         progress(done, source.bytes_read, source.size)
         finally:
@@ -224,22 +232,32 @@ def _learn(
     task: Task,
     *,
     restore: bool = False,
-) -> list[tuple[str, Specialist, Adapts]]:
+) -> tuple[list[tuple[str, Specialist, Adapts]], Routing | None]:
     """Train the trainable specialists when a stage is due (and, with `restore`, first load their last promoted
-    versions); returns `prepared` with the promoted versions and their adapters swapped in."""
+    versions); returns `prepared` with the promoted versions swapped in, and the stage's learned routing (kept
+    in the ledger, so a resumed run routes as the first run did)."""
     trainables = {n: s for n, s, _ in prepared if isinstance(s, TrainableSpecialist)}
-    if not trainables:
-        return prepared
     if restore:
         learner.restore(ledger, trainables)
-    while learner.due(ledger):
+    trained = False
+    while trainables and learner.due(ledger):
         learner.train(ledger, trainables)
-    return [
+        trained = True
+    prepared = [
         (name, trainables[name], compile_adapter(None, trainables[name].card, task))
         if name in trainables and trainables[name] is not specialist
         else (name, specialist, adapter)
         for name, specialist, adapter in prepared
     ]
+    stage = ledger.stage()
+    if stage == 0 or learner.config.routing != "learned":
+        return prepared, None
+    stored = ledger.meta(f"routing:{stage}")
+    if stored is None or trained:
+        routing = learn_routing(ledger, prepared, task.label_names, learner.config)
+        stored = None if routing is None else {"accuracy": routing.accuracy, "threshold": routing.threshold}
+        ledger.set_meta(f"routing:{stage}", stored)
+    return prepared, None if stored is None else Routing(stored["accuracy"], float(stored["threshold"]))
 
 
 def write_output(ledger: Ledger, out: Path) -> int:
@@ -338,14 +356,19 @@ def label_batch(
     *,
     pool: Executor | None = None,
     stage: int = 0,
+    routing: Routing | None = None,
 ) -> Batch:
-    """Vote on one batch of rows and decide each usable row; pure apart from the specialists' inference."""
+    """Vote on one batch of rows and decide each usable row; pure apart from the specialists' inference.
+    With a learned `routing`, the accuracy-weighted vote and its confidence threshold decide."""
     records, skips = _dedupe(rows, known_ids)
     k = len(config.task.labels)
     votes, probs, seconds = vote([r.text for r in records], prepared, k, pool=pool)
-    label_probs = AGGREGATORS[config.aggregate](votes, probs, k)
+    if routing is not None:
+        label_probs, hard = routing.decide([n for n, _, _ in prepared], votes, k)
+    else:
+        label_probs = AGGREGATORS[config.aggregate](votes, probs, k)
+        hard = config.hard_rule(votes, label_probs)
     best = consensus(label_probs, votes)
-    hard = config.hard_rule(votes, label_probs)
     agree = agreement(votes, best)
     margins = margin(label_probs)
     names = config.task.label_names

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import numpy as np
+
+from autoannotator.learning import Routing, choose_threshold, in_validation
+
+
+def test_validation_membership_is_stable_and_near_the_share() -> None:
+    ids = [f"row-{i}" for i in range(5000)]
+    first = [in_validation(i, 0.15) for i in ids]
+    assert first == [in_validation(i, 0.15) for i in ids]
+    assert 0.13 < sum(first) / len(ids) < 0.17
+
+
+def test_threshold_is_the_lowest_that_keeps_the_agreement() -> None:
+    confidence = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.5])
+    agrees = np.array([True, True, True, False, True, False])
+    assert choose_threshold(confidence, agrees, 0.8) == 0.6  # top 5: 4/5 agree
+    assert choose_threshold(confidence, agrees, 1.0) == 0.8
+    assert choose_threshold(confidence, np.zeros(6, dtype=bool), 0.5) == np.inf
+
+
+def test_learned_routing_trusts_the_accurate_specialist() -> None:
+    routing = Routing({"good": 0.9, "weak": 0.55, "weaker": 0.55}, threshold=0.7)
+    votes = np.array([[1, 0, 0], [1, 1, 1], [-1, -1, -1]])
+    probs, hard = routing.decide(["good", "weak", "weaker"], votes, 2)
+    assert probs.argmax(axis=1)[:2].tolist() == [1, 1]
+    assert hard.tolist() == [False, False, True]
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
