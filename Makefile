@@ -52,7 +52,7 @@ test: $(VENV)/.installed-dev locale lint typecheck
 	$(BIN)/pytest -q
 
 bench: $(VENV)/.installed-dev locale
-	for name in throughput consensus review_replay llm_concurrency; do \
+	for name in throughput consensus review_replay llm_concurrency stages; do \
 	  $(BIN)/python bench/$$name.py --out bench/results/$$name.md || exit 1; done
 
 clean:

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from pydantic import ValidationError
@@ -75,6 +75,12 @@ def annotate_command(
     ] = True,
     beta: Annotated[int, typer.Option(help="Reviewed rows per learning stage.")] = 2000,
     replay: Annotated[int, typer.Option(help="Unanimous rows replayed in each training (class-balanced).")] = 2000,
+    routing: Annotated[
+        Literal["learned", "rule"], typer.Option(help="After the first stage: learned routing, or keep the rule.")
+    ] = "learned",
+    target_agreement: Annotated[
+        float, typer.Option(help="Learned routing: auto-labelled rows must agree with the reviewer this often.")
+    ] = 0.8,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Label every row of INPUT: the specialists vote, and the rows they disagree on go to the reviewer."""
@@ -98,7 +104,11 @@ def annotate_command(
             update={
                 "allow_generated_code": allow_generated_code,
                 "candidates": tuple(c.strip() for c in (candidates or "").split(",") if c.strip()),
-                "learning": LearningConfig(beta=beta, replay=replay) if learn else None,
+                "learning": LearningConfig(
+                    beta=beta, replay=replay, routing=routing, target_agreement=target_agreement
+                )
+                if learn
+                else None,
             }
         )
         folder = run_dir or out.with_name(out.name + ".run")

@@ -40,7 +40,13 @@ class LearningConfig(BaseModel):
 
     beta: int = Field(default=2000, ge=10, description="reviewed rows per stage")
     replay: int = Field(default=2000, ge=0, description="unanimous rows replayed per training, class-balanced")
-    validation_share: float = Field(default=0.15, gt=0.0, lt=1.0)
+    validation_share: float = Field(
+        default=0.1,
+        gt=0.0,
+        lt=1.0,
+        description="share of rows (by id hash) held out of training as the validation slice; with learned "
+        "routing they are reviewed even when the specialists agree (an unbiased audit sample)",
+    )
     seed: int = 0
     routing: Literal["learned", "rule"] = Field(
         default="learned",

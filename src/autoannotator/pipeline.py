@@ -26,7 +26,7 @@ from autoannotator.adapters import AdapterSpec, Adapts, compile_adapter
 from autoannotator.controller import select
 from autoannotator.errors import SpecialistError
 from autoannotator.io import ColumnType, Record, Row, Skip, Source, write_rows
-from autoannotator.learning import Learner, LearningConfig, Routing, learn_routing
+from autoannotator.learning import Learner, LearningConfig, Routing, in_validation, learn_routing
 from autoannotator.ledger import Batch, Decision, Ledger
 from autoannotator.review import Examples, HardRow, ReviewConfig, Reviewer, build_reviewer, controller_gateway
 from autoannotator.specialists import OnnxMiniLM, TrainableSpecialist, build
@@ -160,7 +160,14 @@ def annotate(
                         routing=routing,
                     )
                     if reviewer is not None:
-                        batch = review_batch(batch, reviewer, config.task, [n for n, _, _ in prepared], examples)
+                        batch = review_batch(
+                            batch,
+                            reviewer,
+                            config.task,
+                            [n for n, _, _ in prepared],
+                            examples,
+                            audit=_audit(config),
+                        )
                     ledger.commit(batch)
                     done, batch_index = batch.next_pos, batch_index + 1
                     if learner is not None:
@@ -225,6 +232,15 @@ def choose(config: RunConfig, ledger_path: Path, *, probe: int = 200, k: int = 3
     return config.model_copy(update={"task": task, "specialists": tuple(stored["specialists"])})
 
 
+def _audit(config: RunConfig) -> Callable[[str], bool] | None:
+    """With learned routing, the rows of the validation slice are reviewed even when the specialists agree, so
+    that routing is learned on a sample of all rows, not only on the hard ones."""
+    learning = config.learning
+    if learning is None or learning.routing != "learned":
+        return None
+    return lambda ident: in_validation(ident, learning.validation_share)
+
+
 def _learn(
     learner: Learner,
     ledger: Ledger,
@@ -287,15 +303,22 @@ def _reviewer(config: RunConfig, ledger: Ledger) -> tuple[Reviewer | None, Examp
 
 
 def review_batch(
-    batch: Batch, reviewer: Reviewer, task: Task, names: Sequence[str], examples: Examples | None
+    batch: Batch,
+    reviewer: Reviewer,
+    task: Task,
+    names: Sequence[str],
+    examples: Examples | None,
+    audit: Callable[[str], bool] | None = None,
 ) -> Batch:
-    """Send the batch's hard rows to `reviewer`; a valid verdict makes the row's label (source ``llm``)."""
+    """Send the batch's hard rows to `reviewer`, and the agreed rows that `audit` picks by id (an unbiased
+    sample for learning how to route); a valid verdict makes the row's label (source ``llm``)."""
     texts = {pos: text for pos, _, text in batch.rows}
+    ids = {pos: ident for pos, ident, _ in batch.rows}
     agreed = [d for d in batch.decisions if not d.hard]
     if examples is not None and agreed:
         examples.add([texts[d.pos] for d in agreed], [str(d.label) for d in agreed])
     index = {d.pos: i for i, d in enumerate(batch.decisions)}
-    hard = [d for d in batch.decisions if d.hard]
+    hard = [d for d in batch.decisions if d.hard or (audit is not None and audit(ids[d.pos]))]
     rows = [
         HardRow(
             d.pos,

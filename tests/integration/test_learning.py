@@ -67,7 +67,7 @@ def test_the_cold_specialist_learns_in_stages(shared_data: Path, tmp_path: Path)
         assert val_rows > 0 and train_rows > 0
         assert (Path(path) / "head.npz").is_file()
     reviewed = [r for r in rows if r["source"] == "llm"]
-    held_out = sum(in_validation(r["id"], 0.15) for r in reviewed)
+    held_out = sum(in_validation(r["id"], 0.1) for r in reviewed)
     assert 0 < held_out < len(reviewed)
 
 
