@@ -146,6 +146,7 @@ def annotate(
         routing = None
         if learner is not None:
             prepared, routing = _learn(learner, ledger, prepared, config.task, restore=True)
+        audit = _audit(config) if any(isinstance(s, TrainableSpecialist) for _, s, _ in prepared) else None
         try:
             with ThreadPoolExecutor(max_workers=len(prepared), thread_name_prefix="specialist") as pool:
                 for rows in source.batches(config.batch_size, start=done):
@@ -166,7 +167,7 @@ def annotate(
                             config.task,
                             [n for n, _, _ in prepared],
                             examples,
-                            audit=_audit(config),
+                            audit=audit,
                         )
                     ledger.commit(batch)
                     done, batch_index = batch.next_pos, batch_index + 1
