@@ -279,56 +279,52 @@ class LLMReviewer:
         return Verdict(label, "ok", self.name, confidence, chosen.rationale, *spent, chosen.raw)
 
     async def _ask(self, row: HardRow, *, sample: int) -> Verdict:
-        tokens = [0, 0, 0.0]
-        raw = None
+        """One answer for `row`: asked again once when it names no label or the call fails."""
+        prompt_tokens = completion_tokens = 0
+        cost = 0.0
+        raw: str | None = None
+
+        def verdict(
+            status: Status,
+            label: str | None = None,
+            reason: str | None = None,
+            *,
+            confidence: float | None = None,
+            rationale: str | None = None,
+        ) -> Verdict:
+            return Verdict(
+                label,
+                status,
+                self.name,
+                confidence,
+                rationale,
+                prompt_tokens,
+                completion_tokens,
+                cost,
+                raw,
+                reason,
+            )
+
         for attempt in range(2):
             request = self._request(row, retry=raw if attempt else None, sample=sample)
             try:
                 answer = await self.gateway.ask(request)
             except BudgetError as exc:
-                return Verdict(
-                    None, "budget", self.name, None, None, int(tokens[0]), int(tokens[1]), tokens[2], raw, str(exc)
-                )
+                return verdict("budget", reason=str(exc))
             except Exception as exc:  # the SDK already retried; one bad row must not stop the run
                 if attempt:
-                    return Verdict(
-                        None,
-                        "error",
-                        self.name,
-                        None,
-                        None,
-                        int(tokens[0]),
-                        int(tokens[1]),
-                        tokens[2],
-                        raw,
-                        f"{type(exc).__name__}: {exc}"[:300],
-                    )
+                    return verdict("error", reason=f"{type(exc).__name__}: {exc}"[:300])
                 continue
             completion = answer.completion
-            tokens = [
-                tokens[0] + completion.prompt_tokens,
-                tokens[1] + completion.completion_tokens,
-                tokens[2] + answer.cost_usd,
-            ]
+            prompt_tokens += completion.prompt_tokens
+            completion_tokens += completion.completion_tokens
+            cost += answer.cost_usd
             raw = completion.text
             label, rationale = parse_label(raw, self.task.label_names)
             if label is not None:
                 confidence = _choice_confidence(completion.logprobs, label)
-                return Verdict(
-                    label, "ok", self.name, confidence, rationale, int(tokens[0]), int(tokens[1]), tokens[2], raw
-                )
-        return Verdict(
-            None,
-            "invalid",
-            self.name,
-            None,
-            None,
-            int(tokens[0]),
-            int(tokens[1]),
-            tokens[2],
-            raw,
-            "no valid label after a retry",
-        )
+                return verdict("ok", label, confidence=confidence, rationale=rationale)
+        return verdict("invalid", reason="no valid label after a retry")
 
 
 def _choice_confidence(logprobs: dict[str, float], label: str) -> float | None:
