@@ -1,4 +1,5 @@
-"""Test helpers shipped with the package: a real Chat Completions HTTP server on localhost.
+"""Test helpers shipped with the package: a real Chat Completions HTTP server on localhost, and the CLI run
+as a child process.
 
 `ChatServer` speaks the OpenAI Chat Completions protocol (``POST /v1/chat/completions``) and answers with a
 function of the messages; `faults` injects failures by request number, so tests and benchmarks exercise the
@@ -12,10 +13,13 @@ True
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Literal
 
 Fault = Literal["429", "500", "503", "timeout", "reset", "truncated", "not-json"]
@@ -130,3 +134,26 @@ class ChatServer:
         handler.send_header("Content-Length", str(len(document)))
         handler.end_headers()
         handler.wfile.write(document)
+
+
+def run_cli(
+    *args: str | Path, env: dict[str, str] | None = None, check: bool = True, timeout_s: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m autoannotator ARGS`` in a child process, as a user would; with `check`, a non-zero exit
+    raises `AssertionError` carrying its stderr."""
+    result = subprocess.run(
+        [sys.executable, "-m", "autoannotator", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+        env=env,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}\n{result.stderr}")
+    return result
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The rows of a JSONL file."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

@@ -18,6 +18,7 @@ import pytest
 
 from autoannotator import RunConfig, annotate, load_task
 from autoannotator.specialists import ZOO
+from autoannotator.testing import read_jsonl, run_cli
 
 SOURCES = {"consensus", "llm", "human", "unresolved"}
 
@@ -27,20 +28,7 @@ def cli(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[st
     tests)."""
     if args[0] == "annotate" and "--review" not in args:
         args = (*args, "--review", "none")
-    result = subprocess.run(
-        [sys.executable, "-m", "autoannotator", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return run_cli(*args, check=check)
 
 
 def test_annotate_bundled_example_end_to_end(example_csv: Path, tmp_path: Path) -> None:

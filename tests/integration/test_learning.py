@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -10,9 +9,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from autoannotator.learning import in_validation
+from autoannotator.testing import read_jsonl
 
 
 def args_for(shared_data: Path, out: Path, run: Path) -> list[str]:
@@ -42,10 +41,6 @@ def args_for(shared_data: Path, out: Path, run: Path) -> list[str]:
         "50",
         "--quiet",
     ]
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_the_cold_specialist_learns_in_stages(shared_data: Path, tmp_path: Path) -> None:

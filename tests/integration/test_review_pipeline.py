@@ -8,9 +8,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-from autoannotator.testing import ChatServer
+from autoannotator.testing import ChatServer, read_jsonl
+from autoannotator.testing import run_cli as cli
 
 SECRET = "sk-test-never-written-anywhere-42"
 
@@ -23,20 +23,7 @@ def by_keyword(messages: list[dict[str, str]]) -> str:
 
 def run_cli(server: ChatServer, *args: str | Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": SECRET}
-    result = subprocess.run(
-        [sys.executable, "-m", "autoannotator", "annotate", *map(str, args)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return cli("annotate", *args, env=env)
 
 
 def test_hard_rows_go_to_the_llm_and_a_rerun_costs_nothing(example_csv: Path, tmp_path: Path) -> None:
