@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from autoannotator.llm import Budget, Gateway, OpenAIChat, load_prices
 from autoannotator.review import ReplayReviewer
 from autoannotator.specialists import build
 from autoannotator.task import load_task
-from autoannotator.testing import ChatServer
+from autoannotator.testing import ChatServer, run_cli
 
 TOXICITY = load_task("toxicity").model_copy(update={"specialists": {}})
 
@@ -90,29 +88,24 @@ def test_auto_specialists_end_to_end_are_kept_in_the_ledger(shared_data: Path, t
     data = shared_data / "tweeteval-offensive" / "test.csv"
     replay = shared_data / "llm-replay" / "tweeteval-offensive-test.csv"
     out = tmp_path / "o.jsonl"
-    args = [
-        sys.executable,
-        "-m",
-        "autoannotator",
+    args: list[str | Path] = [
         "annotate",
-        str(data),
+        data,
         "--task",
         "toxicity",
         "--out",
-        str(out),
+        out,
         "--specialists",
         "auto",
         "--review",
         f"replay:{replay}",
         "--quiet",
     ]
-    result = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
-    assert result.returncode == 0, result.stderr
+    run_cli(*args)
     with sqlite3.connect(tmp_path / "o.jsonl.run" / "ledger.sqlite") as db:
         stored = json.loads(db.execute("SELECT value FROM meta WHERE key = 'selection'").fetchone()[0])
         config = json.loads(db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
     assert len(stored["specialists"]) == 3 and config["specialists"] == stored["specialists"]
     first = out.read_bytes()
-    again = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=600, check=False)
-    assert again.returncode == 0, again.stderr
+    run_cli(*args, "--resume")
     assert out.read_bytes() == first

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +11,7 @@ from autoannotator.llm import Request
 from autoannotator.llm.local import LocalChat, default_gguf
 from autoannotator.review import HardRow, Prompts
 from autoannotator.task import load_task
+from autoannotator.testing import read_jsonl, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -61,27 +59,9 @@ def test_annotate_with_the_local_model_end_to_end(example_csv: Path, tmp_path: P
     data = tmp_path / "small.csv"
     data.write_text("\n".join(example_csv.read_text(encoding="utf-8").splitlines()[:41]) + "\n", encoding="utf-8")
     out = tmp_path / "o.jsonl"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "autoannotator",
-            "annotate",
-            str(data),
-            "--task",
-            "sentiment-2",
-            "--out",
-            str(out),
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_cli("annotate", data, "--task", "sentiment-2", "--out", out, "--quiet")
     assert "weak reviewer" in result.stderr
-    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    rows = read_jsonl(out)
     reviewed = [r for r in rows if r["source"] == "llm"]
     assert reviewed and all(r["label"] in ("negative", "positive") and r["cost_usd"] == 0 for r in reviewed)
     assert all(0 < r["confidence"] < 1 for r in reviewed)

@@ -6,7 +6,6 @@ import csv
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from autoannotator.testing import ChatServer, read_jsonl
@@ -112,27 +111,17 @@ def test_replay_of_gpt35_on_offensive_tweets(shared_data: Path, tmp_path: Path) 
     data = shared_data / "tweeteval-offensive" / "test.csv"
     replay = shared_data / "llm-replay" / "tweeteval-offensive-test.csv"
     out = tmp_path / "o.jsonl"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "autoannotator",
-            "annotate",
-            str(data),
-            "--task",
-            "toxicity",
-            "--out",
-            str(out),
-            "--review",
-            f"replay:{replay}#gpt-3.5-turbo|zero-shot; default",
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    result = cli(
+        "annotate",
+        data,
+        "--task",
+        "toxicity",
+        "--out",
+        out,
+        "--review",
+        f"replay:{replay}#gpt-3.5-turbo|zero-shot; default",
+        "--quiet",
     )
-    assert result.returncode == 0, result.stderr
     rows = read_jsonl(out)
     gold = [r["label"] for r in csv.DictReader(data.open(encoding="utf-8", newline=""))]
     assert len(rows) == 860
