@@ -16,6 +16,7 @@ the last promoted versions and redoes an interrupted training identically (fixed
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import time
 from collections.abc import Sequence
@@ -141,7 +142,7 @@ class Learner:
         reports = []
         for name, current in list(specialists.items()):
             tick = time.perf_counter()
-            candidate = TrainableSpecialist(type(current.featurizer)(), name=name, seed=self.config.seed)
+            candidate = TrainableSpecialist(copy.copy(current.featurizer), name=name, seed=self.config.seed)
             if len(set(labels)) >= 2:
                 candidate.fit(texts, labels)
             new = self._accuracy(candidate, val)
@@ -199,7 +200,7 @@ class Learner:
         for name, path in ledger.promoted_versions().items():
             if name in specialists:
                 current = specialists[name]
-                specialists[name] = TrainableSpecialist.load(Path(path), type(current.featurizer)())
+                specialists[name] = TrainableSpecialist.load(Path(path), copy.copy(current.featurizer))
 
 
 def learn_routing(
