@@ -122,8 +122,7 @@ def choice_prompt(task: Task, cards: dict[str, Card], k: int) -> Request:
     return Request(
         ({"role": "system", "content": system}, {"role": "user", "content": user}),
         max_tokens=400,
-        json_schema=Picks.model_json_schema(),
-        purpose="selection",
+        purpose="selection",  # no response_format: OpenAI's strict mode rejects optional fields; parsed below
     )
 
 
