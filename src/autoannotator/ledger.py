@@ -264,8 +264,9 @@ class Ledger:
     def specialist_names(self) -> list[str]:
         return [name for (name,) in self.db.execute("SELECT name FROM specialists ORDER BY idx")]
 
-    def labelled(self, chunk: int = 2000) -> Iterator[list[dict[str, Any]]]:
-        """Output rows in input order, `chunk` at a time: the decision plus every specialist's vote."""
+    def labelled(self, chunk: int = 2000, *, source: str | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Output rows in input order, `chunk` at a time: the decision plus every specialist's vote; only the
+        rows of one `source` when given."""
         names = self.specialist_names()
         labels: list[str] = self.meta("config")["labels"]
         last = -1
@@ -274,8 +275,8 @@ class Ledger:
                 "SELECT r.pos, r.id, r.text, l.label, l.confidence, l.source, l.best_guess, l.agreement, "
                 "l.stage, v.status, v.rationale, v.prompt_tokens + v.completion_tokens, v.cost_usd "
                 "FROM rows r JOIN labels l USING (pos) LEFT JOIN reviews v USING (pos) "
-                "WHERE r.pos > ? ORDER BY r.pos LIMIT ?",
-                (last, chunk),
+                "WHERE r.pos > ? AND (? IS NULL OR l.source = ?) ORDER BY r.pos LIMIT ?",
+                (last, source, source, chunk),
             ).fetchall()
             if not rows:
                 return
@@ -323,7 +324,7 @@ class Ledger:
 
     def unresolved(self) -> list[dict[str, Any]]:
         """The rows still without a label, with their votes and review outcome, in input order."""
-        return [row for chunk in self.labelled() for row in chunk if row["source"] == "unresolved"]
+        return [row for chunk in self.labelled(source="unresolved") for row in chunk]
 
     def set_human_labels(self, decisions: dict[str, str], *, annotator: str | None) -> int:
         """Record people's labels by row id (one transaction); returns how many rows changed."""

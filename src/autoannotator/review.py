@@ -25,6 +25,7 @@ from autoannotator.llm import chat_model
 from autoannotator.llm.base import Message, Request
 from autoannotator.llm.cost import Budget, PriceTable, load_prices
 from autoannotator.llm.gateway import Cache, Gateway, RateLimiter
+from autoannotator.specialists._common import softmax
 from autoannotator.specialists.features import Featurizer
 from autoannotator.task import Task
 
@@ -331,9 +332,8 @@ def _choice_confidence(logprobs: dict[str, float], label: str) -> float | None:
     """Softmax share of `label` among the choices' log-probabilities (None without log-probabilities)."""
     if not logprobs:
         return None
-    values = np.array(list(logprobs.values()))
-    weights = np.exp(values - values.max())
-    return float(weights[list(logprobs).index(label)] / weights.sum())
+    shares = softmax(np.array([list(logprobs.values())]))[0]
+    return float(shares[list(logprobs).index(label)])
 
 
 class ReplayReviewer:
