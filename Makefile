@@ -42,8 +42,8 @@ demo: $(VENV)/.installed locale
 	@head -n 3 demo/labels.jsonl
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy

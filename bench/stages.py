@@ -27,7 +27,7 @@ from autoannotator.learning import LearningConfig
 from autoannotator.review import ReviewConfig
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-SPECIALISTS = ("vader", "textblob", "afinn", "tfidf", "minilm")
+SPECIALISTS = ("vader", "textblob", "afinn", "minilm-sentiment", "tfidf", "minilm")
 
 
 def main() -> None:
@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--hard-rule", default="not-unanimous")
     parser.add_argument("--aggregate", default="majority")
     parser.add_argument("--beta", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--routing", choices=["learned", "rule"], default="learned")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -54,6 +55,7 @@ def main() -> None:
         review=review,
         aggregate=args.aggregate,
         hard_rule=HardRule.parse(args.hard_rule),
+        batch_size=args.batch_size,
         learning=LearningConfig(beta=args.beta, routing=args.routing),
     )
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,4 +1,5 @@
-"""Command line: ``autoannotator annotate | models | tasks``. A thin layer over the Python API."""
+"""Command line: ``autoannotator annotate | baseline | eval | plan | export | import | models | tasks``. A thin
+layer over the Python API."""
 
 from __future__ import annotations
 
@@ -17,11 +18,14 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Column, Table
 
 from autoannotator.errors import AutoAnnotatorError, InputError, LedgerError, describe
+from autoannotator.evaluation import evaluate
 from autoannotator.human import export_rows, label_studio_config, read_decisions
+from autoannotator.io import atomic_path
 from autoannotator.learning import LearningConfig
 from autoannotator.ledger import Ledger
-from autoannotator.pipeline import RunConfig, annotate, write_output
+from autoannotator.pipeline import RunConfig, annotate, baseline, write_output
 from autoannotator.planning import plan
+from autoannotator.report import html_page, markdown
 from autoannotator.review import ReviewConfig
 from autoannotator.specialists import ZOO, build
 from autoannotator.task import BUILTIN_TASKS, load_task
@@ -74,13 +78,24 @@ def annotate_command(
         bool, typer.Option(help="Train the trainable specialists on reviewed rows, in stages.")
     ] = True,
     beta: Annotated[int, typer.Option(help="Reviewed rows per learning stage.")] = 2000,
-    replay: Annotated[int, typer.Option(help="Unanimous rows replayed in each training (class-balanced).")] = 2000,
+    replay: Annotated[
+        int, typer.Option(help="Rows the specialists labelled, replayed in each training (class-balanced).")
+    ] = 2000,
     routing: Annotated[
         Literal["learned", "rule"], typer.Option(help="After the first stage: learned routing, or keep the rule.")
     ] = "learned",
     target_agreement: Annotated[
         float, typer.Option(help="Learned routing: auto-labelled rows must agree with the reviewer this often.")
     ] = 0.8,
+    llm_share: Annotated[
+        float, typer.Option(help="Learned routing: send at most this share of rows to the reviewer (1: no cap).")
+    ] = 0.2,
+    warmup: Annotated[
+        int | None, typer.Option(help="Reviewed rows before the first training (default: half of --beta).")
+    ] = None,
+    relabel_final: Annotated[
+        bool, typer.Option(help="At the end, the final specialists re-label earlier consensus rows.")
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Label every row of INPUT: the specialists vote, and the rows they disagree on go to the reviewer."""
@@ -105,45 +120,124 @@ def annotate_command(
                 "allow_generated_code": allow_generated_code,
                 "candidates": tuple(c.strip() for c in (candidates or "").split(",") if c.strip()),
                 "learning": LearningConfig(
-                    beta=beta, replay=replay, routing=routing, target_agreement=target_agreement
+                    beta=beta,
+                    warmup=warmup,
+                    replay=replay,
+                    routing=routing,
+                    target_agreement=target_agreement,
+                    llm_share=None if llm_share >= 1 else llm_share,
+                    relabel_final=relabel_final,
                 )
                 if learn
                 else None,
             }
         )
-        folder = run_dir or out.with_name(out.name + ".run")
-        with Progress(
-            TextColumn("[bold]labelling"),
-            BarColumn(),
-            DownloadColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=err,
-            disable=quiet,
-            transient=False,
-        ) as bar:
-            job = bar.add_task("", total=None)
+        _run(config, out, run_dir or out.with_name(out.name + ".run"), resume=resume, quiet=quiet)
 
-            def report(rows: int, read: int, size: int) -> None:
-                elapsed = bar.tasks[0].elapsed or 1e-9
-                bar.update(
-                    job, completed=read, total=size, description=f"{rows:,} rows, {rows / elapsed:,.0f} rows/s"
-                )
 
-            result = annotate(config, out=out, run_dir=folder, resume=resume, progress=report)
-        counts = result.counts
-        labelled = sum(v for k, v in counts.items() if k not in ("skipped", "hard"))
-        usage = result.review_usage
-        tokens = usage["prompt_tokens"] + usage["completion_tokens"]
-        err.print(
-            f"{result.rows:,} rows -> {out} in {result.seconds:.1f} s: "
-            f"{counts.get('consensus', 0):,} consensus, {counts.get('llm', 0):,} llm, "
-            f"{counts.get('unresolved', 0):,} unresolved ({counts.get('hard', 0) / max(labelled, 1):.1%} hard), "
-            f"{counts.get('skipped', 0):,} skipped. Review: {tokens:,.0f} tokens"
-            f", ${usage['cost_usd']:.4f}. Ledger: {result.ledger}"
+@app.command("baseline")
+def baseline_command(
+    input: Annotated[Path, typer.Argument(help="CSV, JSONL or Parquet file to label.")],
+    task: Annotated[str, typer.Option(help=f"Task YAML file, or a built-in: {', '.join(BUILTIN_TASKS)}.")],
+    method: Annotated[
+        str, typer.Option(help="llm (every row to --llm with --review), majority, or specialist:NAME.")
+    ],
+    out: Annotated[Path, typer.Option(help="Output file: .jsonl, .csv or .parquet.")],
+    run_dir: Annotated[Path | None, typer.Option(help="Run folder (ledger); default OUT's name + '.run'.")] = None,
+    specialists: Annotated[str | None, typer.Option(help="For majority: comma-separated zoo names.")] = None,
+    llm: Annotated[str, typer.Option(help=LLM_HELP)] = "local",
+    review: Annotated[str, typer.Option(help=REVIEW_HELP)] = "auto",
+    budget_usd: Annotated[float | None, typer.Option(help="Hard cap on LLM spending, USD.")] = None,
+    concurrency: Annotated[int, typer.Option(help="LLM calls in flight at once.")] = 8,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --run-dir where it stopped.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Label INPUT with a baseline (the LLM alone, one specialist alone, or the specialists' majority), as an
+    ordinary run: score it with `autoannotator eval`."""
+    with _errors():
+        config = _config(
+            input,
+            task,
+            specialists,
+            "majority",
+            "not-unanimous",
+            1000,
+            llm,
+            review if method == "llm" else "none",
+            budget_usd,
+            False,
+            concurrency,
+            None,
+            None,
+            None,
         )
-        if config.review is not None and config.review.method != "replay" and config.review.local:
-            err.print(LOCAL_WARNING)
+        config = baseline(config, method)
+        _run(config, out, run_dir or out.with_name(out.name + ".run"), resume=resume, quiet=quiet)
+
+
+@app.command("eval")
+def eval_command(
+    out: Annotated[Path, typer.Argument(help="A run's output file.")],
+    gold: Annotated[Path | None, typer.Option(help="A file with the input's rows and a gold label field.")] = None,
+    gold_field: Annotated[str, typer.Option(help="The gold label field of --gold.")] = "label",
+    run_dir: Annotated[Path | None, typer.Option(help="The run folder; default OUT's name + '.run'.")] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Folder for report.json, .md, .html; default OUT's name + '.report'.")
+    ] = None,
+) -> None:
+    """Score a run: accuracy, macro-F1, per class and per source against --gold; the run's own figures always.
+    Writes JSON, Markdown and a self-contained HTML report with plots."""
+    with _errors():
+        result = evaluate(out, gold=gold, gold_field=gold_field, run_dir=run_dir)
+        folder = report or out.with_name(out.name + ".report")
+        folder.mkdir(parents=True, exist_ok=True)
+        text = markdown(result)
+        for name, content in (
+            ("report.json", result.model_dump_json(indent=2)),
+            ("report.md", text),
+            ("report.html", html_page(result)),
+        ):
+            with atomic_path(folder / name) as tmp:
+                tmp.write_text(content, encoding="utf-8")
+        print(text)
+        err.print(f"report: {folder / 'report.html'}")
+
+
+def _run(config: RunConfig, out: Path, folder: Path, *, resume: bool, quiet: bool) -> None:
+    """Run `config` with a progress bar, then print what happened."""
+    with Progress(
+        TextColumn("[bold]labelling"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet,
+        transient=False,
+    ) as bar:
+        job = bar.add_task("", total=None)
+
+        def report(rows: int, read: int, size: int) -> None:
+            elapsed = bar.tasks[0].elapsed or 1e-9
+            bar.update(job, completed=read, total=size, description=f"{rows:,} rows, {rows / elapsed:,.0f} rows/s")
+
+        result = annotate(config, out=out, run_dir=folder, resume=resume, progress=report)
+    counts = result.counts
+    labelled = sum(v for k, v in counts.items() if k not in ("skipped", "hard"))
+    usage = result.review_usage
+    tokens = usage["prompt_tokens"] + usage["completion_tokens"]
+    err.print(
+        f"{result.rows:,} rows -> {out} in {result.seconds:.1f} s: "
+        f"{counts.get('consensus', 0):,} consensus, {counts.get('llm', 0):,} llm, "
+        f"{counts.get('unresolved', 0):,} unresolved ({counts.get('hard', 0) / max(labelled, 1):.1%} hard), "
+        f"{counts.get('skipped', 0):,} skipped. Review: {tokens:,.0f} tokens"
+        f", ${usage['cost_usd']:.4f}. Ledger: {result.ledger}"
+    )
+    if config.learning is not None and config.learning.relabel_final:
+        changes = ", ".join(f"{old} -> {new}: {n:,}" for (old, new), n in result.relabelled.items()) or "none"
+        err.print(f"{sum(result.relabelled.values()):,} labels relabelled at the end ({changes}).")
+    if config.review is not None and config.review.method != "replay" and config.review.local:
+        err.print(LOCAL_WARNING)
 
 
 @app.command("plan")

@@ -15,7 +15,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -89,6 +89,15 @@ class Source:
                 batch = []
         if batch:
             yield batch
+
+    def column(self, field: str) -> Iterator[tuple[str, Any]]:
+        """(row id, value of `field`) of every usable row, ids as `batches` gives them (for gold labels)."""
+        if not self.path.is_file():
+            raise InputError(self.path, "file not found")
+        for pos, values in enumerate(self._values()):
+            row = self._row(pos, values)
+            if isinstance(row, Record) and isinstance(values, dict):
+                yield row.id, values.get(field)
 
     def _values(self) -> Iterator[dict[str, Any] | Skip]:
         """One item per data row: its field values, or a `Skip` when the row cannot be parsed."""
@@ -214,6 +223,9 @@ def atomic_path(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    Path(tmp).chmod(0o666 & ~umask)  # mkstemp makes 0600; the result gets an ordinary file's mode
     try:
         yield Path(tmp)
         Path(tmp).replace(path)
@@ -237,6 +249,30 @@ def write_rows(path: Path, chunks: Iterable[list[dict[str, Any]]], *, columns: d
             with tmp.open("w", encoding="utf-8", newline="") as out:
                 count = _write_text(out, fmt, chunks, list(columns))
     return count
+
+
+def read_rows(path: Path, *, nested: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+    """The rows of a JSONL, CSV or Parquet file written by `write_rows`; the `nested` fields, JSON text in CSV
+    and Parquet, are parsed back. CSV cells stay strings."""
+    for row in _read(path, file_format(path)):
+        for field in nested:
+            if isinstance(row.get(field), str):
+                row[field] = json.loads(row[field])
+        yield row
+
+
+def _read(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches():
+            yield from batch.to_pylist()
+        return
+    with path.open(encoding="utf-8", newline="") as f:
+        if fmt == "csv":
+            yield from csv.DictReader(f)
+        else:
+            yield from (json.loads(line) for line in f if line.strip())
 
 
 def _flat(value: Any) -> Any:

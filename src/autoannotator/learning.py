@@ -1,12 +1,17 @@
 """Staged continual learning: the trainable specialists learn from the reviewed hard rows, without silently
 getting worse.
 
-Every `beta` reviewed rows (LLM or human labels), each trainable specialist is trained anew on:
+The first training comes after `warmup` reviewed rows (default half of `beta`: the specialists are weakest at
+the start), then every `beta` reviewed rows (LLM or human labels); each trainable specialist is trained anew on:
 
 - every reviewed row so far except the *validation slice* (a fixed share of reviewed rows chosen by a hash of
   the row id, so a row's role never changes and it is never trained on);
-- a *replay buffer* of rows the specialists agreed on unanimously, class-balanced (at most `replay` rows,
-  chosen by a hash of the id), against forgetting and for the classes the reviewer rarely sees.
+- a *replay buffer* of rows the specialists labelled themselves (unanimous in the first stage, confident
+  later), class-balanced (at most `replay` rows, chosen by a hash of the id), against forgetting and for the
+  classes the reviewer rarely sees.
+
+A trainable specialist's features are its own (MiniLM embeddings, TF-IDF) followed by the run's fixed
+specialists' outputs (`Stacked`), so its head also learns how far to trust each of them.
 
 The new version replaces the current one only if its accuracy against the reviewer on the validation slice is
 not worse; otherwise it is rolled back. Every version is saved under ``RUN_DIR/specialists/NAME/vSTAGE`` and
@@ -30,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from autoannotator.adapters import ABSTAIN, Adapts
 from autoannotator.ledger import Ledger
 from autoannotator.specialists.base import FloatArray, IntArray, Specialist
+from autoannotator.specialists.features import Featurizer, Stacked
 from autoannotator.specialists.trainable import TrainableSpecialist
 from autoannotator.voting import BoolArray, weighted
 
@@ -40,9 +46,12 @@ class LearningConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     beta: int = Field(default=2000, ge=10, description="reviewed rows per stage")
+    warmup: int | None = Field(
+        default=None, ge=10, description="reviewed rows before the first training (default: half of beta)"
+    )
     replay: int = Field(default=2000, ge=0, description="unanimous rows replayed per training, class-balanced")
     validation_share: float = Field(
-        default=0.1,
+        default=0.05,
         gt=0.0,
         lt=1.0,
         description="share of rows (by id hash) held out of training as the validation slice; with learned "
@@ -51,9 +60,13 @@ class LearningConfig(BaseModel):
     seed: int = 0
     routing: Literal["learned", "rule"] = Field(
         default="learned",
-        description="learned: after the first stage, weight each specialist by its accuracy on the validation "
-        "slice and send a row to the reviewer when the weighted vote's confidence is under a threshold chosen "
-        "on that slice; rule: keep --aggregate and --hard-rule throughout",
+        description="learned: after the first stage, the decider that agrees best with the reviewer on the "
+        "validation slice (the accuracy-weighted vote, or one trainable specialist alone) labels a row, and the "
+        "row goes to the reviewer when the decider's confidence is under a threshold chosen on that slice; "
+        "rule: keep --aggregate and --hard-rule throughout",
+    )
+    stack: bool = Field(
+        default=True, description="trainable specialists also see the fixed specialists' outputs (stacking)"
     )
     target_agreement: float = Field(
         default=0.8,
@@ -62,20 +75,45 @@ class LearningConfig(BaseModel):
         description="learned routing: the lowest confidence threshold whose auto-labelled validation rows "
         "agree with the reviewer at least this often",
     )
+    llm_share: float | None = Field(
+        default=0.2,
+        gt=0.0,
+        le=1.0,
+        description="learned routing: send at most this share of rows to the reviewer (the least confident; "
+        "audit rows of the validation slice apart); None: target_agreement alone decides",
+    )
+
+    relabel_final: bool = Field(
+        default=False,
+        description="at the end, the final specialists re-label the consensus rows of earlier stages (source "
+        "relabelled); rows they are unsure about keep their label; no reviewer call",
+    )
+
+    @property
+    def first_stage(self) -> int:
+        """Reviewed rows before the first training."""
+        return self.warmup if self.warmup is not None else max(self.beta // 2, 10)
 
 
 @dataclass(frozen=True)
 class Routing:
-    """Learned routing of one stage: each specialist's accuracy (weights) and the confidence threshold."""
+    """Learned routing of one stage: each specialist's agreement with the reviewer, the decider (a specialist's
+    name, or None for the accuracy-weighted vote) and the confidence threshold under which a row is hard."""
 
     accuracy: dict[str, float]
     threshold: float
+    decider: str | None = None
 
-    def decide(self, names: Sequence[str], votes: IntArray, k: int) -> tuple[FloatArray, BoolArray]:
-        """(label probabilities (n, k) of the accuracy-weighted vote, hard rows (n,))."""
-        probs = weighted(votes, k, np.array([self.accuracy.get(n, 1.0 / k) for n in names]))
-        hard: BoolArray = (probs.max(axis=1) < self.threshold) | (votes == ABSTAIN).all(axis=1)
-        return probs, hard
+    def decide(
+        self, names: Sequence[str], votes: IntArray, probs: FloatArray, k: int
+    ) -> tuple[FloatArray, BoolArray]:
+        """(label probabilities (n, k), hard rows (n,)) from votes (n, m) and adapted probabilities (n, m, k)."""
+        if self.decider is not None and self.decider in names:
+            label_probs: FloatArray = probs[:, list(names).index(self.decider)]
+        else:
+            label_probs = weighted(votes, k, np.array([self.accuracy.get(n, 1.0 / k) for n in names]))
+        hard: BoolArray = (label_probs.max(axis=1) < self.threshold) | (votes == ABSTAIN).all(axis=1)
+        return label_probs, hard
 
 
 def choose_threshold(confidence: FloatArray, agrees: BoolArray, target: float) -> float:
@@ -125,11 +163,18 @@ class Learner:
 
     def due(self, ledger: Ledger) -> bool:
         """True when `beta` reviewed rows have come since the last training."""
-        return ledger.reviewed_count(after=ledger.last_training_pos()) >= self.config.beta
+        needed = self.config.beta if ledger.stage() > 0 else self.config.first_stage
+        return ledger.reviewed_count(after=ledger.last_training_pos()) >= needed
 
-    def train(self, ledger: Ledger, specialists: dict[str, TrainableSpecialist]) -> list[StageReport]:
+    def train(
+        self,
+        ledger: Ledger,
+        specialists: dict[str, TrainableSpecialist],
+        inputs: Sequence[tuple[str, Specialist]] = (),
+    ) -> list[StageReport]:
         """Train every specialist in `specialists` on the rows reviewed so far (see the module docstring), save
-        and record each version, and swap the promoted ones into `specialists` (in place)."""
+        and record each version, and swap the promoted ones into `specialists` (in place). `inputs` are the
+        fixed specialists whose outputs a stacked head sees."""
         stage = ledger.stage() + 1
         upto = ledger.next_pos()
         reviewed = ledger.reviewed_rows(upto=upto)
@@ -142,7 +187,7 @@ class Learner:
         reports = []
         for name, current in list(specialists.items()):
             tick = time.perf_counter()
-            candidate = TrainableSpecialist(copy.copy(current.featurizer), name=name, seed=self.config.seed)
+            candidate = TrainableSpecialist(self._featurizer(current, inputs), name=name, seed=self.config.seed)
             if len(set(labels)) >= 2:
                 candidate.fit(texts, labels)
             new = self._accuracy(candidate, val)
@@ -170,12 +215,12 @@ class Learner:
         return reports
 
     def _replay(self, ledger: Ledger, upto: int) -> list[tuple[str, str]]:
-        """Class-balanced unanimous rows: for each label, the ones with the smallest hash rank."""
+        """Class-balanced rows the specialists labelled: for each label, the ones with the smallest hash rank."""
         per_label = self.config.replay // max(len(self.labels), 1)
         if per_label == 0:
             return []
         pools: dict[str, list[tuple[bytes, str]]] = {label: [] for label in self.labels}
-        for ident, text, label in ledger.unanimous_rows(upto=upto):
+        for ident, text, label in ledger.auto_rows(upto=upto):
             pools[label].append((_rank(ident, self.config.seed), text))
         chosen = []
         for label, pool in pools.items():
@@ -195,12 +240,23 @@ class Learner:
         predicted = [native[i] for i in np.asarray(probs).argmax(axis=1)]
         return float(np.mean([p == lab for p, (_, lab) in zip(predicted, rows, strict=True)]))
 
-    def restore(self, ledger: Ledger, specialists: dict[str, TrainableSpecialist]) -> None:
+    def restore(
+        self,
+        ledger: Ledger,
+        specialists: dict[str, TrainableSpecialist],
+        inputs: Sequence[tuple[str, Specialist]] = (),
+    ) -> None:
         """Load the last promoted version of each specialist (a resumed run)."""
         for name, path in ledger.promoted_versions().items():
             if name in specialists:
-                current = specialists[name]
-                specialists[name] = TrainableSpecialist.load(Path(path), copy.copy(current.featurizer))
+                featurizer = self._featurizer(specialists[name], inputs)
+                specialists[name] = TrainableSpecialist.load(Path(path), featurizer)
+
+    def _featurizer(self, current: TrainableSpecialist, inputs: Sequence[tuple[str, Specialist]]) -> Featurizer:
+        """A fresh copy of `current`'s own featurizer, stacked with `inputs` when stacking is on."""
+        own = current.featurizer.base if isinstance(current.featurizer, Stacked) else current.featurizer
+        own = copy.copy(own)
+        return Stacked(own, inputs) if self.config.stack and inputs else own
 
 
 def learn_routing(
@@ -209,7 +265,9 @@ def learn_routing(
     labels: Sequence[str],
     config: LearningConfig,
 ) -> Routing | None:
-    """The routing for the next stage, measured on the validation slice with the current specialists."""
+    """The routing for the next stage, measured on the validation slice with the current specialists: the
+    decider with the best agreement with the reviewer, and the threshold for `target_agreement`, lowered to
+    send at most `llm_share` of the slice."""
     val = [
         (t, lab)
         for ident, t, lab in ledger.reviewed_rows(upto=ledger.next_pos())
@@ -222,15 +280,22 @@ def learn_routing(
     texts = [t for t, _ in val]
     names = [name for name, _, _ in prepared]
     votes = np.full((len(val), len(prepared)), ABSTAIN, dtype=np.int64)
+    probs = np.full((len(val), len(prepared), k), 1.0 / k)
     for j, (_, specialist, adapter) in enumerate(prepared):
         if isinstance(specialist, TrainableSpecialist) and not specialist.ready:
             continue
-        votes[:, j] = adapter.apply(specialist.predict(texts))[0]
+        votes[:, j], probs[:, j] = adapter.apply(specialist.predict(texts))
     accuracy = {}
     for j, name in enumerate(names):
         voted = votes[:, j] != ABSTAIN
         accuracy[name] = float((votes[voted, j] == reference[voted]).mean()) if voted.sum() >= 10 else 1.0 / k
-    routing = Routing(accuracy, 0.0)
-    probs, _ = routing.decide(names, votes, k)
-    threshold = choose_threshold(probs.max(axis=1), probs.argmax(axis=1) == reference, config.target_agreement)
-    return Routing(accuracy, threshold)
+    deciders: list[str | None] = [None] + [
+        name for name, s, _ in prepared if isinstance(s, TrainableSpecialist) and s.head_ is not None
+    ]
+    decided = {d: Routing(accuracy, 0.0, d).decide(names, votes, probs, k)[0] for d in deciders}
+    decider = max(deciders, key=lambda d: float((decided[d].argmax(axis=1) == reference).mean()))
+    confidence = decided[decider].max(axis=1)
+    threshold = choose_threshold(confidence, decided[decider].argmax(axis=1) == reference, config.target_agreement)
+    if config.llm_share is not None:
+        threshold = min(threshold, float(np.quantile(confidence, config.llm_share)))
+    return Routing(accuracy, threshold, decider)

@@ -73,6 +73,13 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
                                 path TEXT NOT NULL, PRIMARY KEY (stage, specialist));
         """,
     ),
+    (
+        "m005_relabels",
+        """
+        CREATE TABLE relabels (pos INTEGER PRIMARY KEY, old_label TEXT NOT NULL, new_label TEXT,
+                               confidence REAL, stage INTEGER NOT NULL);
+        """,
+    ),
 )
 
 
@@ -368,11 +375,11 @@ class Ledger:
             (upto,),
         ).fetchall()
 
-    def unanimous_rows(self, *, upto: int) -> list[tuple[str, str, str]]:
-        """(id, text, label) of the consensus rows all voters agreed on, before position `upto`."""
+    def auto_rows(self, *, upto: int) -> list[tuple[str, str, str]]:
+        """(id, text, label) of the rows the specialists labelled (source consensus), before position `upto`."""
         return self.db.execute(
             "SELECT r.id, r.text, l.label FROM rows r JOIN labels l USING (pos) "
-            "WHERE l.source = 'consensus' AND l.agreement = 1.0 AND r.pos < ? ORDER BY r.pos",
+            "WHERE l.source = 'consensus' AND r.pos < ? ORDER BY r.pos",
             (upto,),
         ).fetchall()
 
@@ -383,6 +390,52 @@ class Ledger:
     def last_training_pos(self) -> int:
         """The input position up to which the last training saw the rows (0 before any)."""
         return int(self.db.execute("SELECT COALESCE(MAX(upto_pos), 0) FROM trainings").fetchone()[0])
+
+    def relabel_candidates(self, stage: int, chunk: int = 1000) -> Iterator[list[tuple[int, str, str]]]:
+        """(pos, text, label) of consensus rows labelled before `stage` and not yet considered for relabelling,
+        in input order, `chunk` at a time."""
+        last = -1
+        while True:
+            rows = self.db.execute(
+                "SELECT r.pos, r.text, l.label FROM rows r JOIN labels l USING (pos) "
+                "WHERE l.source = 'consensus' AND l.stage < ? AND r.pos > ? "
+                "AND r.pos NOT IN (SELECT pos FROM relabels) ORDER BY r.pos LIMIT ?",
+                (stage, last, chunk),
+            ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [(int(p), t, lab) for p, t, lab in rows]
+
+    def record_relabels(self, stage: int, rows: Sequence[tuple[int, str, str | None, float | None]]) -> None:
+        """One transaction: record (pos, old label, new label or None when undecided, confidence) and give the
+        changed rows their new label with source ``relabelled``."""
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.executemany("INSERT INTO relabels VALUES (?, ?, ?, ?, ?)", [(*r, stage) for r in rows])
+        self.db.executemany(
+            "UPDATE labels SET label = ?, confidence = ?, source = 'relabelled', stage = ? WHERE pos = ?",
+            [(new, conf, stage, pos) for pos, old, new, conf in rows if new is not None and new != old],
+        )
+        self.db.execute("COMMIT")
+
+    def relabel_changes(self) -> dict[tuple[str, str], int]:
+        """How many labels the final specialists changed, by (old label, new label)."""
+        return {
+            (old, new): n
+            for old, new, n in self.db.execute(
+                "SELECT old_label, new_label, COUNT(*) FROM relabels WHERE new_label IS NOT NULL "
+                "AND new_label != old_label GROUP BY old_label, new_label ORDER BY old_label, new_label"
+            )
+        }
+
+    def stage_figures(self) -> list[dict[str, Any]]:
+        """Per stage: rows, share of hard rows, share sent to the LLM."""
+        return [
+            {"stage": s, "rows": n, "hard_share": h / n, "llm_share": r / n}
+            for s, n, h, r in self.db.execute(
+                "SELECT stage, COUNT(*), SUM(hard), SUM(source = 'llm') FROM labels GROUP BY stage ORDER BY stage"
+            )
+        ]
 
     def record_training(self, stage: int, upto: int, reports: Sequence[Any]) -> None:
         """Record one stage's trainings (one transaction)."""

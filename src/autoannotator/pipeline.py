@@ -14,7 +14,7 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,10 @@ from autoannotator.io import ColumnType, Record, Row, Skip, Source, write_rows
 from autoannotator.learning import Learner, LearningConfig, Routing, in_validation, learn_routing
 from autoannotator.ledger import Batch, Decision, Ledger
 from autoannotator.review import Examples, HardRow, ReviewConfig, Reviewer, build_reviewer, controller_gateway
-from autoannotator.specialists import OnnxMiniLM, TrainableSpecialist, build
+from autoannotator.specialists import TrainableSpecialist, build, shared_minilm
 from autoannotator.specialists.base import FloatArray, IntArray, Specialist
 from autoannotator.task import Task
-from autoannotator.voting import AGGREGATORS, AggregatorName, HardRule, agreement, consensus, margin
+from autoannotator.voting import AGGREGATORS, AggregatorName, BoolArray, HardRule, agreement, consensus, margin
 
 OUTPUT_COLUMNS: dict[str, ColumnType] = {
     "id": "string",
@@ -70,7 +70,12 @@ class RunConfig(BaseModel):
     learning: LearningConfig | None = None
 
     def chosen(self) -> tuple[str, ...]:
-        """The specialists to run: the given ones, else the task's."""
+        """The specialists to run: the given ones, else the task's; none at all for ``("none",)`` (every row
+        goes to the reviewer: the LLM-only baseline)."""
+        if self.specialists == ("none",):
+            if self.review is None:
+                raise SpecialistError("--specialists none needs a reviewer: every row goes to it")
+            return ()
         names = self.specialists or tuple(self.task.specialists)
         if not names:
             raise SpecialistError(
@@ -91,6 +96,8 @@ class RunResult:
     specialist_seconds: dict[str, float]
     review_usage: dict[str, float]
     llm_usage: dict[str, dict[str, float]]
+    relabelled: dict[tuple[str, str], int]
+    """With ``relabel_final``: labels changed at the end, by (old, new)."""
 
 
 def fingerprint(path: Path) -> str:
@@ -148,7 +155,7 @@ def annotate(
             prepared, routing = _learn(learner, ledger, prepared, config.task, restore=True)
         audit = _audit(config) if any(isinstance(s, TrainableSpecialist) for _, s, _ in prepared) else None
         try:
-            with ThreadPoolExecutor(max_workers=len(prepared), thread_name_prefix="specialist") as pool:
+            with ThreadPoolExecutor(max_workers=max(len(prepared), 1), thread_name_prefix="specialist") as pool:
                 for rows in source.batches(config.batch_size, start=done):
                     batch = label_batch(
                         rows,
@@ -175,6 +182,8 @@ def annotate(
                         prepared, routing = _learn(learner, ledger, prepared, config.task)
                     if progress is not None:
                         progress(done, source.bytes_read, source.size)
+                if learner is not None and learner.config.relabel_final:
+                    relabel(ledger, prepared, config, routing, pool=pool)
         finally:
             if reviewer is not None:
                 reviewer.close()
@@ -189,7 +198,33 @@ def annotate(
             ledger.seconds_by_specialist(),
             ledger.review_usage(),
             ledger.llm_usage(),
+            ledger.relabel_changes(),
         )
+
+
+def baseline(config: RunConfig, method: str) -> RunConfig:
+    """`config` turned into a baseline run on the same rows, with no learning:
+
+    - ``llm``: every row goes to the reviewer (its model and strategy, e.g. ``self-consistency`` for a
+      majority over samples);
+    - ``majority``: the specialists' majority vote labels every row they vote on, no reviewer;
+    - ``specialist:NAME``: that specialist alone, no reviewer.
+    """
+    never_hard = HardRule(kind="agreement", threshold=0.0, min_votes=1)
+    if method == "llm":
+        if config.review is None:
+            raise SpecialistError("the llm baseline needs a reviewer (--llm / --review)")
+        return config.model_copy(update={"specialists": ("none",), "learning": None})
+    if method == "majority":
+        return config.model_copy(
+            update={"aggregate": "majority", "hard_rule": never_hard, "review": None, "learning": None}
+        )
+    if method.startswith("specialist:"):
+        name = method.removeprefix("specialist:")
+        return config.model_copy(
+            update={"specialists": (name,), "hard_rule": never_hard, "review": None, "learning": None}
+        )
+    raise SpecialistError(f"unknown baseline {method!r}: llm, majority or specialist:NAME")
 
 
 def choose(config: RunConfig, ledger_path: Path, *, probe: int = 200, k: int = 3) -> RunConfig:
@@ -254,11 +289,12 @@ def _learn(
     versions); returns `prepared` with the promoted versions swapped in, and the stage's learned routing (kept
     in the ledger, so a resumed run routes as the first run did)."""
     trainables = {n: s for n, s, _ in prepared if isinstance(s, TrainableSpecialist)}
+    fixed = [(n, s) for n, s, _ in prepared if n not in trainables]
     if restore:
-        learner.restore(ledger, trainables)
+        learner.restore(ledger, trainables, fixed)
     trained = False
     while trainables and learner.due(ledger):
-        learner.train(ledger, trainables)
+        learner.train(ledger, trainables, fixed)
         trained = True
     prepared = [
         (name, trainables[name], compile_adapter(None, trainables[name].card, task))
@@ -272,9 +308,49 @@ def _learn(
     stored = ledger.meta(f"routing:{stage}")
     if stored is None or trained:
         routing = learn_routing(ledger, prepared, task.label_names, learner.config)
-        stored = None if routing is None else {"accuracy": routing.accuracy, "threshold": routing.threshold}
+        stored = None if routing is None else asdict(routing)
         ledger.set_meta(f"routing:{stage}", stored)
-    return prepared, None if stored is None else Routing(stored["accuracy"], float(stored["threshold"]))
+    return prepared, None if stored is None else Routing(**stored)
+
+
+def relabel(
+    ledger: Ledger,
+    prepared: Sequence[tuple[str, Specialist, Adapts]],
+    config: RunConfig,
+    routing: Routing | None,
+    *,
+    pool: Executor | None = None,
+) -> None:
+    """The final specialists re-label the consensus rows of earlier stages, deciding as the last stage did;
+    a row they find hard keeps its label. Chunk by chunk, each one transaction (a resumed run goes on)."""
+    k = len(config.task.labels)
+    names = config.task.label_names
+    for chunk in ledger.relabel_candidates(ledger.stage()):
+        votes, probs, _ = vote([t for _, t, _ in chunk], prepared, k, pool=pool)
+        label_probs, hard = _decide(votes, probs, prepared, config, routing)
+        best = label_probs.argmax(axis=1)
+        ledger.record_relabels(
+            ledger.stage(),
+            [
+                (pos, old, None if hard[i] else names[best[i]], None if hard[i] else float(label_probs[i].max()))
+                for i, (pos, _, old) in enumerate(chunk)
+            ],
+        )
+
+
+def _decide(
+    votes: IntArray,
+    probs: FloatArray,
+    prepared: Sequence[tuple[str, Specialist, Adapts]],
+    config: RunConfig,
+    routing: Routing | None,
+) -> tuple[FloatArray, BoolArray]:
+    """(label probabilities (n, k), hard (n,)): the learned routing, else the run's aggregate and hard rule."""
+    k = len(config.task.labels)
+    if routing is not None:
+        return routing.decide([n for n, _, _ in prepared], votes, probs, k)
+    label_probs = AGGREGATORS[config.aggregate](votes, probs, k)
+    return label_probs, config.hard_rule(votes, label_probs)
 
 
 def write_output(ledger: Ledger, out: Path) -> int:
@@ -296,7 +372,7 @@ def _reviewer(config: RunConfig, ledger: Ledger) -> tuple[Reviewer | None, Examp
         return None, None
     examples = None
     if config.review.method == "few-shot":
-        examples = Examples(OnnxMiniLM())
+        examples = Examples(shared_minilm())
         for texts, labels in ledger.consensus_rows():
             examples.add(texts, labels)
     reviewer = build_reviewer(config.review, config.task, ledger, spent_usd=ledger.spent_usd(), examples=examples)
@@ -387,11 +463,7 @@ def label_batch(
     records, skips = _dedupe(rows, known_ids)
     k = len(config.task.labels)
     votes, probs, seconds = vote([r.text for r in records], prepared, k, pool=pool)
-    if routing is not None:
-        label_probs, hard = routing.decide([n for n, _, _ in prepared], votes, k)
-    else:
-        label_probs = AGGREGATORS[config.aggregate](votes, probs, k)
-        hard = config.hard_rule(votes, label_probs)
+    label_probs, hard = _decide(votes, probs, prepared, config, routing)
     best = consensus(label_probs, votes)
     agree = agreement(votes, best)
     margins = margin(label_probs)

@@ -147,8 +147,8 @@ def agreement(votes: IntArray, labels: IntArray) -> FloatArray:
 def unanimous(votes: IntArray) -> BoolArray:
     """(n,) True where every non-abstaining specialist voted the same label, and at least one voted."""
     masked = np.where(votes == ABSTAIN, np.iinfo(np.int64).max, votes)
-    low = masked.min(axis=1)
-    high = np.where(votes == ABSTAIN, -1, votes).max(axis=1)
+    low = masked.min(axis=1, initial=np.iinfo(np.int64).max)
+    high = np.where(votes == ABSTAIN, -1, votes).max(axis=1, initial=-1)
     result: BoolArray = (low == high) & (n_votes(votes) > 0)
     return result
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -39,6 +40,7 @@ def args_for(shared_data: Path, out: Path, run: Path) -> list[str]:
         "100",
         "--batch-size",
         "50",
+        "--relabel-final",
         "--quiet",
     ]
 
@@ -62,8 +64,30 @@ def test_the_cold_specialist_learns_in_stages(shared_data: Path, tmp_path: Path)
         assert val_rows > 0 and train_rows > 0
         assert (Path(path) / "head.npz").is_file()
     reviewed = [r for r in rows if r["source"] == "llm"]
-    held_out = sum(in_validation(r["id"], 0.1) for r in reviewed)
+    held_out = sum(in_validation(r["id"], 0.05) for r in reviewed)
     assert 0 < held_out < len(reviewed)
+    head = json.loads((Path(trainings[-1][4]) / "specialist.json").read_text(encoding="utf-8"))
+    assert head["featurizer"] == "tfidf+profanity-check+hatesonar"  # stacked on the fixed specialists
+
+
+def test_relabel_final_changes_earlier_consensus_rows_and_says_how(shared_data: Path, tmp_path: Path) -> None:
+    out, run = tmp_path / "o.jsonl", tmp_path / "run"
+    result = subprocess.run(
+        args_for(shared_data, out, run), capture_output=True, text=True, timeout=900, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    rows = read_jsonl(out)
+    final = max(r["stage"] for r in rows)
+    with sqlite3.connect(run / "ledger.sqlite") as db:
+        relabels = db.execute("SELECT old_label, new_label, stage FROM relabels").fetchall()
+    relabelled = [r for r in rows if r["source"] == "relabelled"]
+    # every earlier consensus row was considered once, by the final stage's specialists
+    assert len(relabels) == len(relabelled) + sum(r["source"] == "consensus" and r["stage"] < final for r in rows)
+    assert {s for _, _, s in relabels} == {final}
+    changed = [(old, new) for old, new, _ in relabels if new is not None and new != old]
+    assert len(changed) == len(relabelled) > 0
+    assert all(r["stage"] == final for r in relabelled)
+    assert "relabelled at the end" in result.stderr
 
 
 def test_a_kill_during_learning_resumes_to_the_same_labels(shared_data: Path, tmp_path: Path) -> None:

@@ -23,7 +23,16 @@ def test_threshold_is_the_lowest_that_keeps_the_agreement() -> None:
 def test_learned_routing_trusts_the_accurate_specialist() -> None:
     routing = Routing({"good": 0.9, "weak": 0.55, "weaker": 0.55}, threshold=0.7)
     votes = np.array([[1, 0, 0], [1, 1, 1], [-1, -1, -1]])
-    probs, hard = routing.decide(["good", "weak", "weaker"], votes, 2)
+    probs, hard = routing.decide(["good", "weak", "weaker"], votes, np.full((3, 3, 2), 0.5), 2)
     assert probs.argmax(axis=1)[:2].tolist() == [1, 1]
     assert hard.tolist() == [False, False, True]
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+
+
+def test_a_decider_labels_alone_with_its_own_confidence() -> None:
+    routing = Routing({"head": 0.8, "lexicon": 0.6}, threshold=0.7, decider="head")
+    votes = np.array([[0, 1], [1, 1]])
+    adapted = np.array([[[0.9, 0.1], [0.2, 0.8]], [[0.4, 0.6], [0.1, 0.9]]])  # (n, m, k)
+    probs, hard = routing.decide(["head", "lexicon"], votes, adapted, 2)
+    np.testing.assert_allclose(probs, adapted[:, 0])
+    assert hard.tolist() == [False, True]  # the head's 0.6 is under 0.7, whatever the lexicon says

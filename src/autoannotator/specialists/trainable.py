@@ -166,3 +166,24 @@ class TrainableSpecialist:
         with np.load(folder / "head.npz", allow_pickle=False) as head:
             specialist.head_ = LinearHead(head["coef"], head["intercept"], tuple(meta["classes"]))
         return specialist
+
+
+class FixedHead:
+    """A featurizer + softmax head trained once and shipped (not trained further in a run): the folder holds
+    what `TrainableSpecialist.save` writes; `card` says what it is."""
+
+    def __init__(self, folder: Path, featurizer: Featurizer, card: Card) -> None:
+        self.folder = folder
+        self.featurizer = featurizer
+        self._card = card
+
+    @property
+    def card(self) -> Card:
+        return self._card
+
+    @cached_property
+    def _model(self) -> TrainableSpecialist:
+        return TrainableSpecialist.load(self.folder, self.featurizer)
+
+    def predict(self, texts: Sequence[str]) -> FloatArray:
+        return self._model.predict(texts)

@@ -1,0 +1,235 @@
+"""Scoring a run: against gold labels when there are some, and always from the run's own figures.
+
+The metrics are pure functions over arrays; `evaluate` reads an output file (and the run's ledger, when it is
+there) and returns a JSON-ready `Report`; `autoannotator.report` renders it as Markdown and HTML.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from autoannotator.errors import InputError
+from autoannotator.io import Source, read_rows
+from autoannotator.ledger import Ledger
+from autoannotator.specialists.base import FloatArray, IntArray
+from autoannotator.voting import BoolArray
+
+SOURCES = ("consensus", "llm", "human", "relabelled", "unresolved")
+
+
+class ClassScores(BaseModel):
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+class Scores(BaseModel):
+    """Agreement of predicted labels with gold on the rows that have both."""
+
+    rows: int
+    accuracy: float
+    macro_f1: float
+    per_class: dict[str, ClassScores]
+    confusion: list[list[int]]
+    """confusion[i][j]: rows of gold label i predicted as j (labels in `Report.labels` order)."""
+
+
+class Reliability(BaseModel):
+    """Reliability diagram: per confidence bin, mean confidence, accuracy and row count."""
+
+    confidence: list[float]
+    accuracy: list[float]
+    rows: list[int]
+    ece: float
+    """Expected calibration error: the row-weighted mean gap between confidence and accuracy."""
+
+
+class Report(BaseModel):
+    """Everything `autoannotator eval` says about a run."""
+
+    out: str
+    labels: list[str]
+    rows: int
+    labelled: int
+    coverage: float
+    sources: dict[str, int]
+    hard_share: float
+    llm_share: float
+    tokens: int
+    cost_usd: float
+    specialists: dict[str, dict[str, float]]
+    """Per specialist: coverage (share of rows it voted on), agreement with the reviewer on reviewed rows,
+    and accuracy against gold when there is gold."""
+    pairwise_agreement: list[list[float]]
+    gold: dict[str, Scores] | None = None
+    """Against gold: ``all`` plus one entry per source."""
+    reliability: Reliability | None = None
+    stages: list[dict[str, Any]] = []
+    trainings: list[dict[str, Any]] = []
+    relabelled: dict[str, int] = {}
+
+
+def scores(gold: IntArray, predicted: IntArray, k: int, labels: Sequence[str]) -> Scores:
+    """Accuracy, macro-F1, per-class precision / recall / F1 and the (k, k) confusion matrix of (n,) label
+    indices."""
+    confusion = np.zeros((k, k), dtype=np.int64)
+    np.add.at(confusion, (gold, predicted), 1)
+    true_positive = np.diag(confusion).astype(np.float64)
+    precision = true_positive / np.maximum(confusion.sum(axis=0), 1)
+    recall = true_positive / np.maximum(confusion.sum(axis=1), 1)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    present = confusion.sum(axis=1) > 0
+    return Scores(
+        rows=len(gold),
+        accuracy=float(true_positive.sum() / max(len(gold), 1)),
+        macro_f1=float(f1[present].mean()) if present.any() else 0.0,
+        per_class={
+            label: ClassScores(
+                precision=float(precision[i]),
+                recall=float(recall[i]),
+                f1=float(f1[i]),
+                support=int(confusion[i].sum()),
+            )
+            for i, label in enumerate(labels)
+        },
+        confusion=confusion.tolist(),
+    )
+
+
+def reliability(confidence: FloatArray, correct: BoolArray, bins: int = 10) -> Reliability:
+    """Bin (n,) confidences into `bins` equal-width bins over [0, 1]; empty bins are left out."""
+    index = np.minimum((confidence * bins).astype(np.int64), bins - 1)
+    kept = [b for b in range(bins) if (index == b).any()]
+    mean_conf = [float(confidence[index == b].mean()) for b in kept]
+    accuracy = [float(correct[index == b].mean()) for b in kept]
+    rows = [int((index == b).sum()) for b in kept]
+    gaps = np.abs(np.array(mean_conf) - np.array(accuracy)) * np.array(rows)
+    return Reliability(
+        confidence=mean_conf, accuracy=accuracy, rows=rows, ece=float(gaps.sum() / max(len(confidence), 1))
+    )
+
+
+def pairwise_agreement(votes: IntArray) -> FloatArray:
+    """(m, m) share of rows on which two specialists, both voting, voted the same; votes (n, m), -1 abstains."""
+    m = votes.shape[1]
+    out = np.eye(m)
+    for a, b in itertools.combinations(range(m), 2):
+        both = (votes[:, a] >= 0) & (votes[:, b] >= 0)
+        out[a, b] = out[b, a] = float((votes[both, a] == votes[both, b]).mean()) if both.any() else np.nan
+    return out
+
+
+def evaluate(
+    out: Path, *, gold: Path | None = None, gold_field: str = "label", run_dir: Path | None = None
+) -> Report:
+    """Read the output file `out` (and the ledger in `run_dir`, default OUT's name + '.run', when it exists)
+    and score it; with `gold` (a file with the input's text and id fields plus `gold_field`), against gold."""
+    if not out.is_file():
+        raise InputError(out, "file not found")
+    rows = list(read_rows(out, nested=("votes",)))
+    folder = run_dir or out.with_name(out.name + ".run")
+    config: dict[str, Any] = {}
+    if (folder / "ledger.sqlite").is_file():
+        with Ledger(folder / "ledger.sqlite") as ledger:
+            config = ledger.meta("config") or {}
+            figures = {
+                "stages": ledger.stage_figures(),
+                "trainings": ledger.trainings(),
+                "relabelled": {f"{old} -> {new}": n for (old, new), n in ledger.relabel_changes().items()},
+            }
+    names = sorted({name for r in rows for name in (r.get("votes") or {})})
+    labels = list(config.get("labels") or sorted({str(r["label"]) for r in rows if r.get("label")}))
+    label_set = {lab: i for i, lab in enumerate(labels)}
+    k = len(labels)
+    predicted = np.array([label_set.get(r.get("label") or "", -1) for r in rows])
+    source = np.array([str(r.get("source")) for r in rows])
+    votes = np.array(
+        [[label_set.get((r["votes"].get(n) or {}).get("label") or "", -1) for n in names] for r in rows],
+        dtype=np.int64,
+    ).reshape(len(rows), len(names))
+    reviewed = source == "llm"
+    specialists: dict[str, dict[str, float]] = {}
+    for j, name in enumerate(names):
+        voted = votes[:, j] >= 0
+        both = voted & reviewed
+        specialists[name] = {
+            "coverage": float(voted.mean()) if rows else 0.0,
+            "agreement_with_reviewer": float((votes[both, j] == predicted[both]).mean()) if both.any() else np.nan,
+        }
+    report = Report(
+        out=str(out),
+        labels=labels,
+        rows=len(rows),
+        labelled=int((predicted >= 0).sum()),
+        coverage=float((predicted >= 0).mean()) if rows else 0.0,
+        sources=dict(Counter(source.tolist())),
+        hard_share=float(np.mean([source_is_hard(s) for s in source])) if rows else 0.0,
+        llm_share=float(reviewed.mean()) if rows else 0.0,
+        tokens=int(sum(_number(r.get("tokens")) for r in rows)),
+        cost_usd=float(sum(_number(r.get("cost_usd")) for r in rows)),
+        specialists=specialists,
+        pairwise_agreement=pairwise_agreement(votes).tolist(),
+    )
+    if config:
+        report = report.model_copy(update=figures)
+    if gold is None:
+        return report
+    truth = _gold(gold, gold_field, config, [str(r["id"]) for r in rows], label_set)
+    has = truth >= 0
+    labelled = has & (predicted >= 0)
+    by_source = {"all": scores(truth[labelled], predicted[labelled], k, labels)}
+    for s in SOURCES:
+        chosen = labelled & (source == s)
+        if chosen.any():
+            by_source[s] = scores(truth[chosen], predicted[chosen], k, labels)
+    for j, name in enumerate(names):
+        voted = has & (votes[:, j] >= 0)
+        specialists[name]["accuracy"] = float((votes[voted, j] == truth[voted]).mean()) if voted.any() else np.nan
+    confidence = np.array([_number(r.get("confidence")) for r in rows])
+    with_conf = labelled & np.array([r.get("confidence") not in (None, "") for r in rows])
+    update: dict[str, Any] = {"gold": by_source, "specialists": specialists}
+    if with_conf.any():
+        update["reliability"] = reliability(confidence[with_conf], predicted[with_conf] == truth[with_conf])
+    stages = [dict(s) for s in report.stages]
+    stage_of = np.array([int(_number(r.get("stage"))) for r in rows])
+    for entry in stages:
+        chosen = labelled & (stage_of == entry["stage"])
+        entry["accuracy"] = float((predicted[chosen] == truth[chosen]).mean()) if chosen.any() else None
+    update["stages"] = stages
+    return report.model_copy(update=update)
+
+
+def source_is_hard(source: str) -> bool:
+    """Whether a row of this source went past the specialists (to the LLM, a human, or nobody yet)."""
+    return source in ("llm", "human", "unresolved")
+
+
+def _number(value: Any) -> float:
+    """A numeric cell (CSV cells are strings; missing ones count 0)."""
+    if value in (None, ""):
+        return 0.0
+    return float(value)
+
+
+def _gold(
+    path: Path, field: str, config: dict[str, Any], ids: Sequence[str], label_set: dict[str, int]
+) -> IntArray:
+    """(n,) gold label index of each output row (-1 where the gold file has none), matched by row id; ids are
+    computed as the run computed them (the task's text and id fields)."""
+    task = config.get("task", {})
+    source = Source(path, text_field=task.get("text_field", "text"), id_field=task.get("id_field"))
+    values = dict(source.column(field))
+    if not values:
+        raise InputError(path, f"no usable rows with a {field!r} field", field=field)
+    unknown = {str(v) for v in values.values() if v not in (None, "") and str(v) not in label_set}
+    if unknown:
+        raise InputError(path, f"gold labels not in the task: {sorted(unknown)[:5]}", field=field)
+    return np.array([label_set.get(str(values.get(i, "")), -1) for i in ids], dtype=np.int64)

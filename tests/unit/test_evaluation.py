@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+from autoannotator.evaluation import pairwise_agreement, reliability, scores
+from autoannotator.report import markdown_to_html, table
+
+
+def test_scores_match_scikit_learn() -> None:
+    rng = np.random.default_rng(0)
+    gold = rng.integers(0, 3, 500)
+    predicted = np.where(rng.random(500) < 0.7, gold, rng.integers(0, 3, 500))
+    result = scores(gold, predicted, 3, ["a", "b", "c"])
+    assert result.accuracy == pytest.approx(float((gold == predicted).mean()))
+    assert result.macro_f1 == pytest.approx(f1_score(gold, predicted, average="macro"))
+    precision, recall, f1, support = precision_recall_fscore_support(gold, predicted)
+    for i, label in enumerate("abc"):
+        assert result.per_class[label].precision == pytest.approx(precision[i])
+        assert result.per_class[label].recall == pytest.approx(recall[i])
+        assert result.per_class[label].f1 == pytest.approx(f1[i])
+        assert result.per_class[label].support == support[i]
+    assert result.confusion == confusion_matrix(gold, predicted).tolist()
+
+
+def test_macro_f1_ignores_labels_absent_from_gold() -> None:
+    result = scores(np.array([0, 0, 1]), np.array([0, 0, 1]), 3, ["a", "b", "c"])
+    assert result.macro_f1 == 1.0
+
+
+def test_reliability_of_a_calibrated_and_an_overconfident_model() -> None:
+    rng = np.random.default_rng(1)
+    confidence = rng.uniform(0.5, 1.0, 20000)
+    calibrated = reliability(confidence, rng.random(20000) < confidence)
+    assert calibrated.ece < 0.02
+    assert sum(calibrated.rows) == 20000 and len(calibrated.rows) == 5  # bins under 0.5 are empty
+    overconfident = reliability(confidence, rng.random(20000) < confidence - 0.3)
+    assert overconfident.ece == pytest.approx(0.3, abs=0.02)
+
+
+def test_pairwise_agreement_counts_rows_where_both_voted() -> None:
+    votes = np.array([[0, 0, -1], [1, 0, 1], [1, 1, 1], [0, -1, 0]])
+    agreement = pairwise_agreement(votes)
+    assert agreement[0, 1] == pytest.approx(2 / 3)
+    assert agreement[0, 2] == 1.0 and agreement[1, 2] == 0.5
+    np.testing.assert_array_equal(agreement, agreement.T)
+
+
+def test_report_html_escapes_what_it_shows() -> None:
+    page = markdown_to_html(table(["label", "f1"], [["<script>alert(1)</script>", 0.5]]))
+    assert "<script>" not in page and "&lt;script&gt;" in page and "<table>" in page
