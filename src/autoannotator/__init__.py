@@ -5,6 +5,7 @@ Public surface (pinned by tests/unit/test_public_api.py)::
     from autoannotator import RunConfig, annotate, load_task
     result = annotate(RunConfig(input=Path("reviews.csv"), task=load_task("sentiment-2")),
                       out=Path("labels.jsonl"), run_dir=Path("run"))
+    report = evaluate(Path("labels.jsonl"), gold=Path("reviews.csv"))
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from autoannotator.errors import (
     SpecialistError,
     TaskError,
 )
-from autoannotator.pipeline import RunConfig, RunResult, annotate
+from autoannotator.evaluation import Report, evaluate
+from autoannotator.learning import LearningConfig
+from autoannotator.pipeline import RunConfig, RunResult, annotate, baseline
 from autoannotator.task import Task, load_task
 from autoannotator.voting import HardRule
 
@@ -30,7 +33,9 @@ __all__ = [
     "AutoAnnotatorError",
     "HardRule",
     "InputError",
+    "LearningConfig",
     "LedgerError",
+    "Report",
     "RunConfig",
     "RunResult",
     "SpecialistError",
@@ -38,6 +43,8 @@ __all__ = [
     "TaskError",
     "__version__",
     "annotate",
+    "baseline",
     "compile_adapter",
+    "evaluate",
     "load_task",
 ]

@@ -67,6 +67,7 @@ def annotate_command(
     concurrency: Annotated[int, typer.Option(help="LLM calls in flight at once.")] = 8,
     rpm: Annotated[int | None, typer.Option(help="LLM requests per minute, at most.")] = None,
     tpm: Annotated[int | None, typer.Option(help="LLM prompt tokens per minute, at most.")] = None,
+    llm_timeout: Annotated[float, typer.Option(help="Seconds per LLM request attempt.")] = 60.0,
     prices: Annotated[Path | None, typer.Option(help="Price table YAML (default: the bundled one).")] = None,
     allow_generated_code: Annotated[
         bool, typer.Option(help="Allow Python adapters (written by the LLM or in the task), run sandboxed.")
@@ -115,6 +116,7 @@ def annotate_command(
             rpm,
             tpm,
             prices,
+            timeout_s=llm_timeout,
         ).model_copy(
             update={
                 "allow_generated_code": allow_generated_code,
@@ -231,7 +233,7 @@ def _run(config: RunConfig, out: Path, folder: Path, *, resume: bool, quiet: boo
         f"{counts.get('consensus', 0):,} consensus, {counts.get('llm', 0):,} llm, "
         f"{counts.get('unresolved', 0):,} unresolved ({counts.get('hard', 0) / max(labelled, 1):.1%} hard), "
         f"{counts.get('skipped', 0):,} skipped. Review: {tokens:,.0f} tokens"
-        f", ${usage['cost_usd']:.4f}. Ledger: {result.ledger}"
+        f", ${result.spent_usd:.4f} spent. Ledger: {result.ledger}"
     )
     if config.learning is not None and config.learning.relabel_final:
         changes = ", ".join(f"{old} -> {new}: {n:,}" for (old, new), n in result.relabelled.items()) or "none"
@@ -288,6 +290,8 @@ def _config(
     rpm: int | None,
     tpm: int | None,
     prices: Path | None,
+    *,
+    timeout_s: float = 60.0,
 ) -> RunConfig:
     """The run configuration the annotate and plan options describe."""
     reviewing = None
@@ -303,6 +307,7 @@ def _config(
             rpm=rpm,
             tpm=tpm,
             prices=prices,
+            timeout_s=timeout_s,
         )
     return RunConfig(
         input=input,

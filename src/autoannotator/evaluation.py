@@ -144,6 +144,7 @@ def evaluate(
                 "stages": ledger.stage_figures(),
                 "trainings": ledger.trainings(),
                 "relabelled": {f"{old} -> {new}": n for (old, new), n in ledger.relabel_changes().items()},
+                "cost_usd": ledger.spent_usd(),  # what was paid, crashed attempts included
             }
     names = sorted({name for r in rows for name in (r.get("votes") or {})})
     labels = list(config.get("labels") or sorted({str(r["label"]) for r in rows if r.get("label")}))

@@ -89,6 +89,10 @@ class LearningConfig(BaseModel):
         "relabelled); rows they are unsure about keep their label; no reviewer call",
     )
 
+    def validates(self, row_id: str) -> bool:
+        """Whether the row belongs to the validation slice."""
+        return in_validation(row_id, self.validation_share, self.seed)
+
     @property
     def first_stage(self) -> int:
         """Reviewed rows before the first training."""
@@ -127,9 +131,10 @@ def choose_threshold(confidence: FloatArray, agrees: BoolArray, target: float) -
     return float(confidence[order][ok[-1]])
 
 
-def in_validation(row_id: str, share: float) -> bool:
-    """Whether a reviewed row belongs to the frozen validation slice (a hash of its id; never changes)."""
-    digest = hashlib.sha256(f"validation:{row_id}".encode()).digest()
+def in_validation(row_id: str, share: float, seed: int = 0) -> bool:
+    """Whether a reviewed row belongs to the frozen validation slice (a hash of its id and the seed; never
+    changes during a run)."""
+    digest = hashlib.sha256(f"validation:{seed}:{row_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
@@ -178,9 +183,8 @@ class Learner:
         stage = ledger.stage() + 1
         upto = ledger.next_pos()
         reviewed = ledger.reviewed_rows(upto=upto)
-        share = self.config.validation_share
-        val = [(t, lab) for ident, t, lab in reviewed if in_validation(ident, share)]
-        train = [(t, lab) for ident, t, lab in reviewed if not in_validation(ident, share)]
+        val = [(t, lab) for ident, t, lab in reviewed if self.config.validates(ident)]
+        train = [(t, lab) for ident, t, lab in reviewed if not self.config.validates(ident)]
         replay = self._replay(ledger, upto)
         texts = [t for t, _ in train + replay]
         labels = [lab for _, lab in train + replay]
@@ -268,11 +272,7 @@ def learn_routing(
     """The routing for the next stage, measured on the validation slice with the current specialists: the
     decider with the best agreement with the reviewer, and the threshold for `target_agreement`, lowered to
     send at most `llm_share` of the slice."""
-    val = [
-        (t, lab)
-        for ident, t, lab in ledger.reviewed_rows(upto=ledger.next_pos())
-        if in_validation(ident, config.validation_share)
-    ]
+    val = [(t, lab) for ident, t, lab in ledger.reviewed_rows(upto=ledger.next_pos()) if config.validates(ident)]
     if len(val) < 20:
         return None
     k = len(labels)

@@ -506,10 +506,10 @@ class Ledger:
         result["hard"] = self.db.execute("SELECT COUNT(*) FROM labels WHERE hard = 1").fetchone()[0]
         return result
 
-    def cached_call(self, key: str) -> Completion | None:
-        """A stored LLM answer (the `Cache` protocol of `autoannotator.llm.gateway`)."""
-        row = self.db.execute("SELECT completion FROM llm_calls WHERE key = ?", (key,)).fetchone()
-        return None if row is None else completion_from_json(row[0])
+    def cached_call(self, key: str) -> tuple[Completion, float] | None:
+        """A stored LLM answer and its cost (the `Cache` protocol of `autoannotator.llm.gateway`)."""
+        row = self.db.execute("SELECT completion, cost_usd FROM llm_calls WHERE key = ?", (key,)).fetchone()
+        return None if row is None else (completion_from_json(row[0]), float(row[1]))
 
     def store_call(self, key: str, purpose: str, completion: Completion, cost_usd: float) -> None:
         """Store an LLM answer at once (outside any batch), so a crash never pays for it twice."""

@@ -26,7 +26,7 @@ from autoannotator.adapters import AdapterSpec, Adapts, compile_adapter
 from autoannotator.controller import select
 from autoannotator.errors import SpecialistError
 from autoannotator.io import ColumnType, Record, Row, Skip, Source, write_rows
-from autoannotator.learning import Learner, LearningConfig, Routing, in_validation, learn_routing
+from autoannotator.learning import Learner, LearningConfig, Routing, learn_routing
 from autoannotator.ledger import Batch, Decision, Ledger
 from autoannotator.review import Examples, HardRow, ReviewConfig, Reviewer, build_reviewer, controller_gateway
 from autoannotator.specialists import TrainableSpecialist, build, shared_minilm
@@ -49,6 +49,8 @@ OUTPUT_COLUMNS: dict[str, ColumnType] = {
     "tokens": "int",
     "cost_usd": "float",
 }
+OPERATIONAL = {"budget_usd", "concurrency", "rpm", "tpm", "timeout_s"}
+"""Review settings a resumed run may change: they decide how calls are made, not what they answer."""
 Progress = Callable[[int, int, int], None]
 """Called after each batch with (rows done, bytes read, bytes total)."""
 
@@ -98,6 +100,8 @@ class RunResult:
     llm_usage: dict[str, dict[str, float]]
     relabelled: dict[tuple[str, str], int]
     """With ``relabel_final``: labels changed at the end, by (old, new)."""
+    spent_usd: float
+    """What the run paid the LLM, over all its attempts (a crash and resume included)."""
 
 
 def fingerprint(path: Path) -> str:
@@ -199,6 +203,7 @@ def annotate(
             ledger.review_usage(),
             ledger.llm_usage(),
             ledger.relabel_changes(),
+            ledger.spent_usd(),
         )
 
 
@@ -274,7 +279,7 @@ def _audit(config: RunConfig) -> Callable[[str], bool] | None:
     learning = config.learning
     if learning is None or learning.routing != "learned":
         return None
-    return lambda ident: in_validation(ident, learning.validation_share)
+    return learning.validates
 
 
 def _learn(
@@ -530,7 +535,7 @@ def _ledger_config(config: RunConfig, prepared: Sequence[tuple[str, Specialist, 
         "aggregate": config.aggregate,
         "hard_rule": config.hard_rule.model_dump(),
         "batch_size": config.batch_size,
-        "review": None if config.review is None else config.review.model_dump(mode="json", exclude={"budget_usd"}),
+        "review": None if config.review is None else config.review.model_dump(mode="json", exclude=OPERATIONAL),
         "learning": None if config.learning is None else config.learning.model_dump(mode="json"),
     }
 

@@ -337,7 +337,8 @@ def _choice_confidence(logprobs: dict[str, float], label: str) -> float | None:
 
 
 class ReplayReviewer:
-    """Answers from recorded real LLM answers (a CSV keyed by text; see shared/data/README.md): exactly what
+    """Answers from recorded real LLM answers (a CSV keyed by text, outer whitespace aside: copies of a
+    dataset differ in trailing spaces; see shared/data/README.md): exactly what
     that model said, with its recorded token counts and their price. One (model, setting) pair is used."""
 
     def __init__(
@@ -370,7 +371,7 @@ class ReplayReviewer:
                     if self.model is None:
                         self.model, self.setting = row["model"], row["setting"]
                     if (row["model"], row["setting"]) == (self.model, self.setting):
-                        answers.setdefault(row["text"], (row["llm_label"], *_tokens(row)))
+                        answers.setdefault(row["text"].strip(), (row["llm_label"], *_tokens(row)))
         except (OSError, KeyError, UnicodeDecodeError) as exc:
             raise AutoAnnotatorError(f"{self.path}: not a replay file: {exc!r}") from None
         if not answers:
@@ -383,7 +384,7 @@ class ReplayReviewer:
         return [self._one(row, self._answers) for row in rows]
 
     def _one(self, row: HardRow, answers: dict[str, tuple[str, int, int]]) -> Verdict:
-        recorded = answers.get(row.text)
+        recorded = answers.get(row.text.strip())
         if recorded is None:
             return Verdict(None, "error", self.name, reason="no recorded answer for this text")
         answer, prompt_tokens, completion_tokens = recorded
@@ -433,6 +434,7 @@ class ReviewConfig(BaseModel):
     shots: int = Field(default=4, ge=0)
     budget_usd: float | None = Field(default=None, ge=0)
     concurrency: int = Field(default=8, ge=1)
+    timeout_s: float = Field(default=60.0, gt=0, description="seconds per LLM request attempt")
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
     prices: Path | None = None
@@ -470,7 +472,7 @@ def controller_gateway(config: ReviewConfig, cache: Cache, *, spent_usd: float) 
     """A gateway to `config`'s LLM (its own connection), paying from a budget that already spent `spent_usd`."""
     assert config.llm is not None
     return Gateway(
-        chat_model(config.llm),
+        chat_model(config.llm, timeout_s=config.timeout_s),
         prices=load_prices(config.prices),
         budget=Budget(config.budget_usd, spent=spent_usd),
         cache=cache,

@@ -22,7 +22,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
 
-Fault = Literal["429", "500", "503", "timeout", "reset", "truncated", "not-json"]
+Fault = Literal["429", "500", "503", "timeout", "reset", "truncated", "not-json", "off-label", "empty"]
+FAULTS: tuple[Fault, ...] = (
+    "429",
+    "500",
+    "503",
+    "timeout",
+    "reset",
+    "truncated",
+    "not-json",
+    "off-label",
+    "empty",
+)
+ANSWER_FAULTS = {"off-label": '{"label": "banana"}', "empty": ""}  # well-formed replies that are no answer
 Answerer = Callable[[list[dict[str, str]]], str]
 
 
@@ -49,6 +61,8 @@ class ChatServer:
         self.retry_after_s = retry_after_s
         self.requests: list[dict[str, Any]] = []
         self.fault_counts: dict[str, int] = {}
+        self.replies: list[tuple[int, int]] = []
+        """(prompt, completion) tokens of every 200 reply, usable or not: what a provider would bill."""
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -106,7 +120,7 @@ class ChatServer:
             return
         if self.delay_s:
             time.sleep(self.delay_s)
-        content = self.answer(body["messages"])
+        content = ANSWER_FAULTS[fault] if fault in ANSWER_FAULTS else self.answer(body["messages"])
         prompt = sum(len(m["content"].encode()) for m in body["messages"]) // 4 + 1
         completion = len(content.encode()) // 4 + 1
         document = json.dumps(
@@ -125,6 +139,8 @@ class ChatServer:
                 },
             }
         ).encode()
+        with self._lock:
+            self.replies.append((prompt, completion))
         if fault == "truncated":
             document = document[: len(document) // 2]
         elif fault == "not-json":

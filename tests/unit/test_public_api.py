@@ -9,6 +9,8 @@ PUBLIC = [
     "AdapterSpec",
     "AutoAnnotatorError",
     "HardRule",
+    "LearningConfig",
+    "Report",
     "InputError",
     "LedgerError",
     "RunConfig",
@@ -18,7 +20,9 @@ PUBLIC = [
     "TaskError",
     "__version__",
     "annotate",
+    "baseline",
     "compile_adapter",
+    "evaluate",
     "load_task",
 ]
 

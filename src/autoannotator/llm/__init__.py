@@ -15,11 +15,12 @@ from autoannotator.llm.gateway import Answer, Gateway, RateLimiter
 from autoannotator.llm.openai_compat import OpenAIChat
 
 
-def chat_model(spec: str) -> ChatModel:
-    """``openai:MODEL`` (any OpenAI-compatible endpoint), ``local`` (the bundled GGUF) or ``gguf:PATH``."""
+def chat_model(spec: str, *, timeout_s: float = 60.0) -> ChatModel:
+    """``openai:MODEL`` (any OpenAI-compatible endpoint; `timeout_s` per attempt), ``local`` (the bundled GGUF)
+    or ``gguf:PATH``."""
     kind, _, rest = spec.partition(":")
     if kind == "openai" and rest:
-        return OpenAIChat(rest)
+        return OpenAIChat(rest, timeout=timeout_s)
     if kind == "local" and not rest:
         from autoannotator.llm.local import LocalChat
 

@@ -54,6 +54,11 @@ class Completion:
     logprobs: dict[str, float] = field(default_factory=dict)
 
 
+class UnbilledError(Exception):
+    """A failure the provider does not charge for (it refused the request: 429, 5xx); any other failure after
+    a request was sent may have been charged, and the budget counts it at its worst case."""
+
+
 class ChatModel(Protocol):
     """Anything that answers a `Request`. `name` identifies the model in prices, cache keys and the ledger."""
 
@@ -61,7 +66,8 @@ class ChatModel(Protocol):
     def name(self) -> str: ...
 
     async def complete(self, request: Request) -> Completion:
-        """Answer `request`; raise on failure (retries are the model's own business)."""
+        """Answer `request`; raise on failure (retries are the model's own business), `UnbilledError` when the
+        provider refused it."""
         ...
 
 

@@ -92,6 +92,11 @@ class Budget:
             self.reserved += amount
             return Reservation(amount)
 
+    def fits_later(self, amount: float) -> bool:
+        """Whether `amount` would fit once the calls in flight settle (their holds are worst cases)."""
+        with self._lock:
+            return self.reserved > 0 and (self.limit_usd is None or self.spent + amount <= self.limit_usd + 1e-12)
+
     def settle(self, reservation: Reservation, cost: float) -> None:
         """Release the hold and record the real `cost` (at most the hold when the server honours max_tokens)."""
         with self._lock:

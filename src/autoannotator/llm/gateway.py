@@ -1,8 +1,10 @@
 """The one door to a chat model: cache, budget, rate limits and usage accounting around `ChatModel.complete`.
 
 Order per call: a cache hit answers at no cost; otherwise the worst-case cost is reserved from the budget
-(`BudgetError` when it does not fit), the call waits for a concurrency slot and the requests/min and
-tokens/min windows, runs, is settled at its real cost, and its answer is cached (errors never are).
+(waiting while calls in flight hold it; `BudgetError` when it can never fit), the call waits for a
+concurrency slot and the requests/min and tokens/min windows, runs, is settled at its real cost, and its
+answer is cached (errors never are). A call that fails after it was sent is settled at its worst case (the
+provider may have charged it), unless the model says the provider refused it (`UnbilledError`).
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from autoannotator.llm.base import ChatModel, Completion, Request, prompt_bytes
+from autoannotator.errors import BudgetError
+from autoannotator.llm.base import ChatModel, Completion, Request, UnbilledError, prompt_bytes
 from autoannotator.llm.cost import Budget, PriceTable
 
 
 @dataclass(frozen=True)
 class Answer:
-    """A completion, what it cost now (0 when cached), and whether it came from the cache."""
+    """A completion, what it cost when it was bought (a cached answer keeps its price: the row it labels
+    shows what its label cost; the run's spend is what the cache stored), and whether it came from the cache."""
 
     completion: Completion
     cost_usd: float
@@ -31,7 +35,9 @@ class Answer:
 class Cache(Protocol):
     """Stored answers by key. The run ledger implements it (`autoannotator.ledger.Ledger`)."""
 
-    def cached_call(self, key: str) -> Completion | None: ...
+    def cached_call(self, key: str) -> tuple[Completion, float] | None:
+        """The stored answer to `key` and what it cost when it was bought."""
+        ...
 
     def store_call(self, key: str, purpose: str, completion: Completion, cost_usd: float) -> None: ...
 
@@ -100,15 +106,27 @@ class Gateway:
         """Answer `request`; raises `BudgetError` before spending, or the model's own error."""
         key = self.key(request)
         if self.cache is not None and (hit := self.cache.cached_call(key)) is not None:
-            self.cache_hits += 1
-            return Answer(hit, 0.0, cached=True)
-        reservation = self.budget.reserve(self.worst_case_usd(request))
+            self.cache_hits += 1  # bought earlier in this run (an attempt that crashed, or an identical prompt)
+            return Answer(*hit, cached=True)
+        worst = self.worst_case_usd(request)
+        while True:
+            try:
+                reservation = self.budget.reserve(worst)
+                break
+            except BudgetError:
+                if not self.budget.fits_later(worst):  # spent for good: this call can never be paid
+                    raise
+                await asyncio.sleep(0.01)  # the holds of the calls in flight will shrink to their real costs
         cost = 0.0
         try:
             await self.limiter.acquire(prompt_bytes(request.messages))
             try:
                 self.calls += 1
+                cost = worst  # a failure once the request is sent may have been charged: its worst case
                 completion = await self.model.complete(request)
+            except UnbilledError:
+                cost = 0.0
+                raise
             finally:
                 self.limiter.release()
             cost = self.prices.cost(self.model.name, completion.prompt_tokens, completion.completion_tokens)

@@ -12,7 +12,7 @@ import os
 from functools import cached_property
 from typing import Any
 
-from autoannotator.llm.base import Completion, Request, prompt_bytes
+from autoannotator.llm.base import Completion, Request, UnbilledError, prompt_bytes
 
 
 class OpenAIChat:
@@ -64,7 +64,14 @@ class OpenAIChat:
                 "type": "json_schema",
                 "json_schema": {"name": "answer", "schema": request.json_schema, "strict": True},
             }
-        response = await self._client.chat.completions.create(**kwargs)
+        import openai
+
+        try:
+            response = await self._client.chat.completions.create(**kwargs)
+        except openai.APIStatusError as exc:
+            if exc.status_code == 429 or exc.status_code >= 500:
+                raise UnbilledError(f"{self.model}: HTTP {exc.status_code} after retries: {exc.message}") from exc
+            raise
         text = (response.choices[0].message.content or "") if response.choices else ""
         usage = response.usage
         return Completion(
