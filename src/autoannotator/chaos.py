@@ -246,3 +246,63 @@ def _phase(run: Path, trigger: str) -> str:
         return "start-up"
     due = BETA if trained else BETA // 2
     return "training" if reviewed >= due else "inference or review"
+
+
+# Generated-code attacks: each is the body of an adapter; `{key}`, `{ledger}` and `{out}` name a fake SSH key,
+# a ledger and a file the code must not write.
+ATTACKS = {
+    "read an SSH key": "return [open({key!r}).read().split()[-1]] * len(native)",
+    "read the ledger": "return [str(len(open({ledger!r}, 'rb').read()))] * len(native)",
+    "read the ledger with sqlite3": "import sqlite3\nreturn [str(sqlite3.connect({ledger!r}))] * len(native)",
+    "read an environment secret": "import os\nreturn [os.environ['OPENAI_API_KEY']] * len(native)",
+    "list a folder": "import os\nreturn [str(os.listdir('/'))] * len(native)",
+    "write a file": "open({out!r}, 'w').write('x')\nreturn [None] * len(native)",
+    "write with io": "import io\nio.open({out!r}, 'w').write('x')\nreturn [None] * len(native)",
+    "open a socket": "import socket\nsocket.create_connection(('127.0.0.1', 80))\nreturn [None] * len(native)",
+    "resolve a host": "import _socket\n_socket.getaddrinfo('example.com', 80)\nreturn [None] * len(native)",
+    "start a process": "import subprocess\nsubprocess.run(['true'])\nreturn [None] * len(native)",
+    "os.system": "import os\nos.system('touch {out}')\nreturn [None] * len(native)",
+    "posix_spawn": "import os\nos.posix_spawn('/bin/true', ['true'], {{}})\nreturn [None] * len(native)",
+    "fork bomb": "import os\nwhile True:\n    os.fork()",
+    "unbounded memory": "x = bytearray(10 ** 11)\nreturn [None] * len(native)",
+    "infinite loop": "while True:\n    pass",
+    "ctypes escape": "import ctypes\nctypes.CDLL(None).system(b'touch {out}')\nreturn [None] * len(native)",
+    "ctypes via builtins": "__import__('ctypes')\nreturn [None] * len(native)",
+    "remove the audit hook": "import sys\nsys.audit = None\nopen({key!r}).read()\nreturn [None] * len(native)",
+}
+
+
+def attack(body: str) -> str:
+    """An adapter whose body is `body`."""
+    return "def adapt(native, native_labels, task_labels):\n" + "\n".join(
+        f"    {line}" for line in body.splitlines()
+    )
+
+
+def run_attacks(folder: Path) -> dict[str, str | None]:
+    """Run every attack in the sandbox against real secrets planted in `folder`; name -> None when it was
+    blocked, else what got through."""
+    from autoannotator.errors import AdapterError
+    from autoannotator.sandbox import run_adapter_code
+
+    key = folder / ".ssh" / "id_rsa"
+    key.parent.mkdir(parents=True, exist_ok=True)
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY----- offensive", encoding="utf-8")
+    ledger = folder / "ledger.sqlite"
+    with sqlite3.connect(ledger) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS t (x)")
+    out = folder / "written.txt"
+    os.environ["OPENAI_API_KEY"] = "offensive"
+    results: dict[str, str | None] = {}
+    for name, body in ATTACKS.items():
+        code = attack(body.format(key=key, ledger=ledger, out=out))
+        try:
+            labels = run_adapter_code(code, [[0.9, 0.1]], ["clean", "profane"], ["not-offensive", "offensive"],
+                                      cpu_s=2, timeout_s=10)  # fmt: skip
+            results[name] = f"ran and returned {labels}"
+        except AdapterError:
+            results[name] = None
+        if out.exists():
+            results[name] = "wrote a file"
+            out.unlink()
+    return results

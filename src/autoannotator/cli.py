@@ -97,6 +97,9 @@ def annotate_command(
     relabel_final: Annotated[
         bool, typer.Option(help="At the end, the final specialists re-label earlier consensus rows.")
     ] = False,
+    csv_safe: Annotated[
+        bool, typer.Option(help="CSV output: cells starting with = + - @ get a leading ' (no formulas).")
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Label every row of INPUT: the specialists vote, and the rows they disagree on go to the reviewer."""
@@ -134,7 +137,8 @@ def annotate_command(
                 else None,
             }
         )
-        _run(config, out, run_dir or out.with_name(out.name + ".run"), resume=resume, quiet=quiet)
+        folder = run_dir or out.with_name(out.name + ".run")
+        _run(config, out, folder, resume=resume, quiet=quiet, csv_safe=csv_safe)
 
 
 @app.command("baseline")
@@ -152,6 +156,9 @@ def baseline_command(
     budget_usd: Annotated[float | None, typer.Option(help="Hard cap on LLM spending, USD.")] = None,
     concurrency: Annotated[int, typer.Option(help="LLM calls in flight at once.")] = 8,
     resume: Annotated[bool, typer.Option(help="Continue the run in --run-dir where it stopped.")] = False,
+    csv_safe: Annotated[
+        bool, typer.Option(help="CSV output: cells starting with = + - @ get a leading ' (no formulas).")
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Label INPUT with a baseline (the LLM alone, one specialist alone, or the specialists' majority), as an
@@ -174,7 +181,8 @@ def baseline_command(
             None,
         )
         config = baseline(config, method)
-        _run(config, out, run_dir or out.with_name(out.name + ".run"), resume=resume, quiet=quiet)
+        folder = run_dir or out.with_name(out.name + ".run")
+        _run(config, out, folder, resume=resume, quiet=quiet, csv_safe=csv_safe)
 
 
 @app.command("eval")
@@ -205,7 +213,7 @@ def eval_command(
         err.print(f"report: {folder / 'report.html'}")
 
 
-def _run(config: RunConfig, out: Path, folder: Path, *, resume: bool, quiet: bool) -> None:
+def _run(config: RunConfig, out: Path, folder: Path, *, resume: bool, quiet: bool, csv_safe: bool) -> None:
     """Run `config` with a progress bar, then print what happened."""
     with Progress(
         TextColumn("[bold]labelling"),
@@ -223,7 +231,7 @@ def _run(config: RunConfig, out: Path, folder: Path, *, resume: bool, quiet: boo
             elapsed = bar.tasks[0].elapsed or 1e-9
             bar.update(job, completed=read, total=size, description=f"{rows:,} rows, {rows / elapsed:,.0f} rows/s")
 
-        result = annotate(config, out=out, run_dir=folder, resume=resume, progress=report)
+        result = annotate(config, out=out, run_dir=folder, resume=resume, progress=report, csv_safe=csv_safe)
     counts = result.counts
     labelled = sum(v for k, v in counts.items() if k not in ("skipped", "hard"))
     usage = result.review_usage
@@ -324,10 +332,13 @@ def _config(
 def export_command(
     run_dir: Annotated[Path, typer.Argument(help="The run folder.")],
     out: Annotated[Path, typer.Option(help="review.csv (fill the label column) or tasks.json (Label Studio).")],
+    csv_safe: Annotated[
+        bool, typer.Option(help="Neutralise cells a spreadsheet would run as formulas (= + - @).")
+    ] = True,
 ) -> None:
     """Hand the unresolved rows to people: a review sheet, or Label Studio tasks with the votes as predictions."""
     with _errors(), Ledger(_ledger_path(run_dir)) as ledger:
-        n = export_rows(ledger, out)
+        n = export_rows(ledger, out, csv_safe=csv_safe)
         err.print(f"{n:,} unresolved rows -> {out}")
         if out.suffix.lower() == ".json":
             err.print(f"Label Studio labeling config:\n{label_studio_config(ledger.meta('config')['labels'])}")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from autoannotator.errors import InputError
-from autoannotator.io import atomic_path
+from autoannotator.io import ColumnType, atomic_path, unneutralise, write_rows
 from autoannotator.ledger import Ledger
 
 REVIEW_COLUMNS = ["id", "text", "best_guess", "votes", "review", "label"]
@@ -32,21 +32,19 @@ def label_studio_config(labels: list[str]) -> str:
     )
 
 
-def export_rows(ledger: Ledger, out: Path) -> int:
+def export_rows(ledger: Ledger, out: Path, *, csv_safe: bool = True) -> int:
     """Write the unresolved rows to `out`: ``.json`` = Label Studio tasks, ``.csv`` = a sheet with an empty
-    ``label`` column to fill. Returns the number of rows."""
+    ``label`` column to fill (formula-like cells neutralised unless `csv_safe` is off: people open it in a
+    spreadsheet). Returns the number of rows."""
     rows = ledger.unresolved()
-    with atomic_path(out) as tmp:
-        if out.suffix.lower() == ".json":
-            tasks = [_task(row) for row in rows]
-            tmp.write_text(json.dumps(tasks, ensure_ascii=False, indent=1), encoding="utf-8")
-        else:
-            with tmp.open("w", encoding="utf-8", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=REVIEW_COLUMNS, extrasaction="ignore")
-                writer.writeheader()
-                for row in rows:
-                    writer.writerow({**row, "votes": json.dumps(row["votes"], ensure_ascii=False), "label": ""})
-    return len(rows)
+    if out.suffix.lower() == ".json":
+        with atomic_path(out) as tmp:
+            tmp.write_text(
+                json.dumps([_task(row) for row in rows], ensure_ascii=False, indent=1), encoding="utf-8"
+            )
+        return len(rows)
+    columns: dict[str, ColumnType] = dict.fromkeys(REVIEW_COLUMNS, "string")
+    return write_rows(out, [[{**row, "label": ""} for row in rows]], columns=columns, csv_safe=csv_safe)
 
 
 def _task(row: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +86,7 @@ def read_decisions(path: Path, labels: list[str]) -> dict[str, str]:
             if row.get("id") is None or "label" not in row:
                 raise InputError(path, "needs the columns id and label", row=i)
             if row["label"].strip():
-                decisions[row["id"]] = _checked(row["label"].strip(), labels, path, i)
+                decisions[unneutralise(row["id"])] = _checked(row["label"].strip(), labels, path, i)
     return decisions
 
 

@@ -237,9 +237,26 @@ def atomic_path(path: Path) -> Iterator[Path]:
 ColumnType = Literal["string", "float", "int"]
 
 
-def write_rows(path: Path, chunks: Iterable[list[dict[str, Any]]], *, columns: dict[str, ColumnType]) -> int:
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads as the start of a formula (OWASP CSV injection)."""
+
+
+def neutralise(cell: Any) -> Any:
+    """A CSV cell a spreadsheet will not evaluate: a text starting like a formula gets a leading ``'``."""
+    return "'" + cell if isinstance(cell, str) and cell.startswith(FORMULA_START) else cell
+
+
+def unneutralise(cell: str) -> str:
+    """Undo `neutralise` (for cells read back from a sheet we wrote)."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_START) else cell
+
+
+def write_rows(
+    path: Path, chunks: Iterable[list[dict[str, Any]]], *, columns: dict[str, ColumnType], csv_safe: bool = False
+) -> int:
     """Write dict rows atomically as JSONL, CSV or Parquet (by suffix), keeping `columns` in order (their
-    types fix the Parquet schema); nested values become JSON text in CSV and Parquet. Returns the row count."""
+    types fix the Parquet schema); nested values become JSON text in CSV and Parquet; with `csv_safe`, CSV
+    cells that start like a formula are neutralised. Returns the row count."""
     fmt = file_format(path)
     count = 0
     with atomic_path(path) as tmp:
@@ -247,7 +264,7 @@ def write_rows(path: Path, chunks: Iterable[list[dict[str, Any]]], *, columns: d
             count = _write_parquet(tmp, chunks, columns)
         else:
             with tmp.open("w", encoding="utf-8", newline="") as out:
-                count = _write_text(out, fmt, chunks, list(columns))
+                count = _write_text(out, fmt, chunks, list(columns), csv_safe=csv_safe)
     return count
 
 
@@ -279,7 +296,9 @@ def _flat(value: Any) -> Any:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
 
 
-def _write_text(out: Any, fmt: str, chunks: Iterable[list[dict[str, Any]]], columns: list[str]) -> int:
+def _write_text(
+    out: Any, fmt: str, chunks: Iterable[list[dict[str, Any]]], columns: list[str], *, csv_safe: bool
+) -> int:
     count = 0
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore") if fmt == "csv" else None
     if writer is not None:
@@ -287,7 +306,8 @@ def _write_text(out: Any, fmt: str, chunks: Iterable[list[dict[str, Any]]], colu
     for chunk in chunks:
         for row in chunk:
             if writer is not None:
-                writer.writerow({c: _flat(row.get(c)) for c in columns})
+                cells = {c: _flat(row.get(c)) for c in columns}
+                writer.writerow({c: neutralise(v) for c, v in cells.items()} if csv_safe else cells)
             else:
                 out.write(json.dumps({c: row.get(c) for c in columns}, ensure_ascii=False) + "\n")
         count += len(chunk)

@@ -131,9 +131,16 @@ def prepare(config: RunConfig) -> list[tuple[str, Specialist, Adapts]]:
 
 
 def annotate(
-    config: RunConfig, *, out: Path, run_dir: Path, resume: bool = False, progress: Progress | None = None
+    config: RunConfig,
+    *,
+    out: Path,
+    run_dir: Path,
+    resume: bool = False,
+    progress: Progress | None = None,
+    csv_safe: bool = False,
 ) -> RunResult:
-    """Label `config.input` into `out` (JSONL, CSV or Parquet), keeping the run in `run_dir`/ledger.sqlite."""
+    """Label `config.input` into `out` (JSONL, CSV or Parquet), keeping the run in `run_dir`/ledger.sqlite;
+    `csv_safe` neutralises formula-like CSV cells."""
     started = time.perf_counter()
     if config.specialists == ("auto",):
         config = choose(config, run_dir / "ledger.sqlite")
@@ -191,6 +198,7 @@ def annotate(
         finally:
             if reviewer is not None:
                 reviewer.close()
+        ledger.set_meta("csv_safe", csv_safe)
         n = write_output(ledger, out)
         ledger.set_meta("status", "complete")
         return RunResult(
@@ -359,8 +367,9 @@ def _decide(
 
 
 def write_output(ledger: Ledger, out: Path) -> int:
-    """Write the run's rows to `out` (atomically) and its skipped rows beside it; returns the row count."""
-    n = write_rows(out, ledger.labelled(), columns=OUTPUT_COLUMNS)
+    """Write the run's rows to `out` (atomically) and its skipped rows beside it; returns the row count. CSV
+    cells that a spreadsheet would run as formulas are neutralised when the run asked for it (``csv_safe``)."""
+    n = write_rows(out, ledger.labelled(), columns=OUTPUT_COLUMNS, csv_safe=bool(ledger.meta("csv_safe")))
     skipped = ledger.skipped()
     if skipped:
         write_rows(

@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import unicodedata
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -68,7 +69,7 @@ class Task(BaseModel):
         seen: dict[str, str] = {}
         for label in self.labels:
             for key in (label.name, *label.aliases):
-                folded = key.casefold()
+                folded = unicodedata.normalize("NFKC", key).casefold()  # fullwidth, upper case: the same
                 if folded in seen:
                     raise ValueError(f"duplicate label {key!r} (clashes with {seen[folded]!r})")
                 seen[folded] = label.name

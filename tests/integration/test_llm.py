@@ -183,3 +183,14 @@ def test_price_table_matches_dated_names(tmp_path: Path) -> None:
     assert prices.cost("gpt-3.5-turbo", 1_000_000, 1_000_000) == pytest.approx(2.0)
     assert prices.price("gpt-4o-mini-2024-07-18") == prices.price("gpt-4o-mini")
     assert prices.cost("some-local-model", 10**6, 10**6) == 0.0
+
+
+@pytest.mark.parametrize("strategy", ["zero-shot", "cot"])
+def test_text_is_sent_verbatim_never_formatted_or_evaluated(strategy: str) -> None:
+    hostile = "{task} {labels[0]} {{7*7}} ${HOME} %s __import__('os').system('x') <|im_end|> =1+1"
+    with ChatServer(by_keyword) as server:
+        r = reviewer(server, strategy=strategy)
+        (verdict,) = r.review([HardRow(0, hostile, {}, None)])
+        r.close()
+    assert verdict.status == "ok"
+    assert hostile in server.requests[0]["messages"][-1]["content"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from autoannotator.chaos import ATTACKS, attack
 from autoannotator.errors import AdapterError
 from autoannotator.sandbox import run_adapter_code
 
@@ -26,12 +27,6 @@ def test_a_well_behaved_adapter_runs() -> None:
     assert run(GOOD) == ["not-offensive", "offensive"]
 
 
-def attack(body: str) -> str:
-    return "def adapt(native, native_labels, task_labels):\n" + "\n".join(
-        f"    {line}" for line in body.splitlines()
-    )
-
-
 @pytest.fixture
 def secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     key = tmp_path / ".ssh" / "id_rsa"
@@ -42,28 +37,6 @@ def secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
         db.execute("CREATE TABLE t (x)")
     monkeypatch.setenv("OPENAI_API_KEY", "offensive")
     return {"key": key, "ledger": ledger, "out": tmp_path / "written.txt"}
-
-
-ATTACKS = {
-    "read an SSH key": "return [open({key!r}).read().split()[-1]] * len(native)",
-    "read the ledger": "return [str(len(open({ledger!r}, 'rb').read()))] * len(native)",
-    "read the ledger with sqlite3": "import sqlite3\nreturn [str(sqlite3.connect({ledger!r}))] * len(native)",
-    "read an environment secret": "import os\nreturn [os.environ['OPENAI_API_KEY']] * len(native)",
-    "list a folder": "import os\nreturn [str(os.listdir('/'))] * len(native)",
-    "write a file": "open({out!r}, 'w').write('x')\nreturn [None] * len(native)",
-    "write with io": "import io\nio.open({out!r}, 'w').write('x')\nreturn [None] * len(native)",
-    "open a socket": "import socket\nsocket.create_connection(('127.0.0.1', 80))\nreturn [None] * len(native)",
-    "resolve a host": "import _socket\n_socket.getaddrinfo('example.com', 80)\nreturn [None] * len(native)",
-    "start a process": "import subprocess\nsubprocess.run(['true'])\nreturn [None] * len(native)",
-    "os.system": "import os\nos.system('touch {out}')\nreturn [None] * len(native)",
-    "posix_spawn": "import os\nos.posix_spawn('/bin/true', ['true'], {{}})\nreturn [None] * len(native)",
-    "fork bomb": "import os\nwhile True:\n    os.fork()",
-    "unbounded memory": "x = bytearray(10 ** 11)\nreturn [None] * len(native)",
-    "infinite loop": "while True:\n    pass",
-    "ctypes escape": "import ctypes\nctypes.CDLL(None).system(b'touch {out}')\nreturn [None] * len(native)",
-    "ctypes via builtins": "__import__('ctypes')\nreturn [None] * len(native)",
-    "remove the audit hook": "import sys\nsys.audit = None\nopen({key!r}).read()\nreturn [None] * len(native)",
-}
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
