@@ -3,15 +3,16 @@
 Datasets: TweetEval sentiment test (3-way), TweetEval offensive test, Rotten Tomatoes MR test. Rows: each
 specialist alone; the specialists' majority; the LLM alone (replayed zero-shot and few-shot answers);
 AutoAnnotator with the paper's rule (unanimity gate, zero-shot review, fine-tuning every beta rows);
-AutoAnnotator with its defaults (learned routing; mean and spread of 3 seeds: the seed picks the validation
-slice and the replay buffer); and the upper bound with a perfect reviewer (gold labels replayed as the
+AutoAnnotator in its best configuration (learned routing; mean and spread of 3 seeds: the seed picks the
+validation slice and the replay buffer); and the upper bound with a perfect reviewer (gold labels replayed as the
 reviewer's answers, with the real answers' token counts: the paper's "+Human" row). Columns: accuracy,
 macro-F1, share of rows sent to the LLM, tokens, dollars at GPT-3.5-turbo list prices ($0.50 / $1.50 per
 million input / output tokens), wall time. Also a cost-versus-accuracy curve per dataset (PNG).
 
-Honesty: nothing here is tuned on the scored rows; every AutoAnnotator row uses the same configuration on
-every dataset (the defaults, fixed before this benchmark; the first-stage threshold of the bundled
-minilm-sentiment head was chosen on the TweetEval *validation* split).
+Honesty: nothing is tuned on the scored rows; every AutoAnnotator row uses the same configuration on every
+dataset: the library defaults, plus a first-stage rule chosen on a dev split (`FIRST_STAGE`); the rating cut
+of the bundled minilm-sentiment head was chosen on the TweetEval *validation* split. (The defaults
+themselves were designed while developing on TweetEval sentiment test: see bench/results/stages.md.)
 
     python bench/paper.py [--out bench/results/paper.md] [--datasets tweeteval-offensive,...]
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import random
 import statistics
 import tempfile
 import time
@@ -40,6 +42,11 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
 PRICES_NOTE = "GPT-3.5-turbo list prices, $0.50 / $1.50 per million input / output tokens"
 SEEDS = (0, 1, 2)
+FIRST_STAGE = HardRule.parse("agreement:0.8")
+"""The first stage's rule (before anything is trained), chosen on a dev split: Rotten Tomatoes *train* rows
+with recorded answers (6,530), where agreement:0.8 gave 0.799 accuracy with 30.2% sent and the paper's
+not-unanimous 0.791 with 32.8%."""
+BEST = "AutoAnnotator, best configuration (3 seeds: mean ± sd)"
 HEADER = "| configuration | accuracy | macro-F1 | sent to LLM | tokens | USD | seconds |"
 
 
@@ -54,6 +61,7 @@ class Dataset:
     few_shot: str
     review: str  # the setting AutoAnnotator's reviewer replays
     split: str | None = None  # keep only this split of the replay file
+    shuffle: bool = False  # the file is sorted by label: shuffle it (seed 0) as a user would before a staged run
     target: tuple[float, float] = (0.0, 1.0)  # accuracy at least, LLM share at most
 
 
@@ -81,6 +89,7 @@ DATASETS = {
             "10-shot",
             "10-shot",
             split="test",
+            shuffle=True,
             target=(0.896, 0.35),
         ),
         Dataset(
@@ -130,10 +139,10 @@ def review(path: Path, setting: str) -> ReviewConfig:
 def run(config: RunConfig, folder: Path, name: str) -> dict[str, Any]:
     """Run `config`, score it against the dataset's gold labels; the figures of one table row."""
     tick = time.perf_counter()
-    out = folder / f"{name}.jsonl"
-    annotate(config, out=out, run_dir=folder / f"{name}.run")
+    out, run_dir = folder / f"{name}.jsonl", folder / f"{name}.run"
+    annotate(config, out=out, run_dir=run_dir)
     seconds = time.perf_counter() - tick
-    report = evaluate(out, gold=config.input)
+    report = evaluate(out, gold=config.input, run_dir=run_dir)
     assert report.gold is not None
     return {
         "accuracy": report.gold["all"].accuracy * report.coverage,  # unlabelled rows count as wrong
@@ -168,13 +177,13 @@ def curve(majority: dict[str, Any], answers: Path, gold: list[str]) -> list[tupl
     LLM (its replayed answers), for shares 0..1: the routing threshold swept, without learning."""
     rows = list(read_rows(majority["out"]))
     with answers.open(encoding="utf-8", newline="") as f:
-        llm = {r["text"]: r["llm_label"] for r in csv.DictReader(f)}
+        llm = {r["text"].strip(): r["llm_label"] for r in csv.DictReader(f)}
     confidence = np.array(
         [r["agreement"] + 0.01 * np.mean([v["prob"] for v in r["votes"].values()]) for r in rows]
     )
     order = np.argsort(confidence, kind="stable")
     auto = np.array([r["label"] == g for r, g in zip(rows, gold, strict=True)])
-    asked = np.array([llm.get(r["text"]) == g for r, g in zip(rows, gold, strict=True)])
+    asked = np.array([llm.get(r["text"].strip()) == g for r, g in zip(rows, gold, strict=True)])
     points = []
     for share in np.linspace(0, 1, 21):
         sent = np.zeros(len(rows), dtype=bool)
@@ -183,13 +192,29 @@ def curve(majority: dict[str, Any], answers: Path, gold: list[str]) -> list[tupl
     return points
 
 
+def rows_file(dataset: Dataset, folder: Path) -> Path:
+    """The dataset's rows, shuffled with seed 0 when it is sorted by label."""
+    if not dataset.shuffle:
+        return dataset.data
+    with dataset.data.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    random.Random(0).shuffle(rows)
+    out = folder / dataset.data.name
+    with out.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["text", "label"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return out
+
+
 def bench(dataset: Dataset, folder: Path) -> tuple[list[tuple[str, dict[str, Any]]], Any]:
     task = load_task(dataset.task)
     labels = list(task.label_names)
-    with dataset.data.open(encoding="utf-8", newline="") as f:
+    data = rows_file(dataset, folder)
+    with data.open(encoding="utf-8", newline="") as f:
         gold = [r["label"] for r in csv.DictReader(f)]
     reviewed = replay_file(dataset, dataset.review, folder)
-    base = RunConfig(input=dataset.data, task=task, specialists=dataset.specialists)
+    base = RunConfig(input=data, task=task, specialists=dataset.specialists)
     table: list[tuple[str, dict[str, Any]]] = []
     majority = run(baseline(base, "majority"), folder, "majority")
     table += specialist_rows(majority, labels, gold)
@@ -212,11 +237,10 @@ def bench(dataset: Dataset, folder: Path) -> tuple[list[tuple[str, dict[str, Any
     table.append(
         ("AutoAnnotator, paper's rule (unanimity gate, fine-tune every 2000)", run(paper, folder, "paper"))
     )
-    seeds = [
-        run(learner.model_copy(update={"learning": LearningConfig(seed=s)}), folder, f"best-{s}") for s in SEEDS
-    ]
-    table.append(("AutoAnnotator, defaults (3 seeds: mean ± sd)", summarise(seeds)))
-    upper = learner.model_copy(
+    best = learner.model_copy(update={"hard_rule": FIRST_STAGE})
+    seeds = [run(best.model_copy(update={"learning": LearningConfig(seed=s)}), folder, f"best-{s}") for s in SEEDS]
+    table.append((BEST, summarise(seeds)))
+    upper = best.model_copy(
         update={
             "review": review(replay_file(dataset, dataset.review, folder, gold=True), dataset.review),
             "learning": LearningConfig(),
@@ -231,7 +255,7 @@ def bench(dataset: Dataset, folder: Path) -> tuple[list[tuple[str, dict[str, Any
     points = [
         ("LLM only", 1.0, next(r for n, r in table if n.startswith("LLM only"))["accuracy"]),
         ("paper's rule", table[-3][1]["llm_share"], table[-3][1]["accuracy"]),
-        ("AutoAnnotator", table[-2][1]["llm_share"], table[-2][1]["accuracy"]),
+        ("AutoAnnotator (best)", table[-2][1]["llm_share"], table[-2][1]["accuracy"]),
     ]
     figure = tradeoff_figure(
         points, curve(majority, reviewed, gold), title=f"{dataset.name}: accuracy vs LLM share"
@@ -271,8 +295,9 @@ def main() -> None:
         f"- dollars: {PRICES_NOTE}; the MR replay file has no token counts: estimated as 60 + bytes/4 for "
         "the prompt (a 10-shot prompt is longer, so MR dollars are understated, equally for every row that uses "
         "the LLM)",
-        "- AutoAnnotator defaults: fixed specialists + trainable minilm (stacked), beta 2000, warm-up 1000, "
-        f"learned routing with at most 20% of rows sent after the first stage, validation slice 5%; seeds {SEEDS}",
+        "- AutoAnnotator best configuration: fixed specialists + trainable minilm (stacked), first stage: "
+        "agreement:0.8 (chosen on a dev split), beta 2000, warm-up 1000, learned routing with at most 20% of rows "
+        f"sent after the first stage, validation slice 5%; seeds {SEEDS}",
     ]
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.datasets.split(","):
@@ -293,7 +318,7 @@ def main() -> None:
                     f"{fmt(row, 'llm_share', '{:.1%}')} | {row['tokens']:,.0f} | {row['usd']:.4f} | "
                     f"{row['seconds']:.0f} |"
                 )
-            ours = next(r for n, r in table if n.startswith("AutoAnnotator, defaults"))
+            ours = next(r for n, r in table if n == BEST)
             accuracy, share = dataset.target
             saving = 1 - ours["usd"] / llm_usd if llm_usd else float("nan")
             met = ours["accuracy"] >= accuracy and ours["llm_share"] <= share

@@ -21,7 +21,6 @@ the last promoted versions and redoes an interrupted training identically (fixed
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import time
 from collections.abc import Sequence
@@ -34,9 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from autoannotator.adapters import ABSTAIN, Adapts
 from autoannotator.ledger import Ledger
-from autoannotator.specialists.base import FloatArray, IntArray, Specialist
-from autoannotator.specialists.features import Featurizer, Stacked
-from autoannotator.specialists.trainable import TrainableSpecialist
+from autoannotator.specialists.base import FloatArray, IntArray, Specialist, Trainable
 from autoannotator.voting import BoolArray, weighted
 
 
@@ -174,7 +171,7 @@ class Learner:
     def train(
         self,
         ledger: Ledger,
-        specialists: dict[str, TrainableSpecialist],
+        specialists: dict[str, Trainable],
         inputs: Sequence[tuple[str, Specialist]] = (),
     ) -> list[StageReport]:
         """Train every specialist in `specialists` on the rows reviewed so far (see the module docstring), save
@@ -191,14 +188,14 @@ class Learner:
         reports = []
         for name, current in list(specialists.items()):
             tick = time.perf_counter()
-            candidate = TrainableSpecialist(self._featurizer(current, inputs), name=name, seed=self.config.seed)
+            candidate = current.fresh(self._inputs(inputs), self.config.seed)
             if len(set(labels)) >= 2:
                 candidate.fit(texts, labels)
             new = self._accuracy(candidate, val)
             old = self._accuracy(current, val)
-            promoted = candidate.head_ is not None and new >= old
+            promoted = candidate.fitted and new >= old
             path = self.run_dir / "specialists" / name / f"v{stage}"
-            if candidate.head_ is not None:
+            if candidate.fitted:
                 candidate.save(path)
             if promoted:
                 specialists[name] = candidate
@@ -247,20 +244,17 @@ class Learner:
     def restore(
         self,
         ledger: Ledger,
-        specialists: dict[str, TrainableSpecialist],
+        specialists: dict[str, Trainable],
         inputs: Sequence[tuple[str, Specialist]] = (),
     ) -> None:
         """Load the last promoted version of each specialist (a resumed run)."""
         for name, path in ledger.promoted_versions().items():
             if name in specialists:
-                featurizer = self._featurizer(specialists[name], inputs)
-                specialists[name] = TrainableSpecialist.load(Path(path), featurizer)
+                specialists[name] = specialists[name].load_version(Path(path), self._inputs(inputs))
 
-    def _featurizer(self, current: TrainableSpecialist, inputs: Sequence[tuple[str, Specialist]]) -> Featurizer:
-        """A fresh copy of `current`'s own featurizer, stacked with `inputs` when stacking is on."""
-        own = current.featurizer.base if isinstance(current.featurizer, Stacked) else current.featurizer
-        own = copy.copy(own)
-        return Stacked(own, inputs) if self.config.stack and inputs else own
+    def _inputs(self, inputs: Sequence[tuple[str, Specialist]]) -> Sequence[tuple[str, Specialist]]:
+        """The fixed specialists a candidate stacks on: `inputs` when stacking is on, else none."""
+        return inputs if self.config.stack else ()
 
 
 def learn_routing(
@@ -282,7 +276,7 @@ def learn_routing(
     votes = np.full((len(val), len(prepared)), ABSTAIN, dtype=np.int64)
     probs = np.full((len(val), len(prepared), k), 1.0 / k)
     for j, (_, specialist, adapter) in enumerate(prepared):
-        if isinstance(specialist, TrainableSpecialist) and not specialist.ready:
+        if isinstance(specialist, Trainable) and not specialist.ready:
             continue
         votes[:, j], probs[:, j] = adapter.apply(specialist.predict(texts))
     accuracy = {}
@@ -290,7 +284,7 @@ def learn_routing(
         voted = votes[:, j] != ABSTAIN
         accuracy[name] = float((votes[voted, j] == reference[voted]).mean()) if voted.sum() >= 10 else 1.0 / k
     deciders: list[str | None] = [None] + [
-        name for name, s, _ in prepared if isinstance(s, TrainableSpecialist) and s.head_ is not None
+        name for name, s, _ in prepared if isinstance(s, Trainable) and s.fitted
     ]
     decided = {d: Routing(accuracy, 0.0, d).decide(names, votes, probs, k)[0] for d in deciders}
     decider = max(deciders, key=lambda d: float((decided[d].argmax(axis=1) == reference).mean()))

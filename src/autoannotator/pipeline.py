@@ -29,8 +29,8 @@ from autoannotator.io import ColumnType, Record, Row, Skip, Source, write_rows
 from autoannotator.learning import Learner, LearningConfig, Routing, learn_routing
 from autoannotator.ledger import Batch, Decision, Ledger
 from autoannotator.review import Examples, HardRow, ReviewConfig, Reviewer, build_reviewer, controller_gateway
-from autoannotator.specialists import TrainableSpecialist, build, shared_minilm
-from autoannotator.specialists.base import FloatArray, IntArray, Specialist
+from autoannotator.specialists import build, shared_minilm
+from autoannotator.specialists.base import FloatArray, IntArray, Specialist, Trainable
 from autoannotator.task import Task
 from autoannotator.voting import AGGREGATORS, AggregatorName, BoolArray, HardRule, agreement, consensus, margin
 
@@ -121,7 +121,7 @@ def prepare(config: RunConfig) -> list[tuple[str, Specialist, Adapts]]:
     for name in config.chosen():
         specialist = build(name, config.task)
         card = specialist.card
-        if isinstance(specialist, TrainableSpecialist) and not card.native_labels:  # cold start: task labels
+        if isinstance(specialist, Trainable) and not card.native_labels:  # cold start: task labels
             card = card.model_copy(update={"native_labels": config.task.label_names})
         adapter = compile_adapter(
             config.task.specialists.get(name), card, config.task, allow_code=config.allow_generated_code
@@ -164,7 +164,7 @@ def annotate(
         routing = None
         if learner is not None:
             prepared, routing = _learn(learner, ledger, prepared, config.task, restore=True)
-        audit = _audit(config) if any(isinstance(s, TrainableSpecialist) for _, s, _ in prepared) else None
+        audit = _audit(config) if any(isinstance(s, Trainable) for _, s, _ in prepared) else None
         try:
             with ThreadPoolExecutor(max_workers=max(len(prepared), 1), thread_name_prefix="specialist") as pool:
                 for rows in source.batches(config.batch_size, start=done):
@@ -301,7 +301,7 @@ def _learn(
     """Train the trainable specialists when a stage is due (and, with `restore`, first load their last promoted
     versions); returns `prepared` with the promoted versions swapped in, and the stage's learned routing (kept
     in the ledger, so a resumed run routes as the first run did)."""
-    trainables = {n: s for n, s, _ in prepared if isinstance(s, TrainableSpecialist)}
+    trainables = {n: s for n, s, _ in prepared if isinstance(s, Trainable)}
     fixed = [(n, s) for n, s, _ in prepared if n not in trainables]
     if restore:
         learner.restore(ledger, trainables, fixed)
@@ -446,7 +446,7 @@ def vote(
 
     def run(item: tuple[str, Specialist, Adapts]) -> tuple[IntArray, FloatArray, float]:
         _, specialist, adapter = item
-        if isinstance(specialist, TrainableSpecialist) and not specialist.ready:  # cold start: abstain
+        if isinstance(specialist, Trainable) and not specialist.ready:  # cold start: abstain
             return np.full(len(texts), -1, dtype=np.int64), np.full((len(texts), k), 1.0 / k), 0.0
         tick = time.perf_counter()
         native = specialist.predict(texts)

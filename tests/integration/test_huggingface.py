@@ -78,3 +78,41 @@ def test_registered_folders_join_the_candidates(classifier_folder: Path) -> None
     cards = candidate_cards(TASK, [str(classifier_folder), "hf:someone/no-such-model"])
     assert f"hf:{classifier_folder}" in {c.name for c in cards.values()}
     assert "hf:someone/no-such-model" not in cards
+
+
+def test_full_fine_tuning_learns_saves_safetensors_and_reloads(example_csv: Path, tmp_path: Path) -> None:
+    import csv
+
+    with example_csv.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))[:64]
+    texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
+    untrained = build("minilm-finetune", load_task("sentiment-2"))
+    assert not untrained.ready  # type: ignore[attr-defined]  # cold start: abstains until trained
+    model = untrained.fresh((), seed=0).fit(texts, labels)  # type: ignore[attr-defined]
+    probs = model.predict(texts)
+    assert probs.shape == (64, 2) and model.card.native_labels == ("negative", "positive")
+    before = float((np.array(model.card.native_labels)[probs.argmax(axis=1)] == np.array(labels)).mean())
+    assert before >= 0.8  # it fits what it was trained on
+    model.save(tmp_path / "v1")
+    assert (tmp_path / "v1" / "model.safetensors").is_file()
+    assert not [p for p in (tmp_path / "v1").iterdir() if p.suffix in (".bin", ".pkl", ".pt")]
+    again = untrained.load_version(tmp_path / "v1", ())  # type: ignore[attr-defined]
+    np.testing.assert_allclose(again.predict(texts[:8]), probs[:8], atol=1e-5)
+    same = untrained.fresh((), seed=0).fit(texts, labels)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(same.predict(texts[:8]), probs[:8], atol=1e-5)  # fixed seed: same weights
+
+
+def test_pickled_weights_are_refused_unless_allowed(classifier_folder: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    folder = tmp_path / "pickled"
+    shutil.copytree(classifier_folder, folder)
+    state = load_file(str(folder / "model.safetensors"))
+    torch.save(state, folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(SpecialistError, match="safetensors"):
+        HFClassifier(folder).predict(["hello"])
+    assert HFClassifier(folder, allow_pickle=True).predict(["hello"]).shape == (1, 3)

@@ -21,7 +21,7 @@ from autoannotator.specialists.features import (
     Stacked,
     shared_minilm,
 )
-from autoannotator.specialists.huggingface import HFClassifier
+from autoannotator.specialists.huggingface import FineTunedClassifier, HFClassifier
 from autoannotator.specialists.lexicon import Afinn, TextBlobPattern, Vader
 from autoannotator.specialists.toxicity import BetterProfanity, HateSonar, ProfanityCheck, SafeType
 from autoannotator.specialists.trainable import FixedHead, LinearHead, TrainableSpecialist
@@ -72,6 +72,7 @@ ZOO: dict[str, Callable[[Task | None], Specialist]] = {
         SentenceTransformerEncoder(), name="minilm-torch", prototypes=prototypes(task)
     ),
     "tfidf": lambda task: TrainableSpecialist(HashedTfidf(), name="tfidf"),
+    "minilm-finetune": lambda task: FineTunedClassifier(),
 }
 
 
@@ -115,6 +116,7 @@ __all__ = [
     "Afinn",
     "BetterProfanity",
     "Card",
+    "FineTunedClassifier",
     "FixedHead",
     "HFClassifier",
     "HashedTfidf",

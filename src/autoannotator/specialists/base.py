@@ -73,16 +73,35 @@ class Specialist(Protocol):
 
 @runtime_checkable
 class Trainable(Specialist, Protocol):
-    """A specialist that learns from labelled texts and persists itself."""
+    """A specialist that learns from labelled texts, in versions (staged learning, `autoannotator.learning`).
+
+    `fresh` makes an untrained candidate with the same settings; `fit` trains it; `save` writes a version to a
+    folder (no pickle) and `load_version` reads one back. `inputs` are fixed specialists whose outputs a
+    candidate may also learn from (stacking); a kind that cannot use them ignores them.
+    """
+
+    @property
+    def ready(self) -> bool:
+        """Whether it can predict (trained, or given a zero-shot head)."""
+        ...
+
+    @property
+    def fitted(self) -> bool:
+        """Whether it has been trained."""
+        ...
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> Trainable:
         """Learn from `texts` with their `labels`; its native labels become the sorted distinct labels."""
         ...
 
-    def predict_proba(self, texts: Sequence[str]) -> FloatArray:
-        """(n, k) probabilities over ``card.native_labels``."""
+    def fresh(self, inputs: Sequence[tuple[str, Specialist]], seed: int) -> Trainable:
+        """An untrained candidate with the same settings."""
         ...
 
     def save(self, folder: Path) -> None:
-        """Write the fitted state into `folder` (created if missing)."""
+        """Write this version to `folder`."""
+        ...
+
+    def load_version(self, folder: Path, inputs: Sequence[tuple[str, Specialist]]) -> Trainable:
+        """The version saved in `folder` (by `save` of a candidate made with the same `inputs`)."""
         ...

@@ -11,6 +11,7 @@ replaces that with a logistic-regression head. State is saved as ``.npz`` arrays
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,8 +23,8 @@ import numpy as np
 
 from autoannotator.errors import SpecialistError
 from autoannotator.specialists._common import package_version, softmax
-from autoannotator.specialists.base import Card, FloatArray
-from autoannotator.specialists.features import Features, Featurizer
+from autoannotator.specialists.base import Card, FloatArray, Specialist
+from autoannotator.specialists.features import Features, Featurizer, Stacked
 
 PROTOTYPE_TEMPERATURE = 0.05
 
@@ -115,6 +116,22 @@ class TrainableSpecialist:
     def ready(self) -> bool:
         """Whether it can predict: fitted, or given label prototypes."""
         return self.head_ is not None or bool(self.prototypes)
+
+    @property
+    def fitted(self) -> bool:
+        return self.head_ is not None
+
+    def fresh(self, inputs: Sequence[tuple[str, Specialist]], seed: int) -> TrainableSpecialist:
+        """An unfitted copy over a fresh copy of its own featurizer, stacked on `inputs` when given."""
+        return TrainableSpecialist(self._featurizer(inputs), name=self.name, c=self.c, seed=seed)
+
+    def load_version(self, folder: Path, inputs: Sequence[tuple[str, Specialist]]) -> TrainableSpecialist:
+        return TrainableSpecialist.load(folder, self._featurizer(inputs))
+
+    def _featurizer(self, inputs: Sequence[tuple[str, Specialist]]) -> Featurizer:
+        own = self.featurizer.base if isinstance(self.featurizer, Stacked) else self.featurizer
+        own = copy.copy(own)
+        return Stacked(own, inputs) if inputs else own
 
     @cached_property
     def _prototype_head(self) -> LinearHead:
