@@ -10,7 +10,7 @@ export CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=O
   -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
   -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 
-.PHONY: demo test lint typecheck bench clean locale
+.PHONY: demo test lint typecheck bench bench-load clean locale
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -51,9 +51,13 @@ typecheck: $(VENV)/.installed-dev
 test: $(VENV)/.installed-dev locale lint typecheck
 	$(BIN)/pytest -q
 
+# The benchmark suite (about 45 minutes on 2 cores); bench-load (1M rows, about 20 minutes) is separate.
 bench: $(VENV)/.installed-dev locale
-	for name in throughput consensus review_replay llm_concurrency stages; do \
+	for name in paper stages chaos throughput consensus review_replay llm_concurrency; do \
 	  $(BIN)/python bench/$$name.py --out bench/results/$$name.md || exit 1; done
+
+bench-load: $(VENV)/.installed-dev
+	$(BIN)/python bench/load.py --out bench/results/load.md
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache

@@ -117,6 +117,16 @@ def reliability(confidence: FloatArray, correct: BoolArray, bins: int = 10) -> R
     )
 
 
+def agreement_on(votes: IntArray, labels: IntArray, rows: BoolArray) -> FloatArray:
+    """(m,) share of the `rows` (n,) on which each specialist, where it voted, voted `labels` (n,); NaN where
+    it voted on none of them. votes (n, m), -1 abstains."""
+    voted = (votes >= 0) & rows[:, None]
+    same = (votes == labels[:, None]) & voted
+    counts = voted.sum(axis=0)
+    result: FloatArray = np.where(counts > 0, same.sum(axis=0) / np.maximum(counts, 1), np.nan)
+    return result
+
+
 def pairwise_agreement(votes: IntArray) -> FloatArray:
     """(m, m) share of rows on which two specialists, both voting, voted the same; votes (n, m), -1 abstains."""
     m = votes.shape[1]
@@ -137,6 +147,7 @@ def evaluate(
     rows = list(read_rows(out, nested=("votes",)))
     folder = run_dir or out.with_name(out.name + ".run")
     config: dict[str, Any] = {}
+    figures: dict[str, Any] = {}
     if (folder / "ledger.sqlite").is_file():
         with Ledger(folder / "ledger.sqlite") as ledger:
             config = ledger.meta("config") or {}
@@ -180,6 +191,10 @@ def evaluate(
         pairwise_agreement=pairwise_agreement(votes).tolist(),
     )
     if config:
+        stage_of = np.array([int(_number(r.get("stage"))) for r in rows])
+        for entry in figures["stages"]:
+            per_stage = agreement_on(votes, predicted, reviewed & (stage_of == entry["stage"]))
+            entry["agreement"] = dict(zip(names, per_stage.tolist(), strict=True))
         report = report.model_copy(update=figures)
     if gold is None:
         return report

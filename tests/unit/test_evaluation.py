@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
-from autoannotator.evaluation import pairwise_agreement, reliability, scores
+from autoannotator.evaluation import agreement_on, pairwise_agreement, reliability, scores
 from autoannotator.report import markdown_to_html, table
 
 
@@ -50,3 +50,11 @@ def test_pairwise_agreement_counts_rows_where_both_voted() -> None:
 def test_report_html_escapes_what_it_shows() -> None:
     page = markdown_to_html(table(["label", "f1"], [["<script>alert(1)</script>", 0.5]]))
     assert "<script>" not in page and "&lt;script&gt;" in page and "<table>" in page
+
+
+def test_agreement_on_counts_only_the_chosen_rows_where_each_voted() -> None:
+    votes = np.array([[0, 1], [1, -1], [1, 1], [0, 0]])
+    labels = np.array([0, 1, 0, 0])
+    rows = np.array([True, True, True, False])
+    np.testing.assert_allclose(agreement_on(votes, labels, rows), [2 / 3, 0.0])
+    assert np.isnan(agreement_on(votes, labels, np.zeros(4, dtype=bool))).all()
