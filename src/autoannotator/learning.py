@@ -128,6 +128,17 @@ def choose_threshold(confidence: FloatArray, agrees: BoolArray, target: float) -
     return float(confidence[order][ok[-1]])
 
 
+def silent(
+    specialist: Specialist, prepared: Sequence[tuple[str, Specialist, Adapts]], *, learning: bool = True
+) -> bool:
+    """Whether a specialist abstains for now: one that cannot predict yet; and, in a run that learns, a
+    trainable one until its first training when fixed specialists vote beside it (its label-prototype head is
+    a guess, not evidence)."""
+    if not isinstance(specialist, Trainable) or specialist.fitted:
+        return False
+    return not specialist.ready or (learning and any(not isinstance(s, Trainable) for _, s, _ in prepared))
+
+
 def in_validation(row_id: str, share: float, seed: int = 0) -> bool:
     """Whether a reviewed row belongs to the frozen validation slice (a hash of its id and the seed; never
     changes during a run)."""
@@ -276,7 +287,7 @@ def learn_routing(
     votes = np.full((len(val), len(prepared)), ABSTAIN, dtype=np.int64)
     probs = np.full((len(val), len(prepared), k), 1.0 / k)
     for j, (_, specialist, adapter) in enumerate(prepared):
-        if isinstance(specialist, Trainable) and not specialist.ready:
+        if silent(specialist, prepared):
             continue
         votes[:, j], probs[:, j] = adapter.apply(specialist.predict(texts))
     accuracy = {}
