@@ -37,8 +37,9 @@ locale:
 	fi
 
 demo: $(VENV)/.installed locale
+	rm -rf demo
 	$(BIN)/autoannotator annotate src/autoannotator/data/examples/reviews.csv --task sentiment-2 \
-	  --specialists vader,textblob,afinn,minilm --out demo/labels.jsonl --run-dir demo/run
+	  --out demo/labels.jsonl --run-dir demo/run
 	@head -n 3 demo/labels.jsonl
 
 lint: $(VENV)/.installed-dev
