@@ -203,7 +203,7 @@ class Learner:
             if len(set(labels)) >= 2:
                 candidate.fit(texts, labels)
             new = self._accuracy(candidate, val)
-            old = self._accuracy(current, val)
+            old = self.previous(current, val, inputs)
             promoted = candidate.fitted and new >= old
             path = self.run_dir / "specialists" / name / f"v{stage}"
             if candidate.fitted:
@@ -225,6 +225,13 @@ class Learner:
             reports.append(report)
         ledger.record_training(stage, upto, reports)
         return reports
+
+    def previous(
+        self, current: Trainable, val: Sequence[tuple[str, str]], inputs: Sequence[tuple[str, Specialist]]
+    ) -> float:
+        """What the current version is worth on the validation slice: its agreement with the reviewer, or 0 for
+        an untrained version beside fixed specialists (`inputs`), which does not vote (see `silent`)."""
+        return 0.0 if inputs and not current.fitted else self._accuracy(current, val)
 
     def _replay(self, ledger: Ledger, upto: int) -> list[tuple[str, str]]:
         """Class-balanced rows the specialists labelled: for each label, the ones with the smallest hash rank."""

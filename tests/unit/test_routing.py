@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from autoannotator.learning import Routing, choose_threshold, in_validation
+from autoannotator.learning import Learner, LearningConfig, Routing, choose_threshold, in_validation
+from autoannotator.specialists import TrainableSpecialist, build, shared_minilm
 
 
 def test_validation_membership_is_stable_and_near_the_share() -> None:
@@ -36,3 +39,15 @@ def test_a_decider_labels_alone_with_its_own_confidence() -> None:
     probs, hard = routing.decide(["head", "lexicon"], votes, adapted, 2)
     np.testing.assert_allclose(probs, adapted[:, 0])
     assert hard.tolist() == [False, True]  # the head's 0.6 is under 0.7, whatever the lexicon says
+
+
+def test_a_silent_untrained_version_is_worth_nothing_to_beat(tmp_path: Path) -> None:
+    """Beside fixed specialists an untrained trainable does not vote, so its first trained version is compared
+    with nothing, not with its label-prototype guesses (which may be lucky on a small slice)."""
+    val = [("good", "pos"), ("great", "pos"), ("bad", "neg"), ("awful", "neg")]
+    prototype = TrainableSpecialist(
+        shared_minilm(), name="t", prototypes={"pos": ["wonderful"], "neg": ["terrible"]}
+    )
+    learner = Learner(LearningConfig(), tmp_path, ["neg", "pos"])
+    assert learner.previous(prototype, val, inputs=()) > 0.5  # alone, its prototype head votes
+    assert learner.previous(prototype, val, inputs=[("vader", build("vader"))]) == 0.0  # beside vader: silent
