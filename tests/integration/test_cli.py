@@ -197,7 +197,7 @@ def test_python_api_reports_progress(example_csv: Path, tmp_path: Path) -> None:
     assert [s[0] for s in seen] == [128, 256, 300]
     assert seen[-1][1] == seen[-1][2] == example_csv.stat().st_size
     assert result.rows == 300 and result.counts["consensus"] + result.counts["unresolved"] == 300
-    assert set(result.specialist_seconds) == {"vader", "textblob", "afinn"}
+    assert set(result.specialist_seconds) == {"vader", "textblob", "afinn", "minilm-sentiment", "minilm"}
 
 
 def committed(ledger: Path) -> int:

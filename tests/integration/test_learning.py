@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -72,15 +73,20 @@ def test_the_cold_specialist_learns_in_stages(shared_data: Path, tmp_path: Path)
 
 
 def test_relabel_final_changes_earlier_consensus_rows_and_says_how(shared_data: Path, tmp_path: Path) -> None:
-    data = tmp_path / "tweets.csv"
+    data, replay = tmp_path / "tweets.csv", tmp_path / "answers.csv"
     with (shared_data / "tweeteval-sentiment" / "test.csv").open(encoding="utf-8", newline="") as f:
-        data.write_text("".join(f.readlines()[:1200]), encoding="utf-8")  # no quoted newlines in these rows
-    replay = shared_data / "llm-replay" / "tweeteval-sentiment-test.csv"
+        tweets = list(csv.DictReader(f))[:1200]
+    with data.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["text", "label"], *([t["text"], t["label"]] for t in tweets)])
+    with replay.open("w", encoding="utf-8", newline="") as f:  # a reviewer that answers the gold label
+        columns = ["text", "llm_label", "model", "setting", "prompt_tokens", "completion_tokens", "raw_response"]
+        csv.writer(f).writerows(
+            [columns, *([t["text"], t["label"], "oracle", "gold", 50, 1, t["label"]] for t in tweets)]
+        )
     out = tmp_path / "o.jsonl"
     result = run_cli(
         "annotate", data, "--task", "sentiment-3", "--specialists", "vader,textblob,afinn,minilm", "--review",
-        f"replay:{replay}#gpt-3.5-turbo|zero-shot; default", "--beta", "100", "--batch-size", "100", "--out", out,
-        "--relabel-final", "--quiet",
+        f"replay:{replay}", "--beta", "100", "--batch-size", "100", "--out", out, "--relabel-final", "--quiet",
     )  # fmt: skip
     rows = read_jsonl(out)
     with sqlite3.connect(tmp_path / "o.jsonl.run" / "ledger.sqlite") as db:
