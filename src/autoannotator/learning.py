@@ -128,15 +128,12 @@ def choose_threshold(confidence: FloatArray, agrees: BoolArray, target: float) -
     return float(confidence[order][ok[-1]])
 
 
-def silent(
-    specialist: Specialist, prepared: Sequence[tuple[str, Specialist, Adapts]], *, learning: bool = True
-) -> bool:
-    """Whether a specialist abstains for now: one that cannot predict yet; and, in a run that learns, a
-    trainable one until its first training when fixed specialists vote beside it (its label-prototype head is
-    a guess, not evidence)."""
+def silent(specialist: Specialist, prepared: Sequence[tuple[str, Specialist, Adapts]]) -> bool:
+    """Whether a specialist abstains for now: one that cannot predict yet, and a trainable one until its first
+    training when fixed specialists vote beside it (its label-prototype head is a guess, not evidence)."""
     if not isinstance(specialist, Trainable) or specialist.fitted:
         return False
-    return not specialist.ready or (learning and any(not isinstance(s, Trainable) for _, s, _ in prepared))
+    return not specialist.ready or any(not isinstance(s, Trainable) for _, s, _ in prepared)
 
 
 def in_validation(row_id: str, share: float, seed: int = 0) -> bool:

@@ -339,7 +339,7 @@ def relabel(
     k = len(config.task.labels)
     names = config.task.label_names
     for chunk in ledger.relabel_candidates(ledger.stage()):
-        votes, probs, _ = vote([t for _, t, _ in chunk], prepared, k, pool=pool, learning=True)
+        votes, probs, _ = vote([t for _, t, _ in chunk], prepared, k, pool=pool)
         label_probs, hard = _decide(votes, probs, prepared, config, routing)
         best = label_probs.argmax(axis=1)
         ledger.record_relabels(
@@ -438,17 +438,16 @@ def vote(
     k: int,
     *,
     pool: Executor | None = None,
-    learning: bool = False,
 ) -> tuple[IntArray, FloatArray, dict[str, float]]:
-    """Every specialist's adapted vote on `texts`: votes (n, m), probs (n, m, k), and each one's seconds;
-    `learning`: the run trains its trainable specialists (see `silent`).
+    """Every specialist's adapted vote on `texts`: votes (n, m), probs (n, m, k), and each one's seconds
+    (an untrained specialist beside fixed ones abstains: see `silent`).
 
     With a `pool`, the specialists run concurrently (ONNX Runtime and the regex engines release the GIL).
     """
 
     def run(item: tuple[str, Specialist, Adapts]) -> tuple[IntArray, FloatArray, float]:
         _, specialist, adapter = item
-        if silent(specialist, prepared, learning=learning):  # cold start: abstain
+        if silent(specialist, prepared):  # cold start: abstain
             return np.full(len(texts), -1, dtype=np.int64), np.full((len(texts), k), 1.0 / k), 0.0
         tick = time.perf_counter()
         native = specialist.predict(texts)
@@ -478,8 +477,7 @@ def label_batch(
     With a learned `routing`, the accuracy-weighted vote and its confidence threshold decide."""
     records, skips = _dedupe(rows, known_ids)
     k = len(config.task.labels)
-    learning = config.learning is not None
-    votes, probs, seconds = vote([r.text for r in records], prepared, k, pool=pool, learning=learning)
+    votes, probs, seconds = vote([r.text for r in records], prepared, k, pool=pool)
     label_probs, hard = _decide(votes, probs, prepared, config, routing)
     best = consensus(label_probs, votes)
     agree = agreement(votes, best)

@@ -46,7 +46,7 @@ def plan(config: RunConfig, *, probe: int = 200) -> Plan:
     """Estimate `config`'s review cost and the LLM-only cost; spends nothing."""
     rows, texts = _count_and_probe(config, probe)
     k = len(config.task.labels)
-    votes, probs, _ = vote(texts, prepare(config), k, learning=config.learning is not None)
+    votes, probs, _ = vote(texts, prepare(config), k)
     hard = config.hard_rule(votes, AGGREGATORS[config.aggregate](votes, probs, k))
     hard_share = float(hard.mean()) if len(hard) else 0.0
     review = config.review or ReviewConfig(method="zero-shot", llm="openai:gpt-3.5-turbo")
