@@ -52,7 +52,7 @@ typecheck: $(VENV)/.installed-dev
 test: $(VENV)/.installed-dev locale lint typecheck
 	$(BIN)/pytest -q
 
-# The benchmark suite (about 45 minutes on 2 cores); bench-load (1M rows, about 20 minutes) is separate.
+# The benchmark suite (about 40 minutes on 2 cores); bench-load (1M rows, about 20 minutes) is separate.
 bench: $(VENV)/.installed-dev locale
 	for name in paper stages chaos throughput consensus review_replay llm_concurrency; do \
 	  $(BIN)/python bench/$$name.py --out bench/results/$$name.md || exit 1; done
