@@ -168,14 +168,15 @@ def evaluate(
         dtype=np.int64,
     ).reshape(len(rows), len(names))
     reviewed = source == "llm"
-    specialists: dict[str, dict[str, float]] = {}
-    for j, name in enumerate(names):
-        voted = votes[:, j] >= 0
-        both = voted & reviewed
-        specialists[name] = {
-            "coverage": float(voted.mean()) if rows else 0.0,
-            "agreement_with_reviewer": float((votes[both, j] == predicted[both]).mean()) if both.any() else np.nan,
+    stage_of = np.array([int(_number(r.get("stage"))) for r in rows])
+    with_reviewer = agreement_on(votes, predicted, reviewed)
+    specialists = {
+        name: {
+            "coverage": float((votes[:, j] >= 0).mean()) if rows else 0.0,
+            "agreement_with_reviewer": float(with_reviewer[j]),
         }
+        for j, name in enumerate(names)
+    }
     report = Report(
         out=str(out),
         labels=labels,
@@ -191,7 +192,6 @@ def evaluate(
         pairwise_agreement=pairwise_agreement(votes).tolist(),
     )
     if config:
-        stage_of = np.array([int(_number(r.get("stage"))) for r in rows])
         for entry in figures["stages"]:
             per_stage = agreement_on(votes, predicted, reviewed & (stage_of == entry["stage"]))
             entry["agreement"] = dict(zip(names, per_stage.tolist(), strict=True))
@@ -206,16 +206,14 @@ def evaluate(
         chosen = labelled & (source == s)
         if chosen.any():
             by_source[s] = scores(truth[chosen], predicted[chosen], k, labels)
-    for j, name in enumerate(names):
-        voted = has & (votes[:, j] >= 0)
-        specialists[name]["accuracy"] = float((votes[voted, j] == truth[voted]).mean()) if voted.any() else np.nan
+    for name, accuracy in zip(names, agreement_on(votes, truth, has).tolist(), strict=True):
+        specialists[name]["accuracy"] = accuracy
     confidence = np.array([_number(r.get("confidence")) for r in rows])
     with_conf = labelled & np.array([r.get("confidence") not in (None, "") for r in rows])
     update: dict[str, Any] = {"gold": by_source, "specialists": specialists}
     if with_conf.any():
         update["reliability"] = reliability(confidence[with_conf], predicted[with_conf] == truth[with_conf])
     stages = [dict(s) for s in report.stages]
-    stage_of = np.array([int(_number(r.get("stage"))) for r in rows])
     for entry in stages:
         chosen = labelled & (stage_of == entry["stage"])
         entry["accuracy"] = float((predicted[chosen] == truth[chosen]).mean()) if chosen.any() else None
