@@ -133,22 +133,27 @@ def markdown(report: Report) -> str:
 
 def png(figure: Any) -> str:
     """A matplotlib figure as a base64 PNG data URL (the figure is closed)."""
-    import matplotlib.pyplot as plt
-
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
+    pyplot().close(figure)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend (no display needed), imported on first use."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def tradeoff_figure(
     points: Sequence[tuple[str, float, float]], curve: Sequence[tuple[float, float]] = (), title: str = ""
 ) -> Any:
     """Accuracy (y) against the share of rows sent to the LLM (x): named points, and optionally a curve."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, axes = plt.subplots(figsize=(5.5, 4))
     if curve:
@@ -168,10 +173,7 @@ def tradeoff_figure(
 
 
 def _figures(report: Report) -> list[tuple[str, Any]]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figures = []
     if report.gold is not None:

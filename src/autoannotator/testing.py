@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
 
+from autoannotator.io import read_rows
+
 Fault = Literal["429", "500", "503", "timeout", "reset", "truncated", "not-json", "off-label", "empty"]
 FAULTS: tuple[Fault, ...] = (
     "429",
@@ -171,5 +173,5 @@ def run_cli(
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The rows of a JSONL file."""
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    """The rows of a JSONL file (split on newlines only: texts may hold U+2028 or U+0085)."""
+    return list(read_rows(path))
