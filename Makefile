@@ -10,21 +10,27 @@ export CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=O
   -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
   -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 
-.PHONY: demo test lint typecheck bench bench-load clean locale
+.PHONY: demo test test-fast lint typecheck bench bench-load clean locale lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==26.3
 
-# Lean install: no PyTorch.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# pyproject.toml declares compatible ranges; constraints.txt pins the exact set the tests ran with.
+# Lean install: no compiler, no PyTorch (what `pip install autoannotator` gives a user).
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e .
 	touch $@
 
-# Everything, for the tests: PyTorch (CPU wheel 2.13.0) and the dev tools.
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[torch,dev]'
+# Everything, for the tests: the local reviewer (llama-cpp-python compiles), PyTorch (CPU wheel), dev tools.
+$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[local,torch,dev]'
 	touch $(VENV)/.installed $@
+
+# Regenerate constraints.txt from the dev environment (after changing a range in pyproject.toml).
+lock: $(VENV)/.installed-dev
+	{ echo "# The exact versions make and CI install (pip install -c constraints.txt ...). Regenerate: make lock"; \
+	  $(BIN)/pip freeze --exclude-editable | LC_ALL=C sort -f; } > constraints.txt
 
 # hatesonar's ONNX text normaliser needs the en_US.UTF-8 locale.
 locale:
@@ -36,11 +42,17 @@ locale:
 	  locale-gen; \
 	fi
 
+# The main job on the bundled example, offline, no compiler: the specialists label the rows they agree on;
+# with no LLM configured, the hard rows go to a review sheet for people; eval scores it all against the gold.
 demo: $(VENV)/.installed locale
 	rm -rf demo
 	$(BIN)/autoannotator annotate src/autoannotator/data/examples/reviews.csv --task sentiment-2 \
 	  --out demo/labels.jsonl --run-dir demo/run
-	@head -n 3 demo/labels.jsonl
+	$(BIN)/autoannotator export demo/run --out demo/review.csv
+	$(BIN)/autoannotator eval demo/labels.jsonl --gold src/autoannotator/data/examples/reviews.csv \
+	  --report demo/report | head -n 16
+	@echo "--- first labelled rows (demo/labels.jsonl); rows for people: demo/review.csv; report: demo/report"
+	@head -n 3 demo/labels.jsonl | cut -c 1-200
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench scripts
@@ -51,6 +63,10 @@ typecheck: $(VENV)/.installed-dev
 
 test: $(VENV)/.installed-dev locale lint typecheck
 	$(BIN)/pytest -q
+
+# The edit-test loop: unit and property tests, no child processes (under 2 minutes).
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/pytest -q tests/unit tests/property -m "not slow"
 
 # The benchmark suite (about 40 minutes on 2 cores); bench-load (1M rows, about 20 minutes) is separate.
 bench: $(VENV)/.installed-dev locale

@@ -38,9 +38,20 @@ def example_csv() -> Path:
     return Path(str(resources.files("autoannotator").joinpath("data/examples/reviews.csv")))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that read the benchmark data (the `shared_data` fixture) carry the ``benchdata`` marker."""
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.benchdata)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The shared evaluation data (read-only)."""
+    """The benchmark data beside the project (read-only). Absent on a user's clone: those tests are skipped,
+    unless AUTOANNOTATOR_REQUIRE_BENCHDATA=1 (CI sets it, so a missing folder fails there)."""
     if not SHARED_DATA.is_dir():
-        pytest.fail(f"shared data not found at {SHARED_DATA}")
+        message = f"benchmark data not found at {SHARED_DATA} (a bare clone)"
+        if os.environ.get("AUTOANNOTATOR_REQUIRE_BENCHDATA") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
     return SHARED_DATA

@@ -1,11 +1,15 @@
-"""Command line: ``autoannotator annotate | baseline | eval | plan | export | import | models | tasks``. A thin
-layer over the Python API."""
+"""AutoAnnotator: label a text dataset with small voting models; only the rows they cannot settle go to an
+LLM (or to people). Commands: annotate, plan, baseline, eval, export, import, models, tasks."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
+import signal
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
@@ -13,31 +17,43 @@ from typing import Annotated, Literal
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Column, Table
+from rich.table import Table
 
 from autoannotator.errors import AutoAnnotatorError, InputError, LedgerError, describe
-from autoannotator.evaluation import evaluate
-from autoannotator.human import export_rows, label_studio_config, read_decisions
+from autoannotator.evaluation import evaluate, hard_share
+from autoannotator.human import MAX_REPORTED, export_rows, label_studio_config, read_decisions
 from autoannotator.io import atomic_path
 from autoannotator.learning import LearningConfig
 from autoannotator.ledger import Ledger
 from autoannotator.pipeline import RunConfig, annotate, baseline, write_output
-from autoannotator.planning import plan
+from autoannotator.planning import REFERENCE_LLM, plan
 from autoannotator.report import html_page, markdown
 from autoannotator.review import ReviewConfig
 from autoannotator.specialists import ZOO, build
 from autoannotator.task import BUILTIN_TASKS, load_task
 from autoannotator.voting import AggregatorName, HardRule
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-err = Console(stderr=True)
-LLM_HELP_SHORT = "openai:MODEL, local, or gguf:PATH (prices are looked up by MODEL)."
-LLM_HELP = "openai:MODEL (any OpenAI-compatible endpoint: OPENAI_BASE_URL, OPENAI_API_KEY), local, or gguf:PATH."
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help=__doc__,
+    rich_markup_mode=None,  # help text is plain: [#MODEL|SETTING] is not markup, and nothing is cut at 80 columns
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, soft_wrap=True, highlight=False)  # never hard-wraps a line (logs, grep)
+LLM_HELP = (
+    "The reviewer: openai:MODEL (any OpenAI-compatible endpoint: OPENAI_BASE_URL, OPENAI_API_KEY), local or "
+    "gguf:PATH (the local extra). Default: none, hard rows are left unresolved for people (export)."
+)
 REVIEW_HELP = (
-    "auto (few-shot for a local model, else zero-shot), zero-shot, few-shot, cot, self-consistency, "
-    "replay:FILE[#MODEL|SETTING], or none."
+    "auto (zero-shot for openai:MODEL, few-shot for a local model, none without --llm), zero-shot, few-shot, "
+    "cot, self-consistency, replay:FILE[#MODEL|SETTING], or none."
+)
+INTERRUPTED = "interrupted: every committed batch is kept; run the same command with --resume to go on"
+NO_REVIEWER = (
+    "no reviewer (no --llm): hard rows are left unresolved. Hand them to people with `autoannotator export "
+    "{run} --out review.csv`, or label with a reviewer: --llm openai:MODEL (in a new --run-dir)."
 )
 LOCAL_WARNING = (
     "note: the embedded local model (Gemma 3 270M) is a weak reviewer, near chance on hard rows. For real "
@@ -60,7 +76,7 @@ def annotate_command(
         str, typer.Option(help="KIND[:THRESHOLD][,min_votes=N]; KIND: not-unanimous, agreement, margin, entropy.")
     ] = "not-unanimous",
     batch_size: Annotated[int, typer.Option(help="Rows per batch (and per ledger transaction).")] = 1000,
-    llm: Annotated[str, typer.Option(help=LLM_HELP)] = "local",
+    llm: Annotated[str | None, typer.Option(help=LLM_HELP)] = None,
     review: Annotated[str, typer.Option(help=REVIEW_HELP)] = "auto",
     budget_usd: Annotated[float | None, typer.Option(help="Hard cap on LLM spending, USD.")] = None,
     show_votes: Annotated[bool, typer.Option(help="Show the specialists' votes to the LLM.")] = False,
@@ -151,7 +167,7 @@ def baseline_command(
     out: Annotated[Path, typer.Option(help="Output file: .jsonl, .csv or .parquet.")],
     run_dir: Annotated[Path | None, typer.Option(help="Run folder (ledger); default OUT's name + '.run'.")] = None,
     specialists: Annotated[str | None, typer.Option(help="For majority: comma-separated zoo names.")] = None,
-    llm: Annotated[str, typer.Option(help=LLM_HELP)] = "local",
+    llm: Annotated[str | None, typer.Option(help=LLM_HELP)] = None,
     review: Annotated[str, typer.Option(help=REVIEW_HELP)] = "auto",
     budget_usd: Annotated[float | None, typer.Option(help="Hard cap on LLM spending, USD.")] = None,
     concurrency: Annotated[int, typer.Option(help="LLM calls in flight at once.")] = 8,
@@ -215,6 +231,7 @@ def eval_command(
 
 def _run(config: RunConfig, out: Path, folder: Path, *, resume: bool, quiet: bool, csv_safe: bool) -> None:
     """Run `config` with a progress bar, then print what happened."""
+    signal.signal(signal.SIGINT, _interrupted)
     with Progress(
         TextColumn("[bold]labelling"),
         BarColumn(),
@@ -233,20 +250,21 @@ def _run(config: RunConfig, out: Path, folder: Path, *, resume: bool, quiet: boo
 
         result = annotate(config, out=out, run_dir=folder, resume=resume, progress=report, csv_safe=csv_safe)
     counts = result.counts
-    labelled = sum(v for k, v in counts.items() if k not in ("skipped", "hard"))
     usage = result.review_usage
     tokens = usage["prompt_tokens"] + usage["completion_tokens"]
     err.print(
         f"{result.rows:,} rows -> {out} in {result.seconds:.1f} s: "
         f"{counts.get('consensus', 0):,} consensus, {counts.get('llm', 0):,} llm, "
-        f"{counts.get('unresolved', 0):,} unresolved ({counts.get('hard', 0) / max(labelled, 1):.1%} hard), "
+        f"{counts.get('unresolved', 0):,} unresolved ({hard_share(counts):.1%} hard), "
         f"{counts.get('skipped', 0):,} skipped. Review: {tokens:,.0f} tokens"
         f", ${result.spent_usd:.4f} spent. Ledger: {result.ledger}"
     )
     if config.learning is not None and config.learning.relabel_final:
         changes = ", ".join(f"{old} -> {new}: {n:,}" for (old, new), n in result.relabelled.items()) or "none"
         err.print(f"{sum(result.relabelled.values()):,} labels relabelled at the end ({changes}).")
-    if config.review is not None and config.review.method != "replay" and config.review.local:
+    if config.review is None and counts.get("unresolved", 0):
+        err.print(NO_REVIEWER.format(run=folder), markup=False)
+    elif config.review is not None and config.review.method != "replay" and config.review.local:
         err.print(LOCAL_WARNING)
 
 
@@ -257,8 +275,8 @@ def plan_command(
     specialists: Annotated[str | None, typer.Option(help="Comma-separated zoo names.")] = None,
     aggregate: Annotated[AggregatorName, typer.Option(help="How votes combine.")] = "majority",
     hard_rule: Annotated[str, typer.Option(help="As for annotate.")] = "not-unanimous",
-    llm: Annotated[str, typer.Option(help=LLM_HELP_SHORT)] = "openai:gpt-3.5-turbo",
-    review: Annotated[str, typer.Option(help="As for annotate.")] = "zero-shot",
+    llm: Annotated[str | None, typer.Option(help="As for annotate; prices are looked up by MODEL.")] = None,
+    review: Annotated[str, typer.Option(help="As for annotate.")] = "auto",
     prices: Annotated[Path | None, typer.Option(help="Price table YAML.")] = None,
     probe: Annotated[int, typer.Option(help="Rows the specialists vote on to measure the hard share.")] = 200,
 ) -> None:
@@ -268,6 +286,8 @@ def plan_command(
             input, task, specialists, aggregate, hard_rule, 1000, llm, review, None, False, 8, None, None, prices
         )
         estimate = plan(config, probe=probe)
+        if config.review is None:
+            err.print(f"note: {NO_REVIEWER.format(run='RUN')} Priced below: {REFERENCE_LLM}, for reference.")
         table = Table("", "value", title=f"Plan for {input} (prices of {estimate.price_date})")
         table.add_row("rows", f"{estimate.rows:,}")
         table.add_row(f"hard-row share (probe of {estimate.probe_rows})", f"{estimate.hard_share:.1%}")
@@ -290,7 +310,7 @@ def _config(
     aggregate: AggregatorName,
     hard_rule: str,
     batch_size: int,
-    llm: str,
+    llm: str | None,
     review: str,
     budget_usd: float | None,
     show_votes: bool,
@@ -304,7 +324,7 @@ def _config(
     """The run configuration the annotate and plan options describe."""
     reviewing = None
     if review == "auto":
-        review = "zero-shot" if llm.startswith("openai:") else "few-shot"
+        review = "none" if llm is None else "zero-shot" if llm.startswith("openai:") else "few-shot"
     if review != "none":
         reviewing = ReviewConfig.parse(
             review,
@@ -339,9 +359,13 @@ def export_command(
     """Hand the unresolved rows to people: a review sheet, or Label Studio tasks with the votes as predictions."""
     with _errors(), Ledger(_ledger_path(run_dir)) as ledger:
         n = export_rows(ledger, out, csv_safe=csv_safe)
-        err.print(f"{n:,} unresolved rows -> {out}")
+        err.print(f"{n:,} unresolved rows -> {out}", markup=False)
         if out.suffix.lower() == ".json":
-            err.print(f"Label Studio labeling config:\n{label_studio_config(ledger.meta('config')['labels'])}")
+            config = out.with_name(out.stem + ".label_config.xml")
+            with atomic_path(config) as tmp:
+                tmp.write_text(label_studio_config(ledger.meta("config")["labels"]), encoding="utf-8")
+            err.print(f"Label Studio labeling config -> {config} (printed below)", markup=False)
+            typer.echo(config.read_text(encoding="utf-8"), nl=False)
 
 
 @app.command("import")
@@ -356,7 +380,9 @@ def import_command(
         labels = read_decisions(decisions, ledger.meta("config")["labels"])
         unknown = sorted(set(labels) - ledger.known_ids(list(labels)))
         if unknown:
-            raise InputError(decisions, f"ids not in this run: {unknown[:5]}", field="id")
+            raise InputError(
+                decisions, f"{len(unknown)} ids not in this run: {unknown[:MAX_REPORTED]}", field="id"
+            )
         n = ledger.set_human_labels(labels, annotator=annotator)
         write_output(ledger, out)
         err.print(f"{n:,} human labels imported; {out} rewritten")
@@ -378,30 +404,15 @@ def models_command(
     if as_json:
         typer.echo(json.dumps([card.model_dump(mode="json") for card in cards], indent=2))
         return
-    table = Table(
-        Column("name", no_wrap=True),
-        "tasks",
-        "output",
-        "native labels",
-        "licence",
-        "size MB",
-        "speed",
-        "source",
-        "version",
-    )
+    width = min(shutil.get_terminal_size((80, 24)).columns, 120)
     for card in cards:
-        table.add_row(
-            card.name,
-            ",".join(card.task_kinds),
-            card.output + (" (trainable)" if card.trainable else ""),
-            ", ".join(card.native_labels) or "the task's labels",
-            card.licence,
-            f"{card.size_mb:g}",
-            card.speed,
-            card.source,
-            card.version,
+        trainable = ", trainable" if card.trainable else ""
+        typer.echo(f"{card.name}  ({card.output}{trainable}; {card.size_mb:g} MB, {card.speed}, {card.licence})")
+        labels = ", ".join(card.native_labels) or "the task's"
+        details = (
+            f"tasks: {', '.join(card.task_kinds)}; labels: {labels}; source: {card.source}; version {card.version}"
         )
-    Console().print(table)
+        typer.echo(textwrap.fill(details, width, initial_indent="    ", subsequent_indent="    "))
 
 
 @app.command("tasks")
@@ -414,13 +425,23 @@ def tasks_command() -> None:
 
 @contextlib.contextmanager
 def _errors() -> Iterator[None]:
-    """Turn expected errors into one clear line on stderr and exit code 2."""
+    """Turn expected errors into one clear line on stderr (never wrapped) and exit code 2."""
     try:
         yield
     except (AutoAnnotatorError, ValidationError) as exc:
         message = describe(exc) if isinstance(exc, ValidationError) else str(exc)
-        err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+        typer.echo(typer.style("error:", fg="red") + " " + " ".join(message.split("\n")), err=True)
         sys.exit(2)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    """Ctrl-C during a run: say how to go on, and leave at once. Every committed batch is in the ledger (a run
+    survives even SIGKILL), so there is nothing to wait for: waiting would only finish a batch to redo it."""
+    if err.is_terminal:
+        sys.stderr.write("\x1b[?25h")  # the progress bar hid the cursor
+    sys.stderr.write(f"\n{INTERRUPTED}\n")
+    sys.stderr.flush()
+    os._exit(130)
 
 
 def _hard_rule(text: str) -> HardRule:

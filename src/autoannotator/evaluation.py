@@ -156,6 +156,7 @@ def evaluate(
                 "trainings": ledger.trainings(),
                 "relabelled": {f"{old} -> {new}": n for (old, new), n in ledger.relabel_changes().items()},
                 "cost_usd": ledger.spent_usd(),  # what was paid, crashed attempts included
+                "hard_share": hard_share(ledger.counts()),  # the ledger knows which rows were hard
             }
     names = sorted({name for r in rows for name in (r.get("votes") or {})})
     labels = list(config.get("labels") or sorted({str(r["label"]) for r in rows if r.get("label")}))
@@ -221,8 +222,17 @@ def evaluate(
     return report.model_copy(update=update)
 
 
+def hard_share(counts: dict[str, int]) -> float:
+    """The one definition of the hard share: rows the specialists did not settle (``hard``, reviewed or not)
+    over the rows they voted on (skipped rows apart; audited rows they agreed on are not hard). `counts` as
+    `Ledger.counts` gives them: rows per source plus ``skipped`` and ``hard``."""
+    voted = sum(n for source, n in counts.items() if source not in ("skipped", "hard"))
+    return counts.get("hard", 0) / voted if voted else 0.0
+
+
 def source_is_hard(source: str) -> bool:
-    """Whether a row of this source went past the specialists (to the LLM, a human, or nobody yet)."""
+    """Whether a row of this source went past the specialists (to the LLM, a human, or nobody yet); without
+    the ledger, the best guess at a hard row (an audited row that the specialists agreed on counts too)."""
     return source in ("llm", "human", "unresolved")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+from xml.sax.saxutils import quoteattr
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,11 @@ REVIEW_COLUMNS = ["id", "text", "best_guess", "votes", "review", "label"]
 
 
 def label_studio_config(labels: list[str]) -> str:
-    """The Label Studio labeling config that matches the exported tasks."""
-    choices = "".join(f'<Choice value="{label}"/>' for label in labels)
+    """The Label Studio labeling config that matches the exported tasks (label names XML-escaped)."""
+    choices = "\n".join(f"    <Choice value={quoteattr(label)}/>" for label in labels)
     return (
-        f'<View><Text name="text" value="$text"/><Choices name="label" toName="text" choice="single">'
-        f"{choices}</Choices></View>"
+        '<View>\n  <Text name="text" value="$text"/>\n  <Choices name="label" toName="text" choice="single">\n'
+        f"{choices}\n  </Choices>\n</View>\n"
     )
 
 
@@ -65,28 +66,46 @@ def _task(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+MAX_REPORTED = 20
+"""Bad rows named in one error, at most."""
+
+
 def read_decisions(path: Path, labels: list[str]) -> dict[str, str]:
-    """Row id -> label from a filled review CSV or a Label Studio JSON export; rows left blank are skipped.
-    A label that is not one of `labels` is an `InputError` naming the file, row and field."""
+    """Row id -> label from a filled review CSV (a spreadsheet's "CSV UTF-8" with a byte-order mark too) or a
+    Label Studio JSON export; rows left blank are skipped. Labels not among `labels` are one `InputError` that
+    names every bad row (up to `MAX_REPORTED`), by spreadsheet row number (the header is row 1) or task number."""
     if not path.is_file():
         raise InputError(path, "file not found")
     decisions: dict[str, str] = {}
+    bad: list[str] = []
     if path.suffix.lower() == ".json":
         try:
-            tasks = json.loads(path.read_text(encoding="utf-8"))
+            tasks = json.loads(path.read_text(encoding="utf-8-sig"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(path, f"not a Label Studio JSON export: {exc}") from None
         for i, task in enumerate(tasks, start=1):
             choice = _annotation(task)
             if choice is not None:
-                decisions[str(task["data"]["id"])] = _checked(choice, labels, path, i)
-        return decisions
-    with path.open(encoding="utf-8", newline="") as f:
-        for i, row in enumerate(csv.DictReader(f), start=1):
-            if row.get("id") is None or "label" not in row:
-                raise InputError(path, "needs the columns id and label", row=i)
-            if row["label"].strip():
-                decisions[unneutralise(row["id"])] = _checked(row["label"].strip(), labels, path, i)
+                decisions[str(task["data"]["id"])] = choice
+                bad += [] if choice in labels else [f"task {i}: {choice!r}"]
+    else:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            if not {"id", "label"} <= set(reader.fieldnames or ()):
+                raise InputError(path, f"needs the columns id and label; it has {reader.fieldnames}", row=1)
+            for i, row in enumerate(reader, start=2):
+                label = (row["label"] or "").strip()
+                if label:
+                    decisions[unneutralise(row["id"] or "")] = label
+                    bad += [] if label in labels else [f"row {i}: {label!r}"]
+    if bad:
+        more = f" and {len(bad) - MAX_REPORTED} more" if len(bad) > MAX_REPORTED else ""
+        raise InputError(
+            path,
+            f"unknown labels in {len(bad)} rows ({'; '.join(bad[:MAX_REPORTED])}{more}); "
+            f"the task's labels are {labels}",
+            field="label",
+        )
     return decisions
 
 
@@ -100,9 +119,3 @@ def _annotation(task: dict[str, Any]) -> str | None:
             if choices:
                 return str(choices[0])
     return None
-
-
-def _checked(label: str, labels: list[str], path: Path, row: int) -> str:
-    if label not in labels:
-        raise InputError(path, f"unknown label {label!r}; the task's labels are {labels}", row=row, field="label")
-    return label

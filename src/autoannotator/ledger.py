@@ -167,11 +167,13 @@ class Ledger:
         resume: bool,
     ) -> None:
         """Record a new run's config and specialists (name, card JSON, adapter JSON), or check that a resumed
-        run has the same config (resuming a run that never started just starts it). Raise `LedgerError` when
-        the folder already holds a run and `resume` is false, or when the configs differ."""
+        run has the same config. A run that committed no batch (it failed on bad input, or was stopped before
+        its first batch) is replaced: nothing of it is lost. Raise `LedgerError` when the folder already holds a
+        run and `resume` is false, or when the configs differ."""
         stored = self.meta("config")
-        if stored is None:
+        if stored is None or self.next_batch() == 0:
             self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("DELETE FROM specialists")
             self.set_meta("config", config)
             self.set_meta("versions", versions)
             self.db.executemany(
@@ -181,12 +183,15 @@ class Ledger:
             return
         if not resume:
             raise LedgerError(
-                f"{self.path.parent}: this run folder already holds a run; "
-                "pass --resume to continue it, or choose another --run-dir"
+                f"{self.path.parent}: this run folder already holds a run; pass --resume to continue it, "
+                "or choose another --run-dir (or delete this folder to start over)"
             )
         if stored != config:
             keys = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
-            raise LedgerError(f"{self.path}: cannot resume: the configuration differs in {keys}")
+            raise LedgerError(
+                f"{self.path}: cannot resume: the configuration differs in {keys}; run with the first "
+                "configuration, or choose another --run-dir (or delete this folder to start over)"
+            )
 
     def next_pos(self) -> int:
         """The first input position not yet committed."""

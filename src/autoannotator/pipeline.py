@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from autoannotator import __version__
 from autoannotator.adapters import AdapterSpec, Adapts, compile_adapter
 from autoannotator.controller import select
-from autoannotator.errors import SpecialistError
-from autoannotator.io import ColumnType, Record, Row, Skip, Source, write_rows
+from autoannotator.errors import InputError, SpecialistError
+from autoannotator.io import ColumnType, Record, Row, Skip, Source, file_format, write_rows
 from autoannotator.learning import Learner, LearningConfig, Routing, learn_routing, silent
 from autoannotator.ledger import Batch, Decision, Ledger
 from autoannotator.review import Examples, HardRow, ReviewConfig, Reviewer, build_reviewer, controller_gateway
@@ -67,9 +67,11 @@ class RunConfig(BaseModel):
     hard_rule: HardRule = HardRule()
     batch_size: int = Field(default=1000, ge=1)
     review: ReviewConfig | None = None
+    """The reviewer of hard rows; None (the default, as in the CLI without --llm) leaves them unresolved."""
     allow_generated_code: bool = False
     candidates: tuple[str, ...] = ()
-    learning: LearningConfig | None = None
+    learning: LearningConfig | None = Field(default_factory=LearningConfig)
+    """Staged learning, on by default as in the CLI (None: off, like --no-learn)."""
 
     def chosen(self) -> tuple[str, ...]:
         """The specialists to run: the given ones, else the task's; none at all for ``("none",)`` (every row
@@ -102,6 +104,14 @@ class RunResult:
     """With ``relabel_final``: labels changed at the end, by (old, new)."""
     spent_usd: float
     """What the run paid the LLM, over all its attempts (a crash and resume included)."""
+
+
+def check_paths(config: RunConfig, out: Path) -> None:
+    """Refuse, before any work, an input that is not a readable file or an output of unknown format."""
+    file_format(out)
+    file_format(config.input)
+    if not config.input.is_file():
+        raise InputError(config.input, "file not found")
 
 
 def fingerprint(path: Path) -> str:
@@ -142,6 +152,7 @@ def annotate(
     """Label `config.input` into `out` (JSONL, CSV or Parquet), keeping the run in `run_dir`/ledger.sqlite;
     `csv_safe` neutralises formula-like CSV cells."""
     started = time.perf_counter()
+    check_paths(config, out)
     if config.specialists == ("auto",):
         config = choose(config, run_dir / "ledger.sqlite")
     prepared = prepare(config)
@@ -244,7 +255,8 @@ def choose(config: RunConfig, ledger_path: Path, *, probe: int = 200, k: int = 3
     """Resolve ``--specialists auto``: the meta-controller picks `k` specialists and their adapters on the first
     `probe` rows; the choice and its evidence are kept in the ledger, and a resumed run reuses them."""
     with Ledger(ledger_path) as ledger:
-        stored = ledger.meta("selection")
+        key = f"selection:{fingerprint(config.input)[:16]}"
+        stored = ledger.meta(key)
         if stored is None:
             texts = [
                 r.text
@@ -272,7 +284,7 @@ def choose(config: RunConfig, ledger_path: Path, *, probe: int = 200, k: int = 3
             finally:
                 if reviewer is not None:
                     reviewer.close()
-            ledger.set_meta("selection", stored)
+            ledger.set_meta(key, stored)
     adapters = {
         name: None if spec is None else AdapterSpec.model_validate(spec)
         for name, spec in stored["adapters"].items()

@@ -18,6 +18,8 @@ from autoannotator.pipeline import RunConfig, prepare, vote
 from autoannotator.review import HardRow, Prompts, ReplayReviewer, ReviewConfig
 from autoannotator.voting import AGGREGATORS
 
+REFERENCE_LLM = "openai:gpt-3.5-turbo"
+"""Priced when the run has no reviewer, for reference (the paper's model)."""
 ANSWER_TOKENS = {"zero-shot": 8, "few-shot": 8, "cot": 80, "self-consistency": 80, "replay": 8}
 
 
@@ -49,7 +51,7 @@ def plan(config: RunConfig, *, probe: int = 200) -> Plan:
     votes, probs, _ = vote(texts, prepare(config), k)
     hard = config.hard_rule(votes, AGGREGATORS[config.aggregate](votes, probs, k))
     hard_share = float(hard.mean()) if len(hard) else 0.0
-    review = config.review or ReviewConfig(method="zero-shot", llm="openai:gpt-3.5-turbo")
+    review = config.review or ReviewConfig(method="zero-shot", llm=REFERENCE_LLM)
     prices = load_prices(review.prices)
     if review.method == "replay":
         model, (prompt, answer) = _recorded(review, config, texts)

@@ -91,7 +91,7 @@ def markdown(report: Report) -> str:
             table(
                 ["stage", "rows", "hard share", "sent to the LLM", "accuracy vs gold"],
                 [
-                    [s["stage"], s["rows"], s["hard_share"], s["llm_share"], s.get("accuracy")]
+                    [s["stage"], s["rows"], f"{s['hard_share']:.1%}", f"{s['llm_share']:.1%}", s.get("accuracy")]
                     for s in report.stages
                 ],
             )

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from autoannotator import RunConfig, annotate, load_task
+from autoannotator.chaos import write_rows
 from autoannotator.specialists import ZOO
 from autoannotator.testing import read_jsonl, run_cli
 
@@ -210,15 +211,9 @@ def committed(ledger: Path) -> int:
         return 0
 
 
-def test_sigkill_then_resume_equals_an_uninterrupted_run(shared_data: Path, tmp_path: Path) -> None:
-    source = shared_data / "tweeteval-sentiment" / "test.csv"
-    data = tmp_path / "tweets.csv"
-    with source.open(encoding="utf-8", newline="") as f, data.open("w", encoding="utf-8", newline="") as g:
-        writer = csv.writer(g)
-        for i, row in enumerate(csv.reader(f)):
-            if i > 2000:
-                break
-            writer.writerow(row)
+def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    data = tmp_path / "reviews.csv"
+    write_rows(data, 2000)
     args = [
         "--task",
         "sentiment-3",

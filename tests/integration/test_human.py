@@ -59,7 +59,7 @@ def test_label_studio_round_trip(run: tuple[Path, Path], tmp_path: Path) -> None
     _, run_dir = run
     tasks_path = tmp_path / "tasks.json"
     result = cli("export", run_dir, "--out", tasks_path)
-    assert '<Choices name="label"' in result.stderr
+    assert '<Choices name="label"' in result.stdout
     tasks = json.loads(tasks_path.read_text(encoding="utf-8"))
     assert tasks and {"id", "text"} <= set(tasks[0]["data"])
     voted = next(t for t in tasks if t["predictions"])
@@ -85,4 +85,4 @@ def test_import_rejects_unknown_labels_and_ids(run: tuple[Path, Path], tmp_path:
     sheet.write_text("id,label\nx,great\n", encoding="utf-8")
     result = cli("import", run_dir, sheet, "--out", tmp_path / "o.jsonl", check=False)
     assert result.returncode == 2
-    assert "row 1, field 'label': unknown label 'great'" in result.stderr
+    assert "field 'label': unknown labels in 1 rows (row 2: 'great')" in result.stderr

@@ -1,0 +1,213 @@
+"""Measured trust: which rows may be labelled without review, decided on a uniform audit, never assumed.
+
+**Audit stream.** Every row is audited (sent to the reviewer whatever the vote) with probability `audit_share`
+of its input position: `early_share` (20%) of the first `early_rows` (1,000) rows, so that about 200 audited rows
+judge the specialists before most of the data is labelled, then `share` (5%), enough to re-check every batch and
+to catch drift at a small cost. The draw is a hash of the row id and the seed: uniform, reproducible, the same
+on resume. Half of the audited rows (a second hash) are the frozen *validation* slice, never trained on.
+
+**Acceptance (Learn-then-Test).** For each candidate decider (each specialist alone, the accuracy-weighted vote,
+each trained head), the audited rows give its confidence and whether its label agrees with the reference. For
+acceptance shares q = 5%, 10%, ..., 100% (most confident rows first), the hypothesis "the agreement of the rows
+above the q-quantile of confidence is below `target`" is tested with an exact binomial test, in that fixed
+order, stopping at the first that is not rejected (fixed-sequence testing controls the family-wise error at
+`delta` with no correction; shares with too few rows to be shown even by perfect agreement are skipped, which
+looks at counts only); the level is split between the candidates (Bonferroni). The candidate that may
+accept the most rows decides; every other row goes to the reviewer. If none qualifies, every row does (the
+LLM-only run) until one does. Why LTT and not a confidence bound at one threshold: a single 95% bound on a
+100-row sample is too loose to accept anything, while testing from the most confident rows down lets a small
+sample accept the rows it can vouch for, with the same guarantee.
+
+**Calibration.** A row's `confidence` is the decider's confidence mapped through an isotonic fit of agreement
+on the audited rows: the estimated probability that the label agrees with the reference.
+
+>>> import numpy as np
+>>> agree = np.array([True] * 60 + [False] * 40)
+>>> conf = np.linspace(1.0, 0.0, 100)
+>>> round(accept_threshold(conf, agree, target=0.9, delta=0.05), 2)
+0.4
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from scipy.stats import binom, binomtest
+from sklearn.isotonic import IsotonicRegression
+
+from autoannotator.adapters import ABSTAIN
+from autoannotator.specialists.base import FloatArray, IntArray
+from autoannotator.voting import BoolArray, weighted
+
+SHARES = tuple(round(0.05 * i, 2) for i in range(1, 21))
+"""Acceptance shares tested, in order (the fixed sequence)."""
+VOTE = "vote"
+"""The name of the accuracy-weighted vote among the candidate deciders."""
+
+
+class TrustConfig(BaseModel):
+    """How the audit is drawn and how much evidence acceptance needs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target: float = Field(
+        default=0.9, gt=0.0, le=1.0, description="auto-accepted rows must agree with the reference this often"
+    )
+    delta: float = Field(default=0.05, gt=0.0, lt=1.0, description="risk that the accepted rows miss the target")
+    early_share: float = Field(default=0.2, ge=0.0, le=1.0, description="audit share of the first early_rows")
+    early_rows: int = Field(default=1000, ge=0, description="input rows audited at early_share")
+    share: float = Field(default=0.05, ge=0.0, le=1.0, description="audit share of the later rows")
+    min_evidence: int = Field(default=30, ge=1, description="audited rows a candidate needs to be judged")
+    llm_share: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description="send at most this share of a batch to the reviewer (the least confident), even where the "
+        "evidence does not allow accepting the others: the run then says the target was out of reach",
+    )
+    seed: int = 0
+
+    def audit_share(self, pos: int) -> float:
+        """The probability that the row at input position `pos` is audited."""
+        return self.early_share if pos < self.early_rows else self.share
+
+    def audited(self, row_id: str, pos: int) -> bool:
+        """Whether the row is in the audit stream (a hash of its id: uniform and reproducible)."""
+        return _unit(f"audit:{self.seed}:{row_id}") < self.audit_share(pos)
+
+    def validates(self, row_id: str) -> bool:
+        """Whether an audited row belongs to the frozen validation half (never trained on)."""
+        return _unit(f"validation:{self.seed}:{row_id}") < 0.5
+
+
+def _unit(key: str) -> float:
+    """A hash of `key` as a number in [0, 1)."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
+
+
+def accept_threshold(confidence: FloatArray, agree: BoolArray, *, target: float, delta: float) -> float:
+    """The lowest confidence threshold that fixed-sequence testing over `SHARES` certifies: the rows at or above
+    it agree at a rate of at least `target`, with error probability `delta`. ``inf`` (accept nothing) when even
+    the most confident 5% fail. confidence (n,), agree (n,)."""
+    if len(confidence) == 0:
+        return float(np.inf)
+    order = np.sort(confidence)[::-1]
+    threshold = float(np.inf)
+    for share in SHARES:
+        t = float(order[max(int(np.ceil(share * len(order))) - 1, 0)])
+        if t >= threshold:  # ties: this share adds no row
+            continue
+        accepted = confidence >= t
+        n, k = int(accepted.sum()), int(agree[accepted].sum())
+        if target**n > delta:  # too few rows to show anything even if all agree: not a test, skip to more
+            continue
+        if binom.sf(k - 1, n, target) > delta:  # P(X >= k | rate = target) too large: not shown
+            break
+        threshold = t
+    return threshold
+
+
+def interval(agree: BoolArray, weights: FloatArray | None = None) -> tuple[float, float, float, int]:
+    """(estimate, low, high, rows): the agreement rate of `agree` (n,) with its 95% Wilson interval; with
+    inverse-probability `weights` (n,), the weighted rate and the interval at the effective sample size."""
+    n = len(agree)
+    if n == 0:
+        return float("nan"), 0.0, 1.0, 0
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    rate = float((w * agree).sum() / w.sum())
+    n_eff = max(int(round(w.sum() ** 2 / (w**2).sum())), 1)
+    ci = binomtest(int(round(rate * n_eff)), n_eff).proportion_ci(0.95, method="wilson")
+    return rate, float(ci.low), float(ci.high), n
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One decider's labels and confidences on the audited rows it may be judged on."""
+
+    name: str
+    confidence: FloatArray
+    agree: BoolArray
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """The routing of a batch: the `decider` (a specialist's name or `VOTE`) labels a row, which is accepted
+    when its confidence is at least `threshold`; `calibration` maps confidence to the estimated probability of
+    agreeing with the reference (isotonic, as knots); `weights` are the vote's per-specialist agreement rates."""
+
+    decider: str | None
+    threshold: float
+    weights: dict[str, float] = field(default_factory=dict)
+    knots: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
+    evidence: int = 0
+    capped: bool = False
+
+    def label_probs(self, names: Sequence[str], votes: IntArray, probs: FloatArray, k: int) -> FloatArray:
+        """(n, k) label probabilities of the decider from votes (n, m) and adapted probabilities (n, m, k)."""
+        if self.decider is not None and self.decider != VOTE and self.decider in names:
+            chosen: FloatArray = probs[:, list(names).index(self.decider)]
+            return chosen
+        return weighted(votes, k, np.array([self.weights.get(n, 1.0 / k) for n in names]))
+
+    def decide(
+        self, names: Sequence[str], votes: IntArray, probs: FloatArray, k: int
+    ) -> tuple[FloatArray, BoolArray, FloatArray]:
+        """(label probabilities (n, k), hard (n,), calibrated confidence (n,))."""
+        label_probs = self.label_probs(names, votes, probs, k)
+        confidence = label_probs.max(axis=1)
+        if self.decider is not None and self.decider != VOTE and self.decider in names:
+            silent = votes[:, list(names).index(self.decider)] == ABSTAIN
+        else:
+            silent = (votes == ABSTAIN).all(axis=1)
+        hard: BoolArray = (confidence < self.threshold) | silent
+        return label_probs, hard, self.calibrated(confidence)
+
+    def calibrated(self, confidence: FloatArray) -> FloatArray:
+        """The estimated probability of agreeing with the reference at each confidence (n,)."""
+        xs, ys = self.knots
+        if not xs:
+            return np.asarray(confidence, dtype=np.float64)
+        return np.interp(confidence, xs, ys)
+
+
+def choose(candidates: Sequence[Candidate], config: TrustConfig, weights: dict[str, float]) -> Acceptance:
+    """The candidate that may accept the largest share of rows (ties: the higher agreement above its
+    threshold), with its threshold and calibration; `Acceptance(None, inf)` when none qualifies."""
+    judged = [c for c in candidates if len(c.agree) >= config.min_evidence]
+    level = config.delta / max(len(judged), 1)
+    best: tuple[float, float, Candidate, float] | None = None
+    for candidate in judged:
+        t = accept_threshold(candidate.confidence, candidate.agree, target=config.target, delta=level)
+        accepted = candidate.confidence >= t
+        if not accepted.any():
+            continue
+        key = (float(accepted.mean()), float(candidate.agree[accepted].mean()))
+        if best is None or key > best[:2]:
+            best = (*key, candidate, t)
+    if best is None:
+        return Acceptance(None, float(np.inf), weights, evidence=max((len(c.agree) for c in candidates), default=0))
+    _, _, candidate, t = best
+    return Acceptance(candidate.name, t, weights, knots(candidate.confidence, candidate.agree), len(candidate.agree))
+
+
+def knots(confidence: FloatArray, agree: BoolArray) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """An increasing isotonic fit of agreement on confidence, as (x, y) knots for `np.interp`."""
+    fit = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
+    fit.fit(confidence, agree.astype(np.float64))
+    return tuple(float(x) for x in fit.X_thresholds_), tuple(float(y) for y in fit.y_thresholds_)
+
+
+def capped(acceptance: Acceptance, confidence: FloatArray, llm_share: float | None) -> Acceptance:
+    """`acceptance` with its threshold lowered so that at most `llm_share` of rows with `confidence` (n,) go to
+    the reviewer; marked `capped` when that accepts rows the evidence did not vouch for."""
+    if llm_share is None or len(confidence) == 0:
+        return acceptance
+    limit = float(np.quantile(confidence, llm_share))
+    if limit >= acceptance.threshold:
+        return acceptance
+    decider = acceptance.decider or VOTE
+    return Acceptance(decider, limit, acceptance.weights, acceptance.knots, acceptance.evidence, capped=True)
