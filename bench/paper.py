@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from _report import emit, machine
-from autoannotator import HardRule, LearningConfig, RunConfig, annotate, baseline, evaluate, load_task
+from autoannotator import HardRule, LearningConfig, RunConfig, TrustConfig, annotate, baseline, evaluate, load_task
 from autoannotator.evaluation import scores
 from autoannotator.io import read_rows
 from autoannotator.report import png, tradeoff_figure
@@ -231,14 +231,22 @@ def bench(dataset: Dataset, folder: Path) -> tuple[list[tuple[str, dict[str, Any
     paper = learner.model_copy(
         update={
             "hard_rule": HardRule(kind="not-unanimous"),
-            "learning": LearningConfig(routing="rule", warmup=2000, stack=False, llm_share=None),
+            "routing": "rule",
+            "learning": LearningConfig(warmup=2000, beta=2000, stack=False),
         }
     )
     table.append(
         ("AutoAnnotator, paper's rule (unanimity gate, fine-tune every 2000)", run(paper, folder, "paper"))
     )
     best = learner.model_copy(update={"hard_rule": FIRST_STAGE})
-    seeds = [run(best.model_copy(update={"learning": LearningConfig(seed=s)}), folder, f"best-{s}") for s in SEEDS]
+    seeds = [
+        run(
+            best.model_copy(update={"learning": LearningConfig(seed=s), "trust": TrustConfig(seed=s)}),
+            folder,
+            f"best-{s}",
+        )
+        for s in SEEDS
+    ]
     table.append((BEST, summarise(seeds)))
     upper = best.model_copy(
         update={

@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--aggregate", default="majority")
     parser.add_argument("--beta", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--routing", choices=["learned", "rule"], default="learned")
+    parser.add_argument("--routing", choices=["trust", "rule"], default="trust")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     data = DATA / "tweeteval-sentiment" / "test.csv"
@@ -58,7 +58,8 @@ def main() -> None:
         aggregate=args.aggregate,
         hard_rule=HardRule.parse(args.hard_rule),
         batch_size=args.batch_size,
-        learning=LearningConfig(beta=args.beta, routing=args.routing),
+        learning=LearningConfig(beta=args.beta),
+        routing=args.routing,
     )
     with tempfile.TemporaryDirectory() as tmp:
         result = annotate(config, out=Path(tmp) / "o.jsonl", run_dir=Path(tmp) / "run")

@@ -13,6 +13,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from autoannotator.adapters import AdapterSpec, compile_adapter
+from autoannotator.config import RunConfig
 from autoannotator.errors import (
     AdapterError,
     AutoAnnotatorError,
@@ -23,8 +24,9 @@ from autoannotator.errors import (
 )
 from autoannotator.evaluation import Report, evaluate
 from autoannotator.learning import LearningConfig
-from autoannotator.pipeline import RunConfig, RunResult, annotate, baseline
+from autoannotator.pipeline import RunResult, annotate, baseline
 from autoannotator.task import Task, load_task
+from autoannotator.trust import TrustConfig
 from autoannotator.voting import HardRule
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "SpecialistError",
     "Task",
     "TaskError",
+    "TrustConfig",
     "__version__",
     "annotate",
     "baseline",

@@ -20,18 +20,21 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from autoannotator.config import RunConfig
 from autoannotator.errors import AutoAnnotatorError, InputError, LedgerError, describe
 from autoannotator.evaluation import evaluate, hard_share
+from autoannotator.evidence import describe as describe_trust
 from autoannotator.human import MAX_REPORTED, export_rows, label_studio_config, read_decisions
 from autoannotator.io import atomic_path
 from autoannotator.learning import LearningConfig
 from autoannotator.ledger import Ledger
-from autoannotator.pipeline import RunConfig, annotate, baseline, write_output
+from autoannotator.pipeline import annotate, baseline, write_output
 from autoannotator.planning import REFERENCE_LLM, plan
 from autoannotator.report import html_page, markdown
 from autoannotator.review import ReviewConfig
 from autoannotator.specialists import ZOO, build
 from autoannotator.task import BUILTIN_TASKS, load_task
+from autoannotator.trust import TrustConfig
 from autoannotator.voting import AggregatorName, HardRule
 
 app = typer.Typer(
@@ -94,22 +97,38 @@ def annotate_command(
     learn: Annotated[
         bool, typer.Option(help="Train the trainable specialists on reviewed rows, in stages.")
     ] = True,
-    beta: Annotated[int, typer.Option(help="Reviewed rows per learning stage.")] = 2000,
+    beta: Annotated[
+        int, typer.Option(help="Reviewed rows per learning stage, at most (stages double to it).")
+    ] = 2000,
     replay: Annotated[
         int, typer.Option(help="Rows the specialists labelled, replayed in each training (class-balanced).")
     ] = 2000,
     routing: Annotated[
-        Literal["learned", "rule"], typer.Option(help="After the first stage: learned routing, or keep the rule.")
-    ] = "learned",
+        str,
+        typer.Option(
+            help="trust: accept rows only as far as the audit shows they agree with the reviewer; rule: "
+            "--aggregate and --hard-rule decide (the paper's gate, no audit). 'learned' is an old name of trust."
+        ),
+    ] = "trust",
     target_agreement: Annotated[
-        float, typer.Option(help="Learned routing: auto-labelled rows must agree with the reviewer this often.")
-    ] = 0.8,
-    llm_share: Annotated[
-        float, typer.Option(help="Learned routing: send at most this share of rows to the reviewer (1: no cap).")
-    ] = 0.2,
-    warmup: Annotated[
-        int | None, typer.Option(help="Reviewed rows before the first training (default: half of --beta).")
+        float | None,
+        typer.Option(
+            help="Trust: accepted rows must agree with the reference this often (95% sure); default 0.9 against "
+            "the reviewer, or the reviewer's own accuracy with --calibration."
+        ),
     ] = None,
+    calibration: Annotated[
+        Path | None,
+        typer.Option(
+            help="Human labels (text and label columns, a few hundred rows or fewer): trust is measured against "
+            "the truth, and the specialists keep the rows where they are at least as accurate as the reviewer."
+        ),
+    ] = None,
+    llm_share: Annotated[
+        float,
+        typer.Option(help="Trust: send at most this share of a batch to the reviewer, even past the evidence."),
+    ] = 1.0,
+    warmup: Annotated[int, typer.Option(help="Reviewed rows before the first training.")] = 100,
     relabel_final: Annotated[
         bool, typer.Option(help="At the end, the final specialists re-label earlier consensus rows.")
     ] = False,
@@ -140,17 +159,12 @@ def annotate_command(
             update={
                 "allow_generated_code": allow_generated_code,
                 "candidates": tuple(c.strip() for c in (candidates or "").split(",") if c.strip()),
-                "learning": LearningConfig(
-                    beta=beta,
-                    warmup=warmup,
-                    replay=replay,
-                    routing=routing,
-                    target_agreement=target_agreement,
-                    llm_share=None if llm_share >= 1 else llm_share,
-                    relabel_final=relabel_final,
-                )
+                "learning": LearningConfig(beta=beta, warmup=warmup, replay=replay, relabel_final=relabel_final)
                 if learn
                 else None,
+                "routing": _routing(routing),
+                "trust": TrustConfig(target=target_agreement, llm_share=None if llm_share >= 1 else llm_share),
+                "calibration": calibration,
             }
         )
         folder = run_dir or out.with_name(out.name + ".run")
@@ -259,6 +273,8 @@ def _run(config: RunConfig, out: Path, folder: Path, *, resume: bool, quiet: boo
         f"{counts.get('skipped', 0):,} skipped. Review: {tokens:,.0f} tokens"
         f", ${result.spent_usd:.4f} spent. Ledger: {result.ledger}"
     )
+    if result.trust is not None:
+        err.print(describe_trust(result.trust), markup=False)
     if config.learning is not None and config.learning.relabel_final:
         changes = ", ".join(f"{old} -> {new}: {n:,}" for (old, new), n in result.relabelled.items()) or "none"
         err.print(f"{sum(result.relabelled.values()):,} labels relabelled at the end ({changes}).")
@@ -407,11 +423,12 @@ def models_command(
     width = min(shutil.get_terminal_size((80, 24)).columns, 120)
     for card in cards:
         trainable = ", trainable" if card.trainable else ""
-        typer.echo(f"{card.name}  ({card.output}{trainable}; {card.size_mb:g} MB, {card.speed}, {card.licence})")
         labels = ", ".join(card.native_labels) or "the task's"
         details = (
-            f"tasks: {', '.join(card.task_kinds)}; labels: {labels}; source: {card.source}; version {card.version}"
+            f"{card.output}{trainable}; {card.size_mb:g} MB; {card.speed}; licence {card.licence}; tasks: "
+            f"{', '.join(card.task_kinds)}; labels: {labels}; source: {card.source}; version {card.version}"
         )
+        typer.echo(card.name)
         typer.echo(textwrap.fill(details, width, initial_indent="    ", subsequent_indent="    "))
 
 
@@ -442,6 +459,14 @@ def _interrupted(signum: int, frame: object) -> None:
     sys.stderr.write(f"\n{INTERRUPTED}\n")
     sys.stderr.flush()
     os._exit(130)
+
+
+def _routing(text: str) -> Literal["trust", "rule"]:
+    if text in ("trust", "learned"):
+        return "trust"
+    if text == "rule":
+        return "rule"
+    raise typer.BadParameter(f"{text!r}: use trust or rule", param_hint="--routing")
 
 
 def _hard_rule(text: str) -> HardRule:

@@ -288,7 +288,13 @@ def _select(
     names = list(compiled)
     votes = np.column_stack([compiled[n].apply(native[n])[0] for n in names]) if names else np.zeros((0, 0))
     accuracy, source = _accuracy(votes, reference, kk, names)
-    kept = _greedy(names, votes, accuracy, k, kk)
+    names = _evidenced(names, cards, accuracy, reference, rejected)
+    kept = _greedy(names, votes[:, [list(compiled).index(n) for n in names]], accuracy, k, kk) if names else []
+    if not any(not cards[n].trainable for n in kept):  # nothing fits: the trainables learn the task
+        kept = [n for n in TRAINABLES if n in cards]
+        reasons.update(dict.fromkeys(kept, "no fixed specialist beat the reviewer's majority class: learns"))
+        adapters.update(dict.fromkeys(kept))
+        accuracy.update({n: accuracy.get(n, 0.0) for n in kept})
     return Selection(
         kept,
         {n: adapters[n] for n in kept},
@@ -298,6 +304,36 @@ def _select(
         rejected,
         fallback,
     )
+
+
+TRAINABLES = ("minilm", "tfidf")
+"""The cold-start specialists: what a run learns with when no fixed specialist fits the task."""
+
+
+def _evidenced(
+    names: list[str],
+    cards: dict[str, Card],
+    accuracy: dict[str, float],
+    reference: np.ndarray[Any, Any],
+    rejected: dict[str, str],
+) -> list[str]:
+    """`names` less the second runtime of a model (same card weights: one voter; the better stays) and, where
+    the reviewer labelled probe rows, less those that do not beat its majority-class rate (a constant guess);
+    the dropped ones are noted in `rejected`."""
+    kept: list[str] = []
+    for name in sorted(names, key=lambda n: -accuracy[n]):
+        twin = next((o for o in kept if cards[name].weights and cards[o].weights == cards[name].weights), None)
+        if twin is not None:
+            rejected[name] = f"the same model as {twin} (weights {cards[name].weights}): one voter"
+        else:
+            kept.append(name)
+    reviewed = reference[reference != ABSTAIN]
+    if len(reviewed) >= 20:
+        base = float(np.bincount(reviewed).max() / len(reviewed))
+        for name in [n for n in kept if not cards[n].trainable and accuracy[n] <= base]:
+            rejected[name] = f"agreement with the reviewer {accuracy[name]:.2f} <= its majority class {base:.2f}"
+            kept.remove(name)
+    return [n for n in names if n in kept]
 
 
 def _reference(reviewer: Reviewer | None, task: Task, texts: Sequence[str], n: int) -> np.ndarray[Any, Any]:

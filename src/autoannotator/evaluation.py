@@ -16,9 +16,11 @@ import numpy as np
 from pydantic import BaseModel
 
 from autoannotator.errors import InputError
+from autoannotator.evidence import self_estimate
 from autoannotator.io import Source, read_rows
 from autoannotator.ledger import Ledger
 from autoannotator.specialists.base import FloatArray, IntArray
+from autoannotator.trust import TrustConfig
 from autoannotator.voting import BoolArray
 
 SOURCES = ("consensus", "llm", "human", "relabelled", "unresolved")
@@ -75,6 +77,9 @@ class Report(BaseModel):
     stages: list[dict[str, Any]] = []
     trainings: list[dict[str, Any]] = []
     relabelled: dict[str, int] = {}
+    trust: dict[str, Any] | None = None
+    """With trust routing: the run's own estimate of the agreement of its auto-accepted rows with the reviewer
+    (overall and per stage, 95% intervals, audited rows)."""
 
 
 def scores(gold: IntArray, predicted: IntArray, k: int, labels: Sequence[str]) -> Scores:
@@ -158,6 +163,8 @@ def evaluate(
                 "cost_usd": ledger.spent_usd(),  # what was paid, crashed attempts included
                 "hard_share": hard_share(ledger.counts()),  # the ledger knows which rows were hard
             }
+            if config.get("routing") == "trust":
+                figures["trust"] = self_estimate(ledger, TrustConfig.model_validate(config["trust"]))
     names = sorted({name for r in rows for name in (r.get("votes") or {})})
     labels = list(config.get("labels") or sorted({str(r["label"]) for r in rows if r.get("label")}))
     label_set = {lab: i for i, lab in enumerate(labels)}

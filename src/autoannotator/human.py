@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import csv
 import json
-from xml.sax.saxutils import quoteattr
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import quoteattr
 
 from autoannotator.errors import InputError
 from autoannotator.io import ColumnType, atomic_path, unneutralise, write_rows

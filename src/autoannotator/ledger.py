@@ -80,6 +80,13 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
                                confidence REAL, stage INTEGER NOT NULL);
         """,
     ),
+    (
+        "m006_audit",
+        """
+        ALTER TABLE labels ADD COLUMN audited INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE acceptances (batch INTEGER PRIMARY KEY, stage INTEGER NOT NULL, routing TEXT NOT NULL);
+        """,
+    ),
 )
 
 
@@ -96,6 +103,7 @@ class Decision:
     margin: float
     hard: bool
     stage: int
+    audited: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,8 @@ class Batch:
     decisions: Sequence[Decision]
     seconds: dict[str, float]
     reviews: Sequence[tuple[int, Verdict]] = ()
+    acceptance: dict[str, Any] | None = None
+    """The batch's routing by measured trust (decider, threshold, evidence, estimate...), stored as JSON."""
 
 
 class Ledger:
@@ -220,7 +230,7 @@ class Ledger:
             db.executemany("INSERT INTO skips VALUES (?, ?, ?, ?, ?)", [(*s, batch.index) for s in batch.skips])
             db.executemany("INSERT INTO votes VALUES (?, ?, ?, ?, ?)", self._vote_rows(batch))
             db.executemany(
-                "INSERT INTO labels VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO labels VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         d.pos,
@@ -232,6 +242,7 @@ class Ledger:
                         d.margin,
                         int(d.hard),
                         d.stage,
+                        int(d.audited),
                     )
                     for d in batch.decisions
                 ],
@@ -255,6 +266,11 @@ class Ledger:
                     for pos, v in batch.reviews
                 ],
             )
+            if batch.acceptance is not None:
+                stage = batch.decisions[0].stage if batch.decisions else 0
+                db.execute(
+                    "INSERT INTO acceptances VALUES (?, ?, ?)", (batch.index, stage, json.dumps(batch.acceptance))
+                )
             db.execute(
                 "INSERT INTO batches VALUES (?, ?, ?, ?, ?)",
                 (batch.index, batch.first_pos, batch.next_pos, len(batch.rows), json.dumps(batch.seconds)),
@@ -372,10 +388,10 @@ class Ledger:
             ).fetchone()[0]
         )
 
-    def reviewed_rows(self, *, upto: int) -> list[tuple[str, str, str]]:
-        """(id, text, label) of the reviewed rows before position `upto`, in input order."""
+    def reviewed_rows(self, *, upto: int) -> list[tuple[int, str, str, str]]:
+        """(pos, id, text, label) of the reviewed rows before position `upto`, in input order."""
         return self.db.execute(
-            "SELECT r.id, r.text, l.label FROM rows r JOIN labels l USING (pos) "
+            "SELECT r.pos, r.id, r.text, l.label FROM rows r JOIN labels l USING (pos) "
             "WHERE l.source IN ('llm', 'human') AND r.pos < ? ORDER BY r.pos",
             (upto,),
         ).fetchall()
@@ -432,6 +448,13 @@ class Ledger:
                 "AND new_label != old_label GROUP BY old_label, new_label ORDER BY old_label, new_label"
             )
         }
+
+    def acceptances(self) -> list[dict[str, Any]]:
+        """Each batch's routing by measured trust, in batch order, with its batch and stage."""
+        return [
+            {"batch": b, "stage": s, **json.loads(r)}
+            for b, s, r in self.db.execute("SELECT batch, stage, routing FROM acceptances ORDER BY batch")
+        ]
 
     def stage_figures(self) -> list[dict[str, Any]]:
         """Per stage: rows, share of hard rows, share sent to the LLM."""

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from autoannotator.evaluation import Report
+from autoannotator.evidence import describe as describe_trust
 
 STYLE = (
     "body{font-family:sans-serif;max-width:60em;margin:2em auto}"
@@ -51,6 +52,23 @@ def markdown(report: Report) -> str:
         f"- hard-row share {report.hard_share:.1%}; sent to the LLM {report.llm_share:.1%}; "
         f"{report.tokens:,} tokens, ${report.cost_usd:.4f}",
     ]
+    if report.trust is not None:
+        parts += ["", "## Trust (measured on the audit stream)", "", describe_trust(report.trust), ""]
+        parts.append(
+            table(
+                ["stage", "accepted without review", "estimated agreement", "95% CI", "audited rows"],
+                [
+                    [
+                        stage,
+                        f"{e['accepted_share']:.1%}",
+                        e["agreement"],
+                        f"{e['low']:.3f}-{e['high']:.3f}",
+                        e["audited"],
+                    ]
+                    for stage, e in report.trust["stages"].items()
+                ],
+            )
+        )
     if report.gold is not None:
         parts += ["", "## Against gold", ""]
         parts.append(

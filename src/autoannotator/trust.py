@@ -11,20 +11,20 @@ each trained head), the audited rows give its confidence and whether its label a
 acceptance shares q = 5%, 10%, ..., 100% (most confident rows first), the hypothesis "the agreement of the rows
 above the q-quantile of confidence is below `target`" is tested with an exact binomial test, in that fixed
 order, stopping at the first that is not rejected (fixed-sequence testing controls the family-wise error at
-`delta` with no correction; shares with too few rows to be shown even by perfect agreement are skipped, which
-looks at counts only); the level is split between the candidates (Bonferroni). The candidate that may
-accept the most rows decides; every other row goes to the reviewer. If none qualifies, every row does (the
-LLM-only run) until one does. Why LTT and not a confidence bound at one threshold: a single 95% bound on a
-100-row sample is too loose to accept anything, while testing from the most confident rows down lets a small
-sample accept the rows it can vouch for, with the same guarantee.
+`delta` with no correction; shares of fewer than `MIN_TESTED` rows, or too few to be shown even by perfect
+agreement, are skipped, which looks at counts only); the level is split between the candidates
+(Bonferroni). The candidate that may accept the most rows decides; every other row goes to the reviewer. If
+none qualifies, every row does (the LLM-only run) until one does. Why LTT and not a confidence bound at one
+threshold: a single 95% bound on a 100-row sample is too loose to accept anything, while testing from the most
+confident rows down lets a sample accept the rows it can vouch for, with the same guarantee.
 
 **Calibration.** A row's `confidence` is the decider's confidence mapped through an isotonic fit of agreement
 on the audited rows: the estimated probability that the label agrees with the reference.
 
 >>> import numpy as np
->>> agree = np.array([True] * 60 + [False] * 40)
->>> conf = np.linspace(1.0, 0.0, 100)
->>> round(accept_threshold(conf, agree, target=0.9, delta=0.05), 2)
+>>> agree = np.array([True] * 120 + [False] * 80)
+>>> conf = np.linspace(1.0, 0.0, 200)
+>>> round(accept_threshold(conf, agree, target=0.9, delta=0.05), 2)  # the 120 agreeing rows, no more
 0.4
 """
 
@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,7 +46,13 @@ from autoannotator.voting import BoolArray, weighted
 
 SHARES = tuple(round(0.05 * i, 2) for i in range(1, 21))
 """Acceptance shares tested, in order (the fixed sequence)."""
+MIN_TESTED = 100
+"""Rows the first tested share must hold: the first test of a fixed sequence decides whether any is made, and
+on fewer rows it fails on one or two unlucky disagreements (at 60 rows and a 0.9 target, a 0.99-agreement decider
+fails 12% of the time; at 100 rows, 0.3%)."""
 VOTE = "vote"
+DEFAULT_TARGET = 0.9
+"""Agreement with the reviewer that accepted rows must show, by default (see the README: chosen on dev data)."""
 """The name of the accuracy-weighted vote among the candidate deciders."""
 
 
@@ -54,8 +61,12 @@ class TrustConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    target: float = Field(
-        default=0.9, gt=0.0, le=1.0, description="auto-accepted rows must agree with the reference this often"
+    target: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description="auto-accepted rows must agree with the reference this often; default: 0.9 against the "
+        "reviewer, or, with calibration labels, the reviewer's own accuracy on them (as accurate as the LLM)",
     )
     delta: float = Field(default=0.05, gt=0.0, lt=1.0, description="risk that the accepted rows miss the target")
     early_share: float = Field(default=0.2, ge=0.0, le=1.0, description="audit share of the first early_rows")
@@ -83,6 +94,10 @@ class TrustConfig(BaseModel):
         """Whether an audited row belongs to the frozen validation half (never trained on)."""
         return _unit(f"validation:{self.seed}:{row_id}") < 0.5
 
+    def held_out(self, row_id: str, pos: int) -> bool:
+        """Whether a row is in the validation slice: audited, and in the validation half."""
+        return self.audited(row_id, pos) and self.validates(row_id)
+
 
 def _unit(key: str) -> float:
     """A hash of `key` as a number in [0, 1)."""
@@ -98,12 +113,12 @@ def accept_threshold(confidence: FloatArray, agree: BoolArray, *, target: float,
     order = np.sort(confidence)[::-1]
     threshold = float(np.inf)
     for share in SHARES:
-        t = float(order[max(int(np.ceil(share * len(order))) - 1, 0)])
+        t = float(order[max(int(np.ceil(round(share * len(order), 9))) - 1, 0)])
         if t >= threshold:  # ties: this share adds no row
             continue
         accepted = confidence >= t
         n, k = int(accepted.sum()), int(agree[accepted].sum())
-        if target**n > delta:  # too few rows to show anything even if all agree: not a test, skip to more
+        if n < MIN_TESTED or target**n > delta:  # too few rows for a fair test (counts only): skip to more
             continue
         if binom.sf(k - 1, n, target) > delta:  # P(X >= k | rate = target) too large: not shown
             break
@@ -119,8 +134,8 @@ def interval(agree: BoolArray, weights: FloatArray | None = None) -> tuple[float
         return float("nan"), 0.0, 1.0, 0
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     rate = float((w * agree).sum() / w.sum())
-    n_eff = max(int(round(w.sum() ** 2 / (w**2).sum())), 1)
-    ci = binomtest(int(round(rate * n_eff)), n_eff).proportion_ci(0.95, method="wilson")
+    n_eff = max(round(w.sum() ** 2 / (w**2).sum()), 1)
+    ci = binomtest(round(rate * n_eff), n_eff).proportion_ci(0.95, method="wilson")
     return rate, float(ci.low), float(ci.high), n
 
 
@@ -145,6 +160,20 @@ class Acceptance:
     knots: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
     evidence: int = 0
     capped: bool = False
+    target: float = DEFAULT_TARGET
+    estimate: tuple[float, float, float, int] | None = None
+    """(rate, low, high, rows): agreement with the reference on the evidence rows it accepts (95% interval)."""
+
+    def as_json(self) -> dict[str, Any]:
+        """What the ledger keeps of it (the knots and weights are recomputed on resume)."""
+        return {
+            "decider": self.decider,
+            "threshold": None if self.threshold == np.inf else self.threshold,
+            "evidence": self.evidence,
+            "capped": self.capped,
+            "target": self.target,
+            "estimate": None if self.estimate is None else list(self.estimate),
+        }
 
     def label_probs(self, names: Sequence[str], votes: IntArray, probs: FloatArray, k: int) -> FloatArray:
         """(n, k) label probabilities of the decider from votes (n, m) and adapted probabilities (n, m, k)."""
@@ -174,24 +203,35 @@ class Acceptance:
         return np.interp(confidence, xs, ys)
 
 
-def choose(candidates: Sequence[Candidate], config: TrustConfig, weights: dict[str, float]) -> Acceptance:
-    """The candidate that may accept the largest share of rows (ties: the higher agreement above its
-    threshold), with its threshold and calibration; `Acceptance(None, inf)` when none qualifies."""
+def choose(
+    candidates: Sequence[Candidate], config: TrustConfig, weights: dict[str, float], *, target: float
+) -> Acceptance:
+    """The candidate that may accept the largest share of rows at `target` (ties: the higher agreement above
+    its threshold), with its threshold and calibration; `Acceptance(None, inf)` when none qualifies."""
     judged = [c for c in candidates if len(c.agree) >= config.min_evidence]
     level = config.delta / max(len(judged), 1)
     best: tuple[float, float, Candidate, float] | None = None
     for candidate in judged:
-        t = accept_threshold(candidate.confidence, candidate.agree, target=config.target, delta=level)
+        t = accept_threshold(candidate.confidence, candidate.agree, target=target, delta=level)
         accepted = candidate.confidence >= t
         if not accepted.any():
             continue
         key = (float(accepted.mean()), float(candidate.agree[accepted].mean()))
         if best is None or key > best[:2]:
             best = (*key, candidate, t)
+    evidence = max((len(c.agree) for c in candidates), default=0)
     if best is None:
-        return Acceptance(None, float(np.inf), weights, evidence=max((len(c.agree) for c in candidates), default=0))
+        return Acceptance(None, float(np.inf), weights, evidence=evidence, target=target)
     _, _, candidate, t = best
-    return Acceptance(candidate.name, t, weights, knots(candidate.confidence, candidate.agree), len(candidate.agree))
+    return Acceptance(
+        candidate.name,
+        t,
+        weights,
+        knots(candidate.confidence, candidate.agree),
+        len(candidate.agree),
+        target=target,
+        estimate=interval(candidate.agree[candidate.confidence >= t]),
+    )
 
 
 def knots(confidence: FloatArray, agree: BoolArray) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -209,5 +249,41 @@ def capped(acceptance: Acceptance, confidence: FloatArray, llm_share: float | No
     limit = float(np.quantile(confidence, llm_share))
     if limit >= acceptance.threshold:
         return acceptance
-    decider = acceptance.decider or VOTE
-    return Acceptance(decider, limit, acceptance.weights, acceptance.knots, acceptance.evidence, capped=True)
+    return replace(acceptance, decider=acceptance.decider or VOTE, threshold=limit, capped=True)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A few human-labelled rows: texts (n,), their true label indices (n,), and the reviewer's accuracy on them
+    (None until measured). With them, trust is measured against the truth instead of the reviewer."""
+
+    texts: list[str]
+    reference: IntArray
+    reviewer_accuracy: float | None = None
+
+
+def candidates(
+    names: Sequence[str],
+    fixed: Sequence[bool],
+    votes: IntArray,
+    probs: FloatArray,
+    reference: IntArray,
+    fresh: BoolArray,
+) -> tuple[list[Candidate], dict[str, float]]:
+    """The candidate deciders judged on audited rows: each specialist alone and the accuracy-weighted vote, and
+    the vote's weights (each specialist's smoothed agreement with the reference). votes (n, m), probs (n, m, k),
+    reference (n,); a trainable specialist (not `fixed`) is judged only on the `fresh` rows (n,), those its
+    current version was not trained on."""
+    k = probs.shape[2]
+    usable = (votes >= 0) & (np.asarray(fixed, dtype=bool)[None, :] | fresh[:, None])
+    result, weights = [], {}
+    for j, name in enumerate(names):
+        rows = np.nonzero(usable[:, j])[0]
+        agree: BoolArray = votes[rows, j] == reference[rows]
+        weights[name] = float((agree.sum() + 1) / (len(rows) + k))
+        result.append(Candidate(name, probs[rows, j, votes[rows, j]], agree))
+    stale = ((votes >= 0) & ~usable).any(axis=1)
+    rows = np.nonzero((votes >= 0).any(axis=1) & ~stale)[0]
+    label_probs = weighted(votes[rows], k, np.array([weights[n] for n in names]))
+    result.append(Candidate(VOTE, label_probs.max(axis=1), label_probs.argmax(axis=1) == reference[rows]))
+    return result, weights

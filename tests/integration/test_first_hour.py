@@ -1,4 +1,4 @@
-"""A new user's first hour with the CLI: every problem found there, each with the test that would have caught it."""
+"""A new user's first hour with the CLI: each problem found there, with the test that would have caught it."""
 
 from __future__ import annotations
 
@@ -44,7 +44,9 @@ def error_line(stderr: str) -> str:
 def test_a_missing_input_is_one_unwrapped_line_and_leaves_no_run_folder(tmp_path: Path) -> None:
     folder = deep(tmp_path)
     missing = folder / "missing.csv"
-    result = run_cli("annotate", missing, "--task", "sentiment-2", "--out", folder / "o.jsonl", env=NARROW, check=False)
+    result = run_cli(
+        "annotate", missing, "--task", "sentiment-2", "--out", folder / "o.jsonl", env=NARROW, check=False
+    )
     assert result.returncode == 2
     assert error_line(result.stderr) == f"error: {missing}: file not found"
     assert not (folder / "o.jsonl.run").exists()
@@ -103,7 +105,8 @@ def test_help_and_the_model_list_are_readable_at_80_columns_and_piped() -> None:
 def test_label_studio_config_is_escaped_saved_and_printed(tmp_path: Path) -> None:
     task = tmp_path / "task.yaml"
     task.write_text(
-        "name: kinds\nlabels:\n  - name: Q&A\n  - name: 'say \"hi\" <now>'\nspecialists: {tfidf: null}\n", encoding="utf-8"
+        "name: kinds\nlabels:\n  - name: Q&A\n  - name: 'say \"hi\" <now>'\nspecialists: {tfidf: null}\n",
+        encoding="utf-8",
     )
     data = tmp_path / "in.csv"
     data.write_text("text\nhow do I?\nhello there\n", encoding="utf-8")
@@ -174,6 +177,6 @@ def test_ctrl_c_stops_within_two_seconds_with_a_resume_hint(tmp_path: Path) -> N
 def _committed(ledger: Path) -> bool:
     try:
         with sqlite3.connect(ledger, timeout=1) as db:
-            return db.execute("SELECT COUNT(*) FROM batches").fetchone()[0] > 0
+            return bool(db.execute("SELECT COUNT(*) FROM batches").fetchone()[0] > 0)
     except sqlite3.OperationalError:
         return False

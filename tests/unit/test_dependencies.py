@@ -20,9 +20,9 @@ def declared() -> dict[str, list[Requirement]]:
 
 
 def pinned() -> dict[str, Version]:
-    pins = {}
-    for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
-        line = line.split("#")[0].strip()
+    pins: dict[str, Version] = {}
+    for raw in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        line = raw.split("#")[0].strip()
         if line:
             name, _, version = line.partition("==")
             pins[canonicalize_name(name)] = Version(version)

@@ -58,7 +58,9 @@ def test_a_failing_batch_leaves_nothing_behind(tmp_path: Path) -> None:
 
 def test_reopening_runs_no_migration_twice_and_checks_the_config(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite"
-    started(path).__exit__()
+    first = started(path)
+    first.commit(batch(0, [0, 1]))
+    first.__exit__()
     with Ledger(path) as ledger:
         applied = [n for (n,) in ledger.db.execute("SELECT name FROM migrations")]
         assert applied == [name for name, _ in MIGRATIONS]
@@ -68,3 +70,12 @@ def test_reopening_runs_no_migration_twice_and_checks_the_config(tmp_path: Path)
             ledger.begin_run({**CONFIG, "batch_size": 3}, [], versions={}, resume=True)
         ledger.begin_run(CONFIG, [], versions={}, resume=True)
         assert ledger.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_a_run_that_committed_nothing_is_replaced_by_the_next(tmp_path: Path) -> None:
+    """A run stopped before its first batch (bad input, a missing extra) must not block the retry."""
+    path = tmp_path / "l.sqlite"
+    started(path).__exit__()
+    with Ledger(path) as ledger:
+        ledger.begin_run({**CONFIG, "batch_size": 3}, [("c", "{}", "null")], versions={}, resume=False)
+        assert ledger.meta("config")["batch_size"] == 3 and ledger.specialist_names() == ["c"]

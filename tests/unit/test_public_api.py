@@ -18,6 +18,7 @@ PUBLIC = [
     "SpecialistError",
     "Task",
     "TaskError",
+    "TrustConfig",
     "__version__",
     "annotate",
     "baseline",

@@ -1,44 +1,120 @@
+"""Measured trust: the audit draw, the Learn-then-Test threshold, the interval, the decider."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import binom
 
-from autoannotator.learning import Learner, LearningConfig, Routing, choose_threshold, in_validation
+from autoannotator.learning import Learner, LearningConfig
 from autoannotator.specialists import TrainableSpecialist, build, shared_minilm
+from autoannotator.trust import (
+    VOTE,
+    Acceptance,
+    Candidate,
+    TrustConfig,
+    accept_threshold,
+    candidates,
+    choose,
+    interval,
+)
 
 
-def test_validation_membership_is_stable_and_near_the_share() -> None:
-    ids = [f"row-{i}" for i in range(5000)]
-    first = [in_validation(i, 0.15) for i in ids]
-    assert first == [in_validation(i, 0.15) for i in ids]
-    assert 0.13 < sum(first) / len(ids) < 0.17
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), early=st.floats(0.05, 0.5), late=st.floats(0.01, 0.2))
+def test_the_audit_is_uniform_seeded_and_reproducible(seed: int, early: float, late: float) -> None:
+    config = TrustConfig(seed=seed, early_share=early, share=late, early_rows=2000)
+    ids = [f"id-{i}" for i in range(4000)]
+    drawn = [config.audited(ident, pos) for pos, ident in enumerate(ids)]
+    assert drawn == [config.audited(ident, pos) for pos, ident in enumerate(ids)]  # same on resume
+    for part, share in ((drawn[:2000], early), (drawn[2000:], late)):
+        low, high = binom.ppf([1e-4, 1 - 1e-4], 2000, share)
+        assert low <= sum(part) <= high  # the share it says, within a 1-in-10,000 band
+    other = TrustConfig(seed=seed + 1, early_share=early, share=late, early_rows=2000)
+    assert drawn != [other.audited(ident, pos) for pos, ident in enumerate(ids)]
+    # uniform: being audited says nothing about the id's content (even and odd ids are audited alike)
+    even, odd = drawn[:2000:2], drawn[1:2000:2]
+    assert abs(np.mean(even) - np.mean(odd)) < 0.08
 
 
-def test_threshold_is_the_lowest_that_keeps_the_agreement() -> None:
-    confidence = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.5])
-    agrees = np.array([True, True, True, False, True, False])
-    assert choose_threshold(confidence, agrees, 0.8) == 0.6  # top 5: 4/5 agree
-    assert choose_threshold(confidence, agrees, 1.0) == 0.8
-    assert choose_threshold(confidence, np.zeros(6, dtype=bool), 0.5) == np.inf
+def test_the_threshold_matches_a_hand_computation() -> None:
+    """160 rows, target 0.8, delta 0.05: shares under 100 rows are skipped (counts only), so the first test is
+    the top 104 (65%): 104/104 agree, P(X >= 104 | 104, 0.8) = 8e-11: shown. Top 112 (70%): 110/112, 6e-9:
+    shown. Top 120 (75%): 110/120, 0.0004: shown. Top 128 (80%): 110/128, 0.054: not shown; testing stops.
+    The threshold is the 120th confidence."""
+    confidence = np.linspace(1.0, 0.01, 160)
+    agree = np.array([True] * 104 + [False] * 2 + [True] * 6 + [False] * 16 + [True] * 32)
+    assert binom.sf(109, 120, 0.8) < 0.05 < binom.sf(109, 128, 0.8)
+    assert accept_threshold(confidence, agree, target=0.8, delta=0.05) == confidence[119]
+    assert accept_threshold(confidence[:99], agree[:99], target=0.8, delta=0.05) == np.inf  # under 100 rows
+    assert accept_threshold(confidence[:0], agree[:0], target=0.8, delta=0.05) == np.inf
 
 
-def test_learned_routing_trusts_the_accurate_specialist() -> None:
-    routing = Routing({"good": 0.9, "weak": 0.55, "weaker": 0.55}, threshold=0.7)
-    votes = np.array([[1, 0, 0], [1, 1, 1], [-1, -1, -1]])
-    probs, hard = routing.decide(["good", "weak", "weaker"], votes, np.full((3, 3, 2), 0.5), 2)
-    assert probs.argmax(axis=1)[:2].tolist() == [1, 1]
-    assert hard.tolist() == [False, False, True]
-    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+def test_learn_then_test_rarely_accepts_rows_that_miss_the_target() -> None:
+    """Where the true agreement is 0.85 at every confidence, a 0.9 target must be claimed on at most ~delta of
+    samples (the guarantee); where the confident half agrees 0.99 of the time, that half is found most times."""
+    rng = np.random.default_rng(0)
+    wrongly, rightly = 0, 0
+    for _ in range(400):
+        confidence = rng.random(300)
+        wrongly += accept_threshold(confidence, rng.random(300) < 0.85, target=0.9, delta=0.05) < np.inf
+        agree = rng.random(300) < np.where(confidence > 0.5, 0.99, 0.6)
+        rightly += 0.4 <= (confidence >= accept_threshold(confidence, agree, target=0.9, delta=0.05)).mean() <= 0.7
+    assert wrongly / 400 <= 0.07 and rightly / 400 >= 0.9
 
 
-def test_a_decider_labels_alone_with_its_own_confidence() -> None:
-    routing = Routing({"head": 0.8, "lexicon": 0.6}, threshold=0.7, decider="head")
-    votes = np.array([[0, 1], [1, 1]])
-    adapted = np.array([[[0.9, 0.1], [0.2, 0.8]], [[0.4, 0.6], [0.1, 0.9]]])  # (n, m, k)
-    probs, hard = routing.decide(["head", "lexicon"], votes, adapted, 2)
+def test_the_estimate_falls_inside_its_interval_at_the_stated_rate() -> None:
+    """A synthetic task with known truth: audited rows drawn with two audit probabilities, weighted back; the
+    95% interval holds the true agreement in about 95% of runs."""
+    rng = np.random.default_rng(1)
+    truth, covered = 0.82, 0
+    for _ in range(500):
+        share = np.where(np.arange(3000) < 1000, 0.2, 0.05)
+        audited = rng.random(3000) < share
+        agree = rng.random(3000) < truth
+        estimate, low, high, n = interval(agree[audited], 1.0 / share[audited])
+        covered += low <= truth <= high
+        assert n == audited.sum() and low <= estimate <= high
+    assert 0.92 <= covered / 500 <= 0.99
+
+
+def test_the_decider_that_may_accept_most_rows_wins_and_nothing_qualifies_without_evidence() -> None:
+    rng = np.random.default_rng(2)
+    confidence = rng.random(400)
+    good = Candidate("head", confidence, rng.random(400) < np.where(confidence > 0.4, 0.99, 0.5))  # sure: right
+    weak = Candidate("lexicon", confidence, rng.random(400) < 0.7)  # confidence says nothing
+    acceptance = choose([weak, good], TrustConfig(), {}, target=0.9)
+    assert acceptance.decider == "head" and 0.2 < acceptance.threshold < 1.0
+    assert len(acceptance.knots[0]) > 0
+    few = Candidate("head", confidence[:10], np.ones(10, dtype=bool))
+    nothing = choose([few], TrustConfig(), {}, target=0.9)
+    assert nothing.decider is None and nothing.threshold == np.inf
+
+
+def test_an_acceptance_decides_with_its_decider_and_calibrates() -> None:
+    acceptance = Acceptance("head", 0.7, {}, ((0.5, 0.9), (0.6, 0.95)))
+    votes = np.array([[0, 1], [1, 1], [-1, 1]])
+    adapted = np.array([[[0.9, 0.1], [0.2, 0.8]], [[0.4, 0.6], [0.1, 0.9]], [[0.5, 0.5], [0.0, 1.0]]])
+    probs, hard, confidence = acceptance.decide(["head", "lexicon"], votes, adapted, 2)
     np.testing.assert_allclose(probs, adapted[:, 0])
-    assert hard.tolist() == [False, True]  # the head's 0.6 is under 0.7, whatever the lexicon says
+    assert hard.tolist() == [False, True, True]  # 0.6 < 0.7; the head abstained on the third row
+    np.testing.assert_allclose(confidence, [0.95, 0.6875, 0.6])  # 0.6 is a quarter of the way from 0.5 to 0.9
+
+
+def test_candidates_judge_a_trainable_only_on_rows_it_was_not_trained_on() -> None:
+    votes = np.array([[0, 0], [1, 1], [1, 0], [0, 0]])
+    probs = np.full((4, 2, 2), 0.5)
+    probs[np.arange(4)[:, None], np.arange(2)[None, :], votes] = 0.9
+    reference = np.array([0, 1, 1, 1])
+    fresh = np.array([False, False, True, True])
+    found, weights = candidates(["lexicon", "head"], [True, False], votes, probs, reference, fresh)
+    by_name = {c.name: c for c in found}
+    assert by_name["lexicon"].agree.tolist() == [True, True, True, False]
+    assert by_name["head"].agree.tolist() == [False, False]  # rows 2 and 3 only
+    assert len(by_name[VOTE].agree) == 2 and set(weights) == {"lexicon", "head"}
 
 
 def test_a_silent_untrained_version_is_worth_nothing_to_beat(tmp_path: Path) -> None:
@@ -48,6 +124,11 @@ def test_a_silent_untrained_version_is_worth_nothing_to_beat(tmp_path: Path) -> 
     prototype = TrainableSpecialist(
         shared_minilm(), name="t", prototypes={"pos": ["wonderful"], "neg": ["terrible"]}
     )
-    learner = Learner(LearningConfig(), tmp_path, ["neg", "pos"])
+    learner = Learner(LearningConfig(), tmp_path, ["neg", "pos"], held_out=TrustConfig().held_out)
     assert learner.previous(prototype, val, inputs=()) > 0.5  # alone, its prototype head votes
     assert learner.previous(prototype, val, inputs=[("vader", build("vader"))]) == 0.0  # beside vader: silent
+
+
+def test_stages_double_from_the_warmup_up_to_beta() -> None:
+    config = LearningConfig(warmup=100, beta=1000)
+    assert [config.stage_rows(s) for s in range(6)] == [100, 200, 400, 800, 1000, 1000]

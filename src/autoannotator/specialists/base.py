@@ -45,6 +45,9 @@ class Card(BaseModel):
     version: str
     trainable: bool = False
     max_chars: int | None = None
+    weights: str = ""
+    """The pretrained weights it runs ("" when its own): specialists with the same weights and kind of head are
+    one model in two runtimes, and count as one voter."""
 
     @model_validator(mode="after")
     def _check(self) -> Card:

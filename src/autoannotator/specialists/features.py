@@ -30,6 +30,9 @@ class Featurizer(Protocol):
     name: str
     size_mb: float
     speed: str
+    weights: str
+    """The pretrained weights behind the features ("" for none): two featurizers with the same weights are one
+    model in two runtimes."""
 
     def fit(self, texts: Sequence[str]) -> None: ...
 
@@ -49,6 +52,7 @@ class OnnxMiniLM:
     """
 
     name = "minilm-onnx"
+    weights = "all-MiniLM-L6-v2"
     size_mb = 23.0
     speed = "~6 ms/text batched"
 
@@ -158,6 +162,7 @@ class SentenceTransformerEncoder:
     def __init__(self, model: str | Path | None = None, *, batch_size: int = 64) -> None:
         self.model = model
         self.batch_size = batch_size
+        self.weights = "all-MiniLM-L6-v2" if model is None else str(model)
 
     @cached_property
     def _model(self) -> Any:
@@ -194,6 +199,7 @@ class HashedTfidf:
     """Word 1-2-grams hashed into `n_features` columns, weighted by smoothed IDF, L2-normalised (sparse)."""
 
     name = "tfidf"
+    weights = ""
     size_mb = 2.0
     speed = "0.05 ms/text"
 
@@ -240,6 +246,7 @@ class Stacked:
         self.base = base
         self.inputs = tuple(inputs)
         self.name = f"{base.name}+" + "+".join(name for name, _ in self.inputs)
+        self.weights = base.weights
         self.size_mb = base.size_mb
         self.speed = f"{base.speed}, plus {len(self.inputs)} specialists"
 

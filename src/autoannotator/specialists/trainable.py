@@ -110,6 +110,7 @@ class TrainableSpecialist:
             source="package autoannotator",
             version=package_version("autoannotator"),
             trainable=True,
+            weights=self.featurizer.weights,
         )
 
     @property

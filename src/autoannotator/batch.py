@@ -1,0 +1,168 @@
+"""One batch on its way through a run: the specialists vote; the batch's audit rows go to the reviewer first;
+trust is measured on all the audit evidence so far; every row is decided; the rows nobody may accept go to
+the reviewer. The result is one `Batch`, committed by the caller in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
+
+from autoannotator.adapters import Adapts
+from autoannotator.config import RunConfig
+from autoannotator.inference import vote
+from autoannotator.io import Record, Row, Skip
+from autoannotator.ledger import Batch, Decision, Ledger
+from autoannotator.review import Examples, HardRow, Reviewer, Verdict
+from autoannotator.routing import Router, batch_evidence
+from autoannotator.specialists.base import FloatArray, IntArray, Specialist
+from autoannotator.trust import Acceptance, capped
+from autoannotator.voting import AGGREGATORS, BoolArray, agreement, consensus, margin
+
+Prepared = Sequence[tuple[str, Specialist, Adapts]]
+
+
+@dataclass(frozen=True)
+class Voted:
+    """A batch's usable rows and skips, every specialist's vote (n, m) and probabilities (n, m, k), and each
+    specialist's seconds."""
+
+    records: list[Record]
+    skips: list[Skip]
+    votes: IntArray
+    probs: FloatArray
+    seconds: dict[str, float]
+
+
+def decide(
+    votes: IntArray, probs: FloatArray, prepared: Prepared, config: RunConfig, acceptance: Acceptance | None
+) -> tuple[FloatArray, BoolArray, FloatArray]:
+    """(label probabilities (n, k), hard (n,), confidence (n,)): by measured trust when there is an
+    `acceptance` (confidence calibrated on the audit), else by the run's aggregate and hard rule."""
+    k = len(config.task.labels)
+    if acceptance is not None:
+        return acceptance.decide([n for n, _, _ in prepared], votes, probs, k)
+    label_probs = AGGREGATORS[config.aggregate](votes, probs, k)
+    return label_probs, config.hard_rule(votes, label_probs), label_probs.max(axis=1)
+
+
+def run_batch(
+    rows: Sequence[Row],
+    prepared: Prepared,
+    config: RunConfig,
+    ledger: Ledger,
+    index: int,
+    *,
+    reviewer: Reviewer | None,
+    router: Router | None,
+    examples: Examples | None,
+    stage: int,
+    pool: Executor | None = None,
+) -> Batch:
+    """Label one batch (see the module docstring); reads the ledger, writes nothing."""
+    names = [name for name, _, _ in prepared]
+    labels = config.task.label_names
+    k = len(labels)
+    records, skips = _dedupe(rows, ledger.known_ids)
+    votes, probs, seconds = vote([r.text for r in records], prepared, k, pool=pool)
+    trusting = router is not None and reviewer is not None
+    audited = [trusting and config.trust.audited(r.id, r.pos) for r in records]
+    verdicts: dict[int, Verdict] = {}
+    acceptance = None
+    if router is not None and reviewer is not None:
+        chosen = [i for i, a in enumerate(audited) if a]
+        verdicts.update(
+            zip(chosen, reviewer.review(_hard_rows(records, chosen, votes, names, labels)), strict=True)
+        )
+        reference = [labels.index(str(verdicts[i].label)) if verdicts[i].status == "ok" else None for i in chosen]
+        evidence = batch_evidence(
+            [(records[i].pos, records[i].id, records[i].text) for i in chosen],
+            reference,
+            votes[chosen],
+            probs[chosen],
+        )
+        acceptance = router.acceptance(ledger, prepared, evidence)
+        confidence = acceptance.label_probs(names, votes, probs, k).max(axis=1)
+        acceptance = capped(acceptance, confidence, config.trust.llm_share)
+    label_probs, hard, confidence = decide(votes, probs, prepared, config, acceptance)
+    best = consensus(label_probs, votes)
+    guesses = [labels[b] if b >= 0 else None for b in best]
+    agree, margins = agreement(votes, best), margin(label_probs)
+    decisions = [
+        Decision(
+            pos=r.pos,
+            label=None if hard[i] else guesses[i],
+            confidence=None if hard[i] else float(confidence[i]),
+            source="unresolved" if hard[i] else "consensus",
+            best_guess=guesses[i],
+            agreement=float(agree[i]),
+            margin=float(margins[i]),
+            hard=bool(hard[i]),
+            stage=stage,
+            audited=audited[i],
+        )
+        for i, r in enumerate(records)
+    ]
+    if examples is not None:
+        agreed = [i for i in range(len(records)) if not hard[i]]
+        if agreed:
+            examples.add([records[i].text for i in agreed], [str(guesses[i]) for i in agreed])
+    if reviewer is not None:
+        chosen = [i for i in range(len(records)) if hard[i] and not audited[i]]
+        rows_out = _hard_rows(records, chosen, votes, names, labels, guesses)
+        verdicts.update(zip(chosen, reviewer.review(rows_out) if rows_out else [], strict=True))
+    for i, verdict in verdicts.items():
+        if verdict.status == "ok":  # against the reviewer it agrees with itself; against truth, as measured
+            sure = router.reviewer_confidence if router is not None else verdict.confidence
+            decisions[i] = replace(decisions[i], label=verdict.label, confidence=sure, source="llm")
+    return Batch(
+        index=index,
+        first_pos=rows[0].pos,
+        next_pos=rows[-1].pos + 1,
+        rows=[(r.pos, r.id, r.text) for r in records],
+        skips=[(s.pos, s.id, s.field, s.reason) for s in skips],
+        votes=votes,
+        probs=probs,
+        decisions=decisions,
+        seconds=seconds,
+        reviews=[(records[i].pos, v) for i, v in sorted(verdicts.items())],
+        acceptance=None if acceptance is None else acceptance.as_json(),
+    )
+
+
+def _hard_rows(
+    records: Sequence[Record],
+    chosen: Sequence[int],
+    votes: IntArray,
+    names: Sequence[str],
+    labels: Sequence[str],
+    guesses: Sequence[str | None] | None = None,
+) -> list[HardRow]:
+    """The rows `chosen` (indices into `records`) as the reviewer sees them, with the specialists' votes."""
+    return [
+        HardRow(
+            records[i].pos,
+            records[i].text,
+            {name: (labels[v] if v >= 0 else None) for name, v in zip(names, votes[i], strict=True)},
+            None if guesses is None else guesses[i],
+        )
+        for i in chosen
+    ]
+
+
+def _dedupe(
+    rows: Sequence[Row], known_ids: Callable[[Sequence[str]], set[str]]
+) -> tuple[list[Record], list[Skip]]:
+    """Split usable rows from skips; a repeated id (earlier in the run or this batch) becomes a skip."""
+    records = [r for r in rows if isinstance(r, Record)]
+    skips = [r for r in rows if isinstance(r, Skip)]
+    taken = known_ids([r.id for r in records])
+    kept = []
+    for record in records:
+        if record.id in taken:
+            skips.append(Skip(record.pos, record.id, "id", "duplicate id"))
+        else:
+            taken.add(record.id)
+            kept.append(record)
+    return kept, sorted(skips, key=lambda s: s.pos)

@@ -1,0 +1,203 @@
+"""Readers of the audit stream in the ledger: the evidence trust is measured on, and the run's self-estimate.
+
+Both read only audited rows that the reviewer answered (review status ``ok``); the reviewer's label is the
+reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autoannotator.errors import InputError
+from autoannotator.io import file_format, read_rows
+from autoannotator.ledger import Ledger
+from autoannotator.specialists.base import FloatArray, IntArray
+from autoannotator.trust import Calibration, TrustConfig, interval
+from autoannotator.voting import BoolArray
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Audited rows: positions (n,), ids and texts (n,), reference label indices (n,), every specialist's
+    stored vote (n, m) and adapted probabilities (n, m, k)."""
+
+    pos: IntArray
+    ids: list[str]
+    texts: list[str]
+    reference: IntArray
+    votes: IntArray
+    probs: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def joined(self, other: Evidence) -> Evidence:
+        """This evidence followed by `other`'s."""
+        return Evidence(
+            np.concatenate([self.pos, other.pos]),
+            self.ids + other.ids,
+            self.texts + other.texts,
+            np.concatenate([self.reference, other.reference]),
+            np.concatenate([self.votes, other.votes]),
+            np.concatenate([self.probs, other.probs]),
+        )
+
+
+def audit_evidence(ledger: Ledger, labels: list[str], m: int, *, last: int = 5000) -> Evidence:
+    """The `last` committed audited rows with a valid review, in input order (recent evidence: drift ages out)."""
+    k = len(labels)
+    index = {label: i for i, label in enumerate(labels)}
+    rows = ledger.db.execute(
+        "SELECT * FROM (SELECT l.pos, r.id, r.text, v.label FROM labels l JOIN rows r USING (pos) "
+        "JOIN reviews v USING (pos) WHERE l.audited = 1 AND v.status = 'ok' ORDER BY l.pos DESC LIMIT ?) "
+        "ORDER BY pos",
+        (last,),
+    ).fetchall()
+    where = {pos: i for i, (pos, _, _, _) in enumerate(rows)}
+    votes = np.full((len(rows), m), -1, dtype=np.int64)
+    probs = np.full((len(rows), m, k), 1.0 / k)
+    first = rows[0][0] if rows else 0
+    for pos, j, vote, blob in ledger.db.execute(
+        "SELECT o.pos, o.specialist, o.label, o.probs FROM votes o JOIN labels l USING (pos) "
+        "WHERE l.audited = 1 AND o.pos >= ? AND o.specialist < ?",
+        (first, m),
+    ):
+        if pos in where:
+            votes[where[pos], j] = vote
+            probs[where[pos], j] = np.frombuffer(blob, dtype=np.float32)
+    return Evidence(
+        np.array([r[0] for r in rows], dtype=np.int64),
+        [str(r[1]) for r in rows],
+        [str(r[2]) for r in rows],
+        np.array([index[r[3]] for r in rows], dtype=np.int64),
+        votes,
+        probs,
+    )
+
+
+def self_estimate(ledger: Ledger, config: TrustConfig) -> dict[str, Any]:
+    """The run's estimate of how often its auto-accepted rows are right, overall and per stage, each with a 95%
+    interval, the rows it rests on and the share of rows accepted.
+
+    Against the reviewer: the audited rows that the routing accepted (not hard) are a uniform sample of all
+    accepted rows; each weighs 1 / its audit probability (early rows are audited more). Against the truth
+    (calibration labels): the accuracy the last routing of the stage (or run) measured on them."""
+    totals = dict(ledger.db.execute("SELECT stage, COUNT(*) FROM labels GROUP BY stage").fetchall())
+    accepted_counts = dict(
+        ledger.db.execute(
+            "SELECT stage, COUNT(*) FROM labels WHERE source = 'consensus' GROUP BY stage"
+        ).fetchall()
+    )
+    routings = ledger.acceptances()
+    calibration = ledger.meta("calibration")
+
+    def share(stage: int | None) -> float:
+        rows = sum(totals.values()) if stage is None else totals.get(stage, 0)
+        accepted = sum(accepted_counts.values()) if stage is None else accepted_counts.get(stage, 0)
+        return accepted / rows if rows else 0.0
+
+    if calibration is not None:
+        last = {r["stage"]: r for r in routings}
+
+        def measured(routing: dict[str, Any] | None, stage: int | None) -> dict[str, Any]:
+            estimate = None if routing is None else routing.get("estimate")
+            if estimate is None:
+                return {"agreement": None, "low": 0.0, "high": 1.0, "audited": 0, "accepted_share": share(stage)}
+            rate, low, high, n = estimate
+            return {"agreement": rate, "low": low, "high": high, "audited": n, "accepted_share": share(stage)}
+
+        overall = measured(routings[-1] if routings else None, None)
+        stages = {int(s): measured(last.get(s), int(s)) for s in sorted(totals)}
+    else:
+        rows = ledger.db.execute(
+            "SELECT l.pos, l.stage, l.hard, l.best_guess, v.label FROM labels l JOIN reviews v USING (pos) "
+            "WHERE l.audited = 1 AND v.status = 'ok'"
+        ).fetchall()
+        pos = np.array([r[0] for r in rows], dtype=np.int64)
+        stage = np.array([r[1] for r in rows], dtype=np.int64)
+        accepted: BoolArray = np.array([not r[2] for r in rows], dtype=bool)
+        agree: BoolArray = np.array([r[3] == r[4] for r in rows], dtype=bool)
+        weights = 1.0 / np.array([config.audit_share(int(p)) for p in pos]) if len(pos) else np.zeros(0)
+
+        def audited(chosen: BoolArray, stage_of: int | None) -> dict[str, Any]:
+            estimate, low, high, n = interval(agree[chosen], weights[chosen])
+            return {
+                "agreement": None if n == 0 else estimate,
+                "low": low,
+                "high": high,
+                "audited": n,
+                "accepted_share": share(stage_of),
+            }
+
+        overall = audited(accepted, None)
+        stages = {int(s): audited(accepted & (stage == s), int(s)) for s in sorted(totals)}
+    return {
+        "reference": "truth" if calibration is not None else "reviewer",
+        "reviewer_accuracy": None if calibration is None else calibration["reviewer_accuracy"],
+        "target": routings[-1]["target"] if routings else config.target,
+        "overall": overall,
+        "stages": stages,
+        "capped_batches": sum(bool(r["capped"]) for r in routings),
+    }
+
+
+def describe(estimate: dict[str, Any]) -> str:
+    """One line for people: the share accepted without review and how far it can be trusted."""
+    overall = estimate["overall"]
+    truth = estimate["reference"] == "truth"
+    target = estimate["target"]
+    wanted = "target: none" if target is None else f"target {target:.3f}"
+    reviewer = f"; the reviewer's accuracy {estimate['reviewer_accuracy']:.3f}" if truth else ""
+    if overall["accepted_share"] == 0:
+        return (
+            f"trust: no row could be accepted without review ({wanted} not shown on the evidence"
+            f"{reviewer}): every labelled row is the reviewer's"
+        )
+    measure = "accuracy (calibration labels)" if truth else "agreement with the reviewer"
+    rows = "calibration rows" if truth else "audited rows"
+    value = "n/a" if overall["agreement"] is None else f"{overall['agreement']:.3f}"
+    line = (
+        f"trust: {overall['accepted_share']:.1%} of rows accepted without review; their estimated {measure} "
+        f"{value} (95% CI {overall['low']:.3f}-{overall['high']:.3f}, {overall['audited']} {rows}; "
+        f"{wanted}{reviewer})"
+    )
+    if estimate["capped_batches"]:
+        line += (
+            f"; --llm-share accepted rows past the evidence in {estimate['capped_batches']} batches: "
+            "the target was out of reach"
+        )
+    return line
+
+
+def read_calibration(path: Path, text_field: str, labels: Sequence[str], *, limit: int = 20) -> Calibration:
+    """Human-labelled rows (`text_field` and ``label``; CSV, JSONL or Parquet) as a `Calibration`. Rows with a
+    missing text or an unknown label are one `InputError` naming each (up to `limit`) by row number (for CSV,
+    the spreadsheet's: the header is row 1)."""
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    first = 2 if file_format(path) == "csv" else 1
+    texts: list[str] = []
+    reference: list[int] = []
+    bad: list[str] = []
+    for i, row in enumerate(read_rows(path), start=first):
+        text, label = row.get(text_field), row.get("label")
+        if not isinstance(text, str) or not text.strip():
+            bad.append(f"row {i}: no {text_field!r}")
+        elif label not in labels:
+            bad.append(f"row {i}: label {label!r}")
+        else:
+            texts.append(text)
+            reference.append(list(labels).index(str(label)))
+    if bad:
+        more = f" and {len(bad) - limit} more" if len(bad) > limit else ""
+        raise InputError(
+            path, f"{len(bad)} unusable calibration rows ({'; '.join(bad[:limit])}{more}); labels: {list(labels)}"
+        )
+    if not texts:
+        raise InputError(path, "no calibration rows")
+    return Calibration(texts, np.array(reference, dtype=np.int64))

@@ -1,0 +1,115 @@
+"""Routing of each batch by measured trust: the evidence judges every candidate decider (see
+`autoannotator.trust`); the best qualified one labels the rows it can vouch for, and the others go to the
+reviewer.
+
+Evidence is the audit stream (reference: the reviewer) or, when the run has calibration labels, those rows
+(reference: the truth; the target is then the reviewer's own accuracy on them unless one is given). A trainable
+specialist is judged only on rows its current version was not trained on: the rows audited after its last
+training (their stored votes are this version's) and the validation half of earlier audited rows, which it
+re-labels once after each training (`refresh`); calibration rows are never trained on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from autoannotator.evidence import Evidence, audit_evidence
+from autoannotator.inference import Prepared, vote
+from autoannotator.ledger import Ledger
+from autoannotator.specialists.base import FloatArray, IntArray, Trainable
+from autoannotator.trust import DEFAULT_TARGET, Acceptance, Calibration, TrustConfig, candidates, choose
+
+
+class Router:
+    """Measures trust for each batch of one run."""
+
+    def __init__(self, config: TrustConfig, labels: Sequence[str], calibration: Calibration | None = None) -> None:
+        self.config = config
+        self.labels = list(labels)
+        self.calibration = calibration
+        self._refreshed: dict[int, tuple[IntArray, FloatArray]] = {}
+        self._calibration_votes: tuple[IntArray, FloatArray] | None = None
+
+    @property
+    def target(self) -> float:
+        """The agreement accepted rows must show: the given one; else, against the truth, the reviewer's
+        accuracy on the calibration rows; else `DEFAULT_TARGET` against the reviewer."""
+        if self.config.target is not None:
+            return self.config.target
+        if self.calibration is not None and self.calibration.reviewer_accuracy is not None:
+            return self.calibration.reviewer_accuracy
+        return DEFAULT_TARGET
+
+    @property
+    def reviewer_confidence(self) -> float:
+        """The probability that a reviewed row's label is right: 1 against the reviewer itself, its measured
+        accuracy against the truth."""
+        if self.calibration is not None and self.calibration.reviewer_accuracy is not None:
+            return self.calibration.reviewer_accuracy
+        return 1.0
+
+    def refresh(self, ledger: Ledger, prepared: Prepared) -> None:
+        """Re-judge the current versions: their votes on the calibration rows, and the trainables' votes on the
+        validation half of the rows audited before the last training (call at the start and after trainings)."""
+        if self.calibration is not None:
+            votes, probs, _ = vote(self.calibration.texts, prepared, len(self.labels))
+            self._calibration_votes = (votes, probs)
+            return
+        upto = ledger.last_training_pos()
+        evidence = audit_evidence(ledger, self.labels, len(prepared))
+        rows = [
+            i
+            for i, (pos, ident) in enumerate(zip(evidence.pos.tolist(), evidence.ids, strict=True))
+            if pos < upto and self.config.validates(ident)
+        ]
+        self._refreshed = {}
+        trainable = [j for j, (_, s, _) in enumerate(prepared) if isinstance(s, Trainable) and s.fitted]
+        if not rows or not trainable:
+            return
+        texts = [evidence.texts[i] for i in rows]
+        votes, probs = evidence.votes[rows].copy(), evidence.probs[rows].copy()
+        for j in trainable:
+            _, specialist, adapter = prepared[j]
+            votes[:, j], probs[:, j] = adapter.apply(specialist.predict(texts))
+        self._refreshed = {int(evidence.pos[i]): (votes[r], probs[r]) for r, i in enumerate(rows)}
+
+    def acceptance(self, ledger: Ledger, prepared: Prepared, batch: Evidence) -> Acceptance:
+        """The routing of the next batch, measured on the calibration rows, or on the ledger's audit evidence
+        and the batch's own."""
+        names = [name for name, _, _ in prepared]
+        fixed = [not isinstance(s, Trainable) for _, s, _ in prepared]
+        if self.calibration is not None and self._calibration_votes is not None:
+            votes, probs = self._calibration_votes
+            fresh = np.ones(len(self.calibration.texts), dtype=bool)
+            found, weights = candidates(names, fixed, votes, probs, self.calibration.reference, fresh)
+            return choose(found, self.config, weights, target=self.target)
+        evidence = audit_evidence(ledger, self.labels, len(prepared)).joined(batch)
+        fresh = evidence.pos >= ledger.last_training_pos()
+        votes, probs = evidence.votes.copy(), evidence.probs.copy()
+        for i, pos in enumerate(evidence.pos.tolist()):
+            if pos in self._refreshed:
+                votes[i], probs[i] = self._refreshed[pos]
+                fresh[i] = True
+        found, weights = candidates(names, fixed, votes, probs, evidence.reference, fresh)
+        return choose(found, self.config, weights, target=self.target)
+
+
+def batch_evidence(
+    rows: Sequence[tuple[int, str, str]],
+    reference: Sequence[int | None],
+    votes: IntArray,
+    probs: FloatArray,
+) -> Evidence:
+    """Evidence from a batch's audited rows: (pos, id, text) (n,), the reviewer's label index or None (n,),
+    votes (n, m), probs (n, m, k); rows without a valid review are left out."""
+    kept = [i for i, r in enumerate(reference) if r is not None]
+    return Evidence(
+        np.array([rows[i][0] for i in kept], dtype=np.int64),
+        [rows[i][1] for i in kept],
+        [rows[i][2] for i in kept],
+        np.array([reference[i] for i in kept], dtype=np.int64),
+        votes[kept],
+        probs[kept],
+    )
