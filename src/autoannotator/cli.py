@@ -28,7 +28,7 @@ from autoannotator.human import MAX_REPORTED, export_rows, label_studio_config, 
 from autoannotator.io import atomic_path
 from autoannotator.learning import LearningConfig
 from autoannotator.ledger import Ledger
-from autoannotator.pipeline import annotate, baseline, write_output
+from autoannotator.pipeline import annotate, baseline, check_paths, write_output
 from autoannotator.planning import REFERENCE_LLM, plan
 from autoannotator.report import html_page, markdown
 from autoannotator.review import ReviewConfig
@@ -245,6 +245,7 @@ def eval_command(
 
 def _run(config: RunConfig, out: Path, folder: Path, *, resume: bool, quiet: bool, csv_safe: bool) -> None:
     """Run `config` with a progress bar, then print what happened."""
+    check_paths(config, out)  # before the progress bar: a bad path is one line, nothing else
     signal.signal(signal.SIGINT, _interrupted)
     with Progress(
         TextColumn("[bold]labelling"),

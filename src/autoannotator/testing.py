@@ -154,6 +154,15 @@ class ChatServer:
         handler.wfile.write(document)
 
 
+def vader_reviewer(messages: list[dict[str, str]]) -> str:
+    """A `ChatServer` answerer for sentiment-2 that says what VADER says of the last message: a reviewer the
+    lexicon specialists can earn the trust of."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    score = SentimentIntensityAnalyzer().polarity_scores(messages[-1]["content"])["compound"]
+    return json.dumps({"label": "positive" if score > 0 else "negative"})
+
+
 def run_cli(
     *args: str | Path, env: dict[str, str] | None = None, check: bool = True, timeout_s: float = 600
 ) -> subprocess.CompletedProcess[str]:

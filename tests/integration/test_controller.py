@@ -7,9 +7,10 @@ import json
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from autoannotator.controller import matching, select
+from autoannotator.controller import _evidenced, matching, select
 from autoannotator.llm import Budget, Gateway, OpenAIChat, load_prices
 from autoannotator.review import ReplayReviewer
 from autoannotator.specialists import build
@@ -103,9 +104,20 @@ def test_auto_specialists_end_to_end_are_kept_in_the_ledger(shared_data: Path, t
     ]
     run_cli(*args)
     with sqlite3.connect(tmp_path / "o.jsonl.run" / "ledger.sqlite") as db:
-        stored = json.loads(db.execute("SELECT value FROM meta WHERE key = 'selection'").fetchone()[0])
+        stored = json.loads(db.execute("SELECT value FROM meta WHERE key LIKE 'selection:%'").fetchone()[0])
         config = json.loads(db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
     assert len(stored["specialists"]) == 3 and config["specialists"] == stored["specialists"]
     first = out.read_bytes()
     run_cli(*args, "--resume")
     assert out.read_bytes() == first
+
+
+def test_selection_counts_twin_runtimes_once_and_drops_what_a_constant_guess_beats() -> None:
+    cards = {name: build(name).card for name in ("minilm", "minilm-torch", "vader", "afinn")}
+    reference = np.array([0] * 70 + [1] * 30)  # the reviewer's majority class: 70%
+    accuracy = {"minilm": 0.55, "minilm-torch": 0.6, "vader": 0.65, "afinn": 0.8}
+    rejected: dict[str, str] = {}
+    kept = _evidenced(list(cards), cards, accuracy, reference, rejected)
+    assert kept == ["minilm-torch", "afinn"]  # the better runtime of the one model; vader is under 70%
+    assert "the same model as minilm-torch" in rejected["minilm"]
+    assert "majority class 0.70" in rejected["vader"]

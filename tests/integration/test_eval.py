@@ -41,7 +41,7 @@ def test_eval_splits_by_source_and_writes_a_self_contained_report(shared_data: P
     out = tmp_path / "run.csv"
     run_cli(
         "annotate", data, "--task", "toxicity", "--specialists", "profanity-check,hatesonar",
-        "--review", review, "--no-learn", "--out", out, "--quiet",
+        "--review", review, "--no-learn", "--routing", "rule", "--out", out, "--quiet",
     )  # fmt: skip
     shown = run_cli("eval", out, "--gold", data, "--report", tmp_path / "report").stdout
     report = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))

@@ -20,7 +20,7 @@ from autoannotator.chaos import write_rows
 from autoannotator.evaluation import hard_share
 from autoannotator.learning import LearningConfig
 from autoannotator.specialists import ZOO
-from autoannotator.testing import ChatServer, read_jsonl, run_cli
+from autoannotator.testing import ChatServer, read_jsonl, run_cli, vader_reviewer
 
 pytestmark = pytest.mark.slow
 NARROW = {**os.environ, "COLUMNS": "40", "TERM": "xterm-256color"}
@@ -68,7 +68,7 @@ def test_a_run_that_failed_on_bad_input_does_not_block_the_retry(tmp_path: Path)
     assert failed.returncode == 2 and "no column 'text'" in error_line(failed.stderr)
     data.write_text("id,text\n1,great stuff\n2,awful stuff\n", encoding="utf-8")
     run_cli("annotate", data, "--task", "sentiment-2", "--out", out, "--quiet")  # same folder, no --resume
-    assert [r["id"] for r in read_jsonl(out)] == ["1", "2"]
+    assert [r["text"] for r in read_jsonl(out)] == ["great stuff", "awful stuff"]
 
 
 def test_validation_errors_name_every_bad_row_by_spreadsheet_row_on_one_line(
@@ -119,13 +119,14 @@ def test_label_studio_config_is_escaped_saved_and_printed(tmp_path: Path) -> Non
     assert choices == ["Q&A", 'say "hi" <now>']
 
 
-def test_one_hard_share_in_the_end_line_eval_and_the_ledger(example_csv: Path, tmp_path: Path) -> None:
-    out, run = tmp_path / "o.jsonl", tmp_path / "run"
-    with ChatServer(lambda messages: '{"label": "positive"}') as server:
+def test_one_hard_share_in_the_end_line_eval_and_the_ledger(tmp_path: Path) -> None:
+    data, out, run = tmp_path / "in.csv", tmp_path / "o.jsonl", tmp_path / "run"
+    write_rows(data, 1500)
+    with ChatServer(vader_reviewer) as server:
         env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test-key"}
         result = run_cli(
-            "annotate", example_csv, "--task", "sentiment-2", "--out", out, "--run-dir", run, "--quiet",
-            "--llm", "openai:gpt-4o-mini", env=env,
+            "annotate", data, "--task", "sentiment-2", "--specialists", "vader,afinn", "--no-learn", "--out", out,
+            "--run-dir", run, "--quiet", "--llm", "openai:gpt-4o-mini", env=env,
         )  # fmt: skip
     printed = re.search(r"\((\d+\.\d)% hard\)", result.stderr)
     assert printed is not None, result.stderr
@@ -133,8 +134,9 @@ def test_one_hard_share_in_the_end_line_eval_and_the_ledger(example_csv: Path, t
         audited = db.execute("SELECT COUNT(*) FROM labels WHERE hard = 0 AND source = 'llm'").fetchone()[0]
         counts = dict(db.execute("SELECT source, COUNT(*) FROM labels GROUP BY source").fetchall())
         counts["hard"] = db.execute("SELECT COUNT(*) FROM labels WHERE hard = 1").fetchone()[0]
-    assert audited > 0  # agreed rows audited by the reviewer: they must not count as hard
+    assert audited > 0 and counts.get("consensus", 0) > 0  # audited rows the routing accepted are not hard
     assert printed.group(1) == f"{hard_share(counts):.1%}".rstrip("%")
+    assert "trust: " in result.stderr and "audited rows" in result.stderr
     run_cli("eval", out, "--run-dir", run, "--report", tmp_path / "report")
     report = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
     assert f"{report['hard_share']:.1%}" == printed.group(1) + "%"

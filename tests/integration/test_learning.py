@@ -89,6 +89,7 @@ def test_relabel_final_changes_earlier_consensus_rows_and_says_how(shared_data: 
     result = run_cli(
         "annotate", data, "--task", "sentiment-3", "--specialists", "vader,textblob,afinn,minilm", "--review",
         f"replay:{replay}", "--beta", "100", "--batch-size", "100", "--out", out, "--relabel-final", "--quiet",
+        "--routing", "rule",
     )  # fmt: skip
     rows = read_jsonl(out)
     with sqlite3.connect(tmp_path / "o.jsonl.run" / "ledger.sqlite") as db:

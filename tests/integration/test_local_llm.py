@@ -59,7 +59,7 @@ def test_annotate_with_the_local_model_end_to_end(example_csv: Path, tmp_path: P
     data = tmp_path / "small.csv"
     data.write_text("\n".join(example_csv.read_text(encoding="utf-8").splitlines()[:41]) + "\n", encoding="utf-8")
     out = tmp_path / "o.jsonl"
-    result = run_cli("annotate", data, "--task", "sentiment-2", "--out", out, "--quiet")
+    result = run_cli("annotate", data, "--task", "sentiment-2", "--out", out, "--llm", "local", "--quiet")
     assert "weak reviewer" in result.stderr
     rows = read_jsonl(out)
     reviewed = [r for r in rows if r["source"] == "llm"]

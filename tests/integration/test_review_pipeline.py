@@ -98,6 +98,8 @@ def test_few_shot_prompts_carry_retrieved_agreed_rows(example_csv: Path, tmp_pat
             "openai:gpt-4o-mini",
             "--review",
             "few-shot",
+            "--routing",
+            "rule",  # the paper's gate: agreed rows from the first batch on (trust needs 100 audited rows)
             "--quiet",
             "--batch-size",
             "100",
@@ -122,6 +124,8 @@ def test_replay_of_gpt35_on_offensive_tweets(shared_data: Path, tmp_path: Path) 
         out,
         "--review",
         f"replay:{replay}#gpt-3.5-turbo|zero-shot; default",
+        "--routing",
+        "rule",
         "--quiet",
     )
     rows = read_jsonl(out)

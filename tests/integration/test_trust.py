@@ -1,0 +1,50 @@
+"""Measured trust end to end: calibration labels against a weak reviewer, over the real HTTP path."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from autoannotator.chaos import answer, write_rows
+from autoannotator.testing import ChatServer, read_jsonl, run_cli, vader_reviewer
+
+pytestmark = pytest.mark.slow
+
+
+def test_calibration_labels_let_accurate_specialists_outvote_a_weak_reviewer(tmp_path: Path) -> None:
+    """A reviewer near chance (a hash of the prompt), and 150 human labels that say what VADER says: with
+    them the run measures the reviewer (about 0.5) and keeps the specialists' labels; without, it cannot
+    trust the specialists (they do not agree with the reviewer) and every row goes to it."""
+    data = tmp_path / "in.csv"
+    write_rows(data, 1500)
+    with data.open(encoding="utf-8", newline="") as f:
+        texts = [r["text"] for r in csv.DictReader(f)][:150]
+    calibration = tmp_path / "human.csv"
+    calibration.write_text(
+        "text,label\n"
+        + "".join(f'"{t}",{json.loads(vader_reviewer([{"content": t}]))["label"]}\n' for t in texts),
+        encoding="utf-8",
+    )
+    common = ["--task", "sentiment-2", "--specialists", "vader,afinn", "--no-learn", "--quiet"]
+    with ChatServer(answer) as server:
+        env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test-key"}
+        llm = ["--llm", "openai:gpt-4o-mini"]
+        plain = run_cli("annotate", data, "--out", tmp_path / "plain.jsonl", *common, *llm, env=env)
+        helped = run_cli(
+            "annotate", data, "--out", tmp_path / "c.jsonl", "--calibration", calibration, *common, *llm, env=env
+        )
+    assert all(r["source"] == "llm" for r in read_jsonl(tmp_path / "plain.jsonl"))
+    assert "no row could be accepted" in plain.stderr
+    rows = read_jsonl(tmp_path / "c.jsonl")
+    assert sum(r["source"] == "consensus" for r in rows) / len(rows) > 0.7
+    line = " ".join(helped.stderr.split())
+    assert "estimated accuracy (calibration labels)" in line and "150 calibration rows" in line
+    reviewer = float(re.search(r"the reviewer's accuracy (\d\.\d+)", line).group(1))  # type: ignore[union-attr]
+    assert 0.35 < reviewer < 0.65
+    reviewed = [r for r in rows if r["source"] == "llm"]
+    assert reviewed and all(r["confidence"] == pytest.approx(reviewer, abs=1e-3) for r in reviewed)
