@@ -37,6 +37,7 @@ from autoannotator.routing import Router, batch_evidence
 from autoannotator.specialists import build, shared_minilm
 from autoannotator.specialists.base import Specialist, Trainable
 from autoannotator.task import Task
+from autoannotator.trust import capped
 from autoannotator.voting import HardRule
 
 __all__ = ["RunConfig", "RunResult", "annotate", "baseline", "prepare", "vote", "write_output"]
@@ -333,7 +334,11 @@ def relabel(
         acceptance = router.acceptance(ledger, prepared, none)
     for chunk in ledger.relabel_candidates(ledger.stage()):
         votes, probs, _ = vote([t for _, t, _ in chunk], prepared, k, pool=pool)
-        label_probs, hard, confidence = decide(votes, probs, prepared, config, acceptance)
+        chosen = acceptance
+        if acceptance is not None:  # as the batches were: under any --llm-share cap
+            confidence = acceptance.label_probs([n for n, _, _ in prepared], votes, probs, k).max(axis=1)
+            chosen = capped(acceptance, confidence, config.trust.llm_share)
+        label_probs, hard, confidence = decide(votes, probs, prepared, config, chosen)
         best = label_probs.argmax(axis=1)
         ledger.record_relabels(
             ledger.stage(),

@@ -11,9 +11,9 @@ each trained head), the audited rows give its confidence and whether its label a
 acceptance shares q = 5%, 10%, ..., 100% (most confident rows first), the hypothesis "the agreement of the rows
 above the q-quantile of confidence is below `target`" is tested with an exact binomial test, in that fixed
 order, stopping at the first that is not rejected (fixed-sequence testing controls the family-wise error at
-`delta` with no correction; shares of fewer than `MIN_TESTED` rows, or too few to be shown even by perfect
-agreement, are skipped, which looks at counts only); the level is split between the candidates
-(Bonferroni). The candidate that may accept the most rows decides; every other row goes to the reviewer. If
+`delta` with no correction; shares of fewer than `MIN_TESTED` rows (or a third of the evidence), or too few
+to be shown even by perfect agreement, are skipped, which looks at counts only); the level is split between
+the candidates (Bonferroni). The candidate that may accept the most rows decides; every other row goes to the reviewer. If
 none qualifies, every row does (the LLM-only run) until one does. Why LTT and not a confidence bound at one
 threshold: a single 95% bound on a 100-row sample is too loose to accept anything, while testing from the most
 confident rows down lets a sample accept the rows it can vouch for, with the same guarantee.
@@ -22,9 +22,9 @@ confident rows down lets a sample accept the rows it can vouch for, with the sam
 on the audited rows: the estimated probability that the label agrees with the reference.
 
 >>> import numpy as np
->>> agree = np.array([True] * 120 + [False] * 80)
->>> conf = np.linspace(1.0, 0.0, 200)
->>> round(accept_threshold(conf, agree, target=0.9, delta=0.05), 2)  # the 120 agreeing rows, no more
+>>> agree = np.array([True] * 60 + [False] * 40)
+>>> conf = np.linspace(1.0, 0.0, 100)
+>>> round(accept_threshold(conf, agree, target=0.9, delta=0.05), 2)  # the 60 agreeing rows, no more
 0.4
 """
 
@@ -47,9 +47,12 @@ from autoannotator.voting import BoolArray, weighted
 SHARES = tuple(round(0.05 * i, 2) for i in range(1, 21))
 """Acceptance shares tested, in order (the fixed sequence)."""
 MIN_TESTED = 100
-"""Rows the first tested share must hold: the first test of a fixed sequence decides whether any is made, and
-on fewer rows it fails on one or two unlucky disagreements (at 60 rows and a 0.9 target, a 0.99-agreement decider
-fails 12% of the time; at 100 rows, 0.3%)."""
+"""The first tested share holds at least this many rows, or a third of the evidence when it is smaller. The
+first test of a fixed sequence decides whether any is made: on few rows it fails on one unlucky disagreement
+(at 30 rows and a 0.9 target, a 0.99-agreement decider fails 26% of the time; at 100, 0.3%), while a fixed
+minimum of 100 would stop a small audit from accepting any part of the data (the top 30% would need 333
+audited rows). A failed test only costs money: the batch's rows go to the reviewer and the next batch tests
+again on more evidence."""
 VOTE = "vote"
 DEFAULT_TARGET = 0.9
 """Agreement with the reviewer that accepted rows must show, by default (see the README: chosen on dev data)."""
@@ -111,6 +114,7 @@ def accept_threshold(confidence: FloatArray, agree: BoolArray, *, target: float,
     if len(confidence) == 0:
         return float(np.inf)
     order = np.sort(confidence)[::-1]
+    first = min(MIN_TESTED, int(np.ceil(len(order) / 3)))
     threshold = float(np.inf)
     for share in SHARES:
         t = float(order[max(int(np.ceil(round(share * len(order), 9))) - 1, 0)])
@@ -118,7 +122,7 @@ def accept_threshold(confidence: FloatArray, agree: BoolArray, *, target: float,
             continue
         accepted = confidence >= t
         n, k = int(accepted.sum()), int(agree[accepted].sum())
-        if n < MIN_TESTED or target**n > delta:  # too few rows for a fair test (counts only): skip to more
+        if n < first or target**n > delta:  # too few rows for a fair test (counts only): skip to more
             continue
         if binom.sf(k - 1, n, target) > delta:  # P(X >= k | rate = target) too large: not shown
             break

@@ -41,15 +41,15 @@ def test_the_audit_is_uniform_seeded_and_reproducible(seed: int, early: float, l
 
 
 def test_the_threshold_matches_a_hand_computation() -> None:
-    """160 rows, target 0.8, delta 0.05: shares under 100 rows are skipped (counts only), so the first test is
-    the top 104 (65%): 104/104 agree, P(X >= 104 | 104, 0.8) = 8e-11: shown. Top 112 (70%): 110/112, 6e-9:
-    shown. Top 120 (75%): 110/120, 0.0004: shown. Top 128 (80%): 110/128, 0.054: not shown; testing stops.
-    The threshold is the 120th confidence."""
-    confidence = np.linspace(1.0, 0.01, 160)
-    agree = np.array([True] * 104 + [False] * 2 + [True] * 6 + [False] * 16 + [True] * 32)
-    assert binom.sf(109, 120, 0.8) < 0.05 < binom.sf(109, 128, 0.8)
-    assert accept_threshold(confidence, agree, target=0.8, delta=0.05) == confidence[119]
-    assert accept_threshold(confidence[:99], agree[:99], target=0.8, delta=0.05) == np.inf  # under 100 rows
+    """60 rows, target 0.8, delta 0.05: 0.8^n <= 0.05 needs n >= 14, and shares under a third of the evidence
+    (20 rows) are skipped too (counts only), so the first test is the top 21 (35%): 21/21 agree,
+    P(X >= 21 | 21, 0.8) = 0.009: shown. Top 24 (40%): 23/24, 0.033: shown. Top 27 (45%): 24/27, 0.18: not
+    shown; testing stops. The threshold is the 24th confidence."""
+    confidence = np.linspace(1.0, 0.01, 60)
+    agree = np.array([True] * 23 + [False] + [True] + [False] * 2 + [True] * 33)
+    assert binom.sf(22, 24, 0.8) < 0.05 < binom.sf(23, 27, 0.8)
+    assert accept_threshold(confidence, agree, target=0.8, delta=0.05) == confidence[23]
+    assert accept_threshold(confidence[:13], agree[:13], target=0.8, delta=0.05) == np.inf  # 0.8^13 > 0.05
     assert accept_threshold(confidence[:0], agree[:0], target=0.8, delta=0.05) == np.inf
 
 
