@@ -6,17 +6,18 @@ judge the specialists before most of the data is labelled, then `share` (5%), en
 to catch drift at a small cost. The draw is a hash of the row id and the seed: uniform, reproducible, the same
 on resume. Half of the audited rows (a second hash) are the frozen *validation* slice, never trained on.
 
-**Acceptance (Learn-then-Test).** For each candidate decider (each specialist alone, the accuracy-weighted vote,
-each trained head), the audited rows give its confidence and whether its label agrees with the reference. For
-acceptance shares q = 5%, 10%, ..., 100% (most confident rows first), the hypothesis "the agreement of the rows
-above the q-quantile of confidence is below `target`" is tested with an exact binomial test, in that fixed
-order, stopping at the first that is not rejected (fixed-sequence testing controls the family-wise error at
-`delta` with no correction; shares of fewer than `MIN_TESTED` rows (or a third of the evidence), or too few
-to be shown even by perfect agreement, are skipped, which looks at counts only); the level is split between
-the candidates (Bonferroni). The candidate that may accept the most rows decides; every other row goes to the reviewer. If
-none qualifies, every row does (the LLM-only run) until one does. Why LTT and not a confidence bound at one
-threshold: a single 95% bound on a 100-row sample is too loose to accept anything, while testing from the most
-confident rows down lets a sample accept the rows it can vouch for, with the same guarantee.
+**Acceptance (Learn-then-Test).** For each candidate decider (each specialist alone, the accuracy-weighted
+vote, each trained head), the audited rows give its confidence and whether its label agrees with the
+reference. For acceptance shares q = 5%, 10%, ..., 100% (most confident rows first), the hypothesis "the
+agreement of the rows above the q-quantile of confidence is below `target`" is tested with an exact binomial
+test, in that fixed order, stopping at the first that is not rejected (fixed-sequence testing controls the
+family-wise error at `delta` with no correction; shares of fewer than `MIN_TESTED` rows (or a third of the
+evidence), or too few to be shown even by perfect agreement, are skipped, which looks at counts only); the
+level is split between the candidates (Bonferroni). The candidate that may accept the most rows decides; every
+other row goes to the reviewer. If none qualifies, every row does (the LLM-only run) until one does. Why LTT
+and not a confidence bound at one threshold: a single 95% bound on a 100-row sample is too loose to accept
+anything, while testing from the most confident rows down lets a sample accept the rows it can vouch for, with
+the same guarantee.
 
 **Calibration.** A row's `confidence` is the decider's confidence mapped through an isotonic fit of agreement
 on the audited rows: the estimated probability that the label agrees with the reference.
