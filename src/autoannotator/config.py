@@ -60,3 +60,40 @@ class RunConfig(BaseModel):
     def trusting(self) -> bool:
         """Whether rows are routed by measured trust (a reviewer worth trusting is there)."""
         return self.routing == "trust" and self.review is not None and not self.review.local
+
+
+def baseline(config: RunConfig, method: str) -> RunConfig:
+    """`config` turned into a baseline run on the same rows, with no learning:
+
+    - ``llm``: every row goes to the reviewer (its model and strategy, e.g. ``self-consistency`` for a
+      majority over samples);
+    - ``majority``: the specialists' majority vote labels every row they vote on, no reviewer;
+    - ``specialist:NAME``: that specialist alone, no reviewer.
+    """
+    never_hard = HardRule(kind="agreement", threshold=0.0, min_votes=1)
+    if method == "llm":
+        if config.review is None:
+            raise SpecialistError("the llm baseline needs a reviewer (--llm / --review)")
+        return config.model_copy(update={"specialists": ("none",), "learning": None, "routing": "rule"})
+    if method == "majority":
+        return config.model_copy(
+            update={
+                "aggregate": "majority",
+                "hard_rule": never_hard,
+                "review": None,
+                "learning": None,
+                "routing": "rule",
+            }
+        )
+    if method.startswith("specialist:"):
+        name = method.removeprefix("specialist:")
+        return config.model_copy(
+            update={
+                "specialists": (name,),
+                "hard_rule": never_hard,
+                "review": None,
+                "learning": None,
+                "routing": "rule",
+            }
+        )
+    raise SpecialistError(f"unknown baseline {method!r}: llm, majority or specialist:NAME")

@@ -24,9 +24,9 @@ import numpy as np
 from autoannotator import __version__
 from autoannotator.adapters import AdapterSpec, Adapts, compile_adapter
 from autoannotator.batch import decide, run_batch
-from autoannotator.config import RunConfig
+from autoannotator.config import RunConfig, baseline
 from autoannotator.controller import select
-from autoannotator.errors import InputError, SpecialistError
+from autoannotator.errors import InputError
 from autoannotator.evidence import read_calibration, self_estimate
 from autoannotator.inference import Remembered, vote
 from autoannotator.io import ColumnType, Record, Source, file_format, write_rows
@@ -38,7 +38,6 @@ from autoannotator.specialists import build, shared_minilm
 from autoannotator.specialists.base import Specialist, Trainable
 from autoannotator.task import Task
 from autoannotator.trust import capped
-from autoannotator.voting import HardRule
 
 __all__ = ["RunConfig", "RunResult", "annotate", "baseline", "prepare", "vote", "write_output"]
 
@@ -204,43 +203,6 @@ def annotate(
             spent_usd=ledger.spent_usd(),
             trust=self_estimate(ledger, config.trust) if config.trusting else None,
         )
-
-
-def baseline(config: RunConfig, method: str) -> RunConfig:
-    """`config` turned into a baseline run on the same rows, with no learning:
-
-    - ``llm``: every row goes to the reviewer (its model and strategy, e.g. ``self-consistency`` for a
-      majority over samples);
-    - ``majority``: the specialists' majority vote labels every row they vote on, no reviewer;
-    - ``specialist:NAME``: that specialist alone, no reviewer.
-    """
-    never_hard = HardRule(kind="agreement", threshold=0.0, min_votes=1)
-    if method == "llm":
-        if config.review is None:
-            raise SpecialistError("the llm baseline needs a reviewer (--llm / --review)")
-        return config.model_copy(update={"specialists": ("none",), "learning": None, "routing": "rule"})
-    if method == "majority":
-        return config.model_copy(
-            update={
-                "aggregate": "majority",
-                "hard_rule": never_hard,
-                "review": None,
-                "learning": None,
-                "routing": "rule",
-            }
-        )
-    if method.startswith("specialist:"):
-        name = method.removeprefix("specialist:")
-        return config.model_copy(
-            update={
-                "specialists": (name,),
-                "hard_rule": never_hard,
-                "review": None,
-                "learning": None,
-                "routing": "rule",
-            }
-        )
-    raise SpecialistError(f"unknown baseline {method!r}: llm, majority or specialist:NAME")
 
 
 def choose(config: RunConfig, ledger_path: Path, *, probe: int = 200, k: int = 3) -> RunConfig:
