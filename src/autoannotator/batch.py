@@ -7,32 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from autoannotator.adapters import Adapts
 from autoannotator.config import RunConfig
-from autoannotator.inference import vote
+from autoannotator.inference import Prepared, vote
 from autoannotator.io import Record, Row, Skip
 from autoannotator.ledger import Batch, Decision, Ledger
 from autoannotator.review import Examples, HardRow, Reviewer, Verdict
 from autoannotator.routing import Router, batch_evidence
-from autoannotator.specialists.base import FloatArray, IntArray, Specialist
+from autoannotator.specialists.base import FloatArray, IntArray
 from autoannotator.trust import Acceptance, capped
 from autoannotator.voting import AGGREGATORS, BoolArray, agreement, consensus, margin
-
-Prepared = Sequence[tuple[str, Specialist, Adapts]]
-
-
-@dataclass(frozen=True)
-class Voted:
-    """A batch's usable rows and skips, every specialist's vote (n, m) and probabilities (n, m, k), and each
-    specialist's seconds."""
-
-    records: list[Record]
-    skips: list[Skip]
-    votes: IntArray
-    probs: FloatArray
-    seconds: dict[str, float]
 
 
 def decide(
