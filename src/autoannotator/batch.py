@@ -32,6 +32,16 @@ def decide(
     return label_probs, config.hard_rule(votes, label_probs), label_probs.max(axis=1)
 
 
+def under_cap(
+    acceptance: Acceptance, votes: IntArray, probs: FloatArray, prepared: Prepared, config: RunConfig
+) -> Acceptance:
+    """`acceptance` for rows with votes (n, m) and probs (n, m, k), its threshold lowered where the run's
+    `--llm-share` cap would send more of them to the reviewer (see `trust.capped`)."""
+    names = [name for name, _, _ in prepared]
+    confidence = acceptance.label_probs(names, votes, probs, len(config.task.labels)).max(axis=1)
+    return capped(acceptance, confidence, config.trust.llm_share)
+
+
 def run_batch(
     rows: Sequence[Row],
     prepared: Prepared,
@@ -67,9 +77,7 @@ def run_batch(
             votes[chosen],
             probs[chosen],
         )
-        acceptance = router.acceptance(ledger, prepared, evidence)
-        confidence = acceptance.label_probs(names, votes, probs, k).max(axis=1)
-        acceptance = capped(acceptance, confidence, config.trust.llm_share)
+        acceptance = under_cap(router.acceptance(ledger, prepared, evidence), votes, probs, prepared, config)
     label_probs, hard, confidence = decide(votes, probs, prepared, config, acceptance)
     best = consensus(label_probs, votes)
     guesses = [labels[b] if b >= 0 else None for b in best]

@@ -33,9 +33,6 @@ class Evidence:
     votes: IntArray
     probs: FloatArray
 
-    def __len__(self) -> int:
-        return len(self.ids)
-
     def joined(self, other: Evidence) -> Evidence:
         """This evidence followed by `other`'s."""
         return Evidence(

@@ -23,7 +23,7 @@ import numpy as np
 
 from autoannotator import __version__
 from autoannotator.adapters import AdapterSpec, Adapts, compile_adapter
-from autoannotator.batch import decide, run_batch
+from autoannotator.batch import decide, run_batch, under_cap
 from autoannotator.config import RunConfig, baseline
 from autoannotator.controller import select
 from autoannotator.errors import InputError
@@ -33,11 +33,10 @@ from autoannotator.io import ColumnType, Record, Source, file_format, write_rows
 from autoannotator.learning import Learner
 from autoannotator.ledger import Ledger
 from autoannotator.review import Examples, HardRow, Reviewer, build_reviewer, controller_gateway
-from autoannotator.routing import Router, batch_evidence
+from autoannotator.routing import Router
 from autoannotator.specialists import build, shared_minilm
 from autoannotator.specialists.base import Specialist, Trainable
 from autoannotator.task import Task
-from autoannotator.trust import capped
 
 __all__ = ["RunConfig", "RunResult", "annotate", "baseline", "prepare", "vote", "write_output"]
 
@@ -288,18 +287,10 @@ def relabel(
     a row they find hard keeps its label. Chunk by chunk, each one transaction (a resumed run goes on)."""
     k = len(config.task.labels)
     names = config.task.label_names
-    acceptance = None
-    if router is not None:
-        none = batch_evidence(
-            [], [], np.zeros((0, len(prepared)), dtype=np.int64), np.zeros((0, len(prepared), k))
-        )
-        acceptance = router.acceptance(ledger, prepared, none)
+    acceptance = None if router is None else router.acceptance(ledger, prepared)
     for chunk in ledger.relabel_candidates(ledger.stage()):
         votes, probs, _ = vote([t for _, t, _ in chunk], prepared, k, pool=pool)
-        chosen = acceptance
-        if acceptance is not None:  # as the batches were: under any --llm-share cap
-            confidence = acceptance.label_probs([n for n, _, _ in prepared], votes, probs, k).max(axis=1)
-            chosen = capped(acceptance, confidence, config.trust.llm_share)
+        chosen = None if acceptance is None else under_cap(acceptance, votes, probs, prepared, config)
         label_probs, hard, confidence = decide(votes, probs, prepared, config, chosen)
         best = label_probs.argmax(axis=1)
         ledger.record_relabels(

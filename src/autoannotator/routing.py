@@ -75,9 +75,9 @@ class Router:
             votes[:, j], probs[:, j] = adapter.apply(specialist.predict(texts))
         self._refreshed = {int(evidence.pos[i]): (votes[r], probs[r]) for r, i in enumerate(rows)}
 
-    def acceptance(self, ledger: Ledger, prepared: Prepared, batch: Evidence) -> Acceptance:
+    def acceptance(self, ledger: Ledger, prepared: Prepared, batch: Evidence | None = None) -> Acceptance:
         """The routing of the next batch, measured on the calibration rows, or on the ledger's audit evidence
-        and the batch's own."""
+        and the batch's own (if any)."""
         names = [name for name, _, _ in prepared]
         fixed = [not isinstance(s, Trainable) for _, s, _ in prepared]
         if self.calibration is not None and self._calibration_votes is not None:
@@ -85,7 +85,9 @@ class Router:
             fresh = np.ones(len(self.calibration.texts), dtype=bool)
             found, weights = candidates(names, fixed, votes, probs, self.calibration.reference, fresh)
             return choose(found, self.config, weights, target=self.target)
-        evidence = audit_evidence(ledger, self.labels, len(prepared)).joined(batch)
+        evidence = audit_evidence(ledger, self.labels, len(prepared))
+        if batch is not None:
+            evidence = evidence.joined(batch)
         fresh = evidence.pos >= ledger.last_training_pos()
         votes, probs = evidence.votes.copy(), evidence.probs.copy()
         for i, pos in enumerate(evidence.pos.tolist()):
