@@ -101,8 +101,8 @@ def load_task(source: str | Path) -> Task:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise TaskError(f"{path}: task file not found (built-in tasks: {', '.join(BUILTIN_TASKS)})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TaskError(f"{path}: cannot read task file: {exc}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise TaskError(f"{str(path)!r}: cannot read task file: {exc}") from None
     return _parse(text, str(path))
 
 
