@@ -1,6 +1,8 @@
 """One batch on its way through a run: the specialists vote; the batch's audit rows go to the reviewer first;
-trust is measured on all the audit evidence so far; every row is decided; the rows nobody may accept go to
-the reviewer. The result is one `Batch`, committed by the caller in one transaction.
+trust is measured on the audit evidence of earlier batches and on this batch's audit rows outside the
+validation half (those are kept out so that they measure this batch's routing without bias: the run's
+self-estimate rests on them); every row is decided; the rows nobody may accept go to the reviewer. The
+result is one `Batch`, committed by the caller in one transaction.
 """
 
 from __future__ import annotations
@@ -70,12 +72,10 @@ def run_batch(
         verdicts.update(
             zip(chosen, reviewer.review(_hard_rows(records, chosen, votes, names, labels)), strict=True)
         )
-        reference = [labels.index(str(verdicts[i].label)) if verdicts[i].status == "ok" else None for i in chosen]
+        fit = [i for i in chosen if not config.trust.validates(records[i].id)]  # the others check this batch
+        reference = [labels.index(str(verdicts[i].label)) if verdicts[i].status == "ok" else None for i in fit]
         evidence = batch_evidence(
-            [(records[i].pos, records[i].id, records[i].text) for i in chosen],
-            reference,
-            votes[chosen],
-            probs[chosen],
+            [(records[i].pos, records[i].id, records[i].text) for i in fit], reference, votes[fit], probs[fit]
         )
         acceptance = under_cap(router.acceptance(ledger, prepared, evidence), votes, probs, prepared, config)
     label_probs, hard, confidence = decide(votes, probs, prepared, config, acceptance)

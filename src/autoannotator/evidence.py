@@ -81,8 +81,9 @@ def self_estimate(ledger: Ledger, config: TrustConfig) -> dict[str, Any]:
     """The run's estimate of how often its auto-accepted rows are right, overall and per stage, each with a 95%
     interval, the rows it rests on and the share of rows accepted.
 
-    Against the reviewer: the audited rows that the routing accepted (not hard) are a uniform sample of all
-    accepted rows; each weighs 1 / its audit probability (early rows are audited more). Against the truth
+    Against the reviewer: the audited rows of the validation half that the routing accepted (not hard) are a
+    uniform sample of all accepted rows, and none of them chose the threshold that accepted it (see
+    `autoannotator.batch`); each weighs 1 / its audit probability (early rows are audited more). Against the truth
     (calibration labels): the accuracy the last routing of the stage (or run) measured on them."""
     totals = dict(ledger.db.execute("SELECT stage, COUNT(*) FROM labels GROUP BY stage").fetchall())
     accepted_counts = dict(
@@ -111,10 +112,14 @@ def self_estimate(ledger: Ledger, config: TrustConfig) -> dict[str, Any]:
         overall = measured(routings[-1] if routings else None, None)
         stages = {int(s): measured(last.get(s), int(s)) for s in sorted(totals)}
     else:
-        rows = ledger.db.execute(
-            "SELECT l.pos, l.stage, l.hard, l.best_guess, v.label FROM labels l JOIN reviews v USING (pos) "
-            "WHERE l.audited = 1 AND v.status = 'ok'"
-        ).fetchall()
+        rows = [
+            row[1:]
+            for row in ledger.db.execute(
+                "SELECT r.id, l.pos, l.stage, l.hard, l.best_guess, v.label FROM labels l JOIN reviews v "
+                "USING (pos) JOIN rows r USING (pos) WHERE l.audited = 1 AND v.status = 'ok'"
+            ).fetchall()
+            if config.validates(str(row[0]))
+        ]
         pos = np.array([r[0] for r in rows], dtype=np.int64)
         stage = np.array([r[1] for r in rows], dtype=np.int64)
         accepted: BoolArray = np.array([not r[2] for r in rows], dtype=bool)

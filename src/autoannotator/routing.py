@@ -3,7 +3,11 @@
 reviewer.
 
 Evidence is the audit stream (reference: the reviewer) or, when the run has calibration labels, those rows
-(reference: the truth; the target is then the reviewer's own accuracy on them unless one is given). A trainable
+(reference: the truth; the target is then the reviewer's own accuracy on them unless one is given). Against the
+reviewer the target is on the whole output, as the user reads it: the labels must match labelling every row
+with the reviewer on at least a `target` share of rows, so accepting a share q of rows needs agreement
+``1 - (1 - target) / q`` on them (tested as a count, see `trust.accept_threshold`); against the truth it is on
+the accepted rows (as accurate as the reviewer), and the estimate is cross-fitted (`trust.crossfit`). A trainable
 specialist is judged only on rows its current version was not trained on: the rows audited after its last
 training (their stored votes are this version's) and the validation half of earlier audited rows, which it
 re-labels once after each training (`refresh`); calibration rows are never trained on.
@@ -12,6 +16,7 @@ re-labels once after each training (`refresh`); calibration rows are never train
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -19,7 +24,15 @@ from autoannotator.evidence import Evidence, audit_evidence
 from autoannotator.inference import Prepared, vote
 from autoannotator.ledger import Ledger
 from autoannotator.specialists.base import FloatArray, IntArray, Trainable
-from autoannotator.trust import DEFAULT_TARGET, Acceptance, Calibration, TrustConfig, candidates, choose
+from autoannotator.trust import (
+    DEFAULT_TARGET,
+    Acceptance,
+    Calibration,
+    TrustConfig,
+    candidates,
+    choose,
+    crossfit,
+)
 
 
 class Router:
@@ -34,8 +47,8 @@ class Router:
 
     @property
     def target(self) -> float:
-        """The agreement accepted rows must show: the given one; else, against the truth, the reviewer's
-        accuracy on the calibration rows; else `DEFAULT_TARGET` against the reviewer."""
+        """The given target; else, against the truth, the reviewer's accuracy on the calibration rows (for the
+        accepted rows); else `DEFAULT_TARGET` (the whole output's agreement with the reviewer)."""
         if self.config.target is not None:
             return self.config.target
         if self.calibration is not None and self.calibration.reviewer_accuracy is not None:
@@ -83,8 +96,13 @@ class Router:
         if self.calibration is not None and self._calibration_votes is not None:
             votes, probs = self._calibration_votes
             fresh = np.ones(len(self.calibration.texts), dtype=bool)
-            found, weights = candidates(names, fixed, votes, probs, self.calibration.reference, fresh)
-            return choose(found, self.config, weights, target=self.target)
+            reference = self.calibration.reference
+            found, weights = candidates(names, fixed, votes, probs, reference, fresh)
+            chosen = choose(found, self.config, weights, target=self.target)
+            if chosen.decider is None:
+                return chosen
+            honest = crossfit(names, fixed, votes, probs, reference, self.config, target=self.target)
+            return replace(chosen, estimate=honest)
         evidence = audit_evidence(ledger, self.labels, len(prepared))
         if batch is not None:
             evidence = evidence.joined(batch)
@@ -95,7 +113,7 @@ class Router:
                 votes[i], probs[i] = self._refreshed[pos]
                 fresh[i] = True
         found, weights = candidates(names, fixed, votes, probs, evidence.reference, fresh)
-        return choose(found, self.config, weights, target=self.target)
+        return choose(found, self.config, weights, target=self.target, overall=True)
 
 
 def batch_evidence(

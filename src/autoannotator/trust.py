@@ -4,7 +4,8 @@
 of its input position: `early_share` (20%) of the first `early_rows` (1,000) rows, so that about 200 audited rows
 judge the specialists before most of the data is labelled, then `share` (5%), enough to re-check every batch and
 to catch drift at a small cost. The draw is a hash of the row id and the seed: uniform, reproducible, the same
-on resume. Half of the audited rows (a second hash) are the frozen *validation* slice, never trained on.
+on resume. Half of the audited rows (a second hash) are the frozen *validation* slice: never trained on, and
+not used to choose the routing of their own batch, so that they measure it without bias.
 
 **Acceptance (Learn-then-Test).** For each candidate decider (each specialist alone, the accuracy-weighted
 vote, each trained head), the audited rows give its confidence and whether its label agrees with the
@@ -108,10 +109,14 @@ def _unit(key: str) -> float:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
 
 
-def accept_threshold(confidence: FloatArray, agree: BoolArray, *, target: float, delta: float) -> float:
-    """The lowest confidence threshold that fixed-sequence testing over `SHARES` certifies: the rows at or above
-    it agree at a rate of at least `target`, with error probability `delta`. ``inf`` (accept nothing) when even
-    the most confident 5% fail. confidence (n,), agree (n,)."""
+def accept_threshold(
+    confidence: FloatArray, agree: BoolArray, *, target: float, delta: float, overall: bool = False
+) -> float:
+    """The lowest confidence threshold that fixed-sequence testing over `SHARES` certifies, with error
+    probability `delta`: the rows at or above it agree at a rate of at least `target`; or, with `overall`, the
+    rows at or above it that disagree are at most ``1 - target`` of all rows (the whole output, the other rows
+    taking the reference's label, agrees with the reference on a `target` share of rows). ``inf`` (accept
+    nothing) when even the most confident 5% fail. confidence (n,), agree (n,): a uniform sample of rows."""
     if len(confidence) == 0:
         return float(np.inf)
     order = np.sort(confidence)[::-1]
@@ -123,9 +128,12 @@ def accept_threshold(confidence: FloatArray, agree: BoolArray, *, target: float,
             continue
         accepted = confidence >= t
         n, k = int(accepted.sum()), int(agree[accepted].sum())
-        if n < first or target**n > delta:  # too few rows for a fair test (counts only): skip to more
+        if overall:  # disagreeing accepted rows among all sampled ones: binomial(len, 1 - target) at most
+            if binom.cdf(n - k, len(order), 1.0 - target) > delta:
+                break
+        elif n < first or target**n > delta:  # too few rows for a fair test (counts only): skip to more
             continue
-        if binom.sf(k - 1, n, target) > delta:  # P(X >= k | rate = target) too large: not shown
+        elif binom.sf(k - 1, n, target) > delta:  # P(X >= k | rate = target) too large: not shown
             break
         threshold = t
     return threshold
@@ -209,15 +217,21 @@ class Acceptance:
 
 
 def choose(
-    candidates: Sequence[Candidate], config: TrustConfig, weights: dict[str, float], *, target: float
+    candidates: Sequence[Candidate],
+    config: TrustConfig,
+    weights: dict[str, float],
+    *,
+    target: float,
+    overall: bool = False,
 ) -> Acceptance:
-    """The candidate that may accept the largest share of rows at `target` (ties: the higher agreement above
-    its threshold), with its threshold and calibration; `Acceptance(None, inf)` when none qualifies."""
+    """The candidate that may accept the largest share of rows at `target` (on the accepted rows, or with
+    `overall` on the whole output; ties: the higher agreement above its threshold), with its threshold and
+    calibration; `Acceptance(None, inf)` when none qualifies."""
     judged = [c for c in candidates if len(c.agree) >= config.min_evidence]
     level = config.delta / max(len(judged), 1)
     best: tuple[float, float, Candidate, float] | None = None
     for candidate in judged:
-        t = accept_threshold(candidate.confidence, candidate.agree, target=target, delta=level)
+        t = accept_threshold(candidate.confidence, candidate.agree, target=target, delta=level, overall=overall)
         accepted = candidate.confidence >= t
         if not accepted.any():
             continue
@@ -237,6 +251,34 @@ def choose(
         target=target,
         estimate=interval(candidate.agree[candidate.confidence >= t]),
     )
+
+
+def crossfit(
+    names: Sequence[str],
+    fixed: Sequence[bool],
+    votes: IntArray,
+    probs: FloatArray,
+    reference: IntArray,
+    config: TrustConfig,
+    *,
+    target: float,
+) -> tuple[float, float, float, int]:
+    """An honest estimate of the agreement of the rows `choose` accepts, when the evidence (votes (n, m),
+    probs (n, m, k), reference (n,), all fresh) is also what chose them: each half (a seeded split) is judged
+    by the routing chosen on the other half; (rate, low, high, rows) over both halves, as `interval`."""
+    half = np.random.default_rng(config.seed).permutation(len(reference)) % 2 == 0
+    agree: list[bool] = []
+    for fit in (half, ~half):
+        found, weights = candidates(
+            names, fixed, votes[fit], probs[fit], reference[fit], np.ones(int(fit.sum()), bool)
+        )
+        chosen = choose(found, config, weights, target=target)
+        if chosen.decider is None:
+            continue
+        held = ~fit
+        label_probs, hard, _ = chosen.decide(names, votes[held], probs[held], probs.shape[2])
+        agree += (label_probs.argmax(axis=1) == reference[held])[~hard].tolist()
+    return interval(np.array(agree, dtype=bool))
 
 
 def knots(confidence: FloatArray, agree: BoolArray) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -19,6 +19,7 @@ from autoannotator.trust import (
     accept_threshold,
     candidates,
     choose,
+    crossfit,
     interval,
 )
 
@@ -51,6 +52,44 @@ def test_the_threshold_matches_a_hand_computation() -> None:
     assert accept_threshold(confidence, agree, target=0.8, delta=0.05) == confidence[23]
     assert accept_threshold(confidence[:13], agree[:13], target=0.8, delta=0.05) == np.inf  # 0.8^13 > 0.05
     assert accept_threshold(confidence[:0], agree[:0], target=0.8, delta=0.05) == np.inf
+
+
+def test_the_whole_output_target_matches_a_hand_computation() -> None:
+    """200 sampled rows, whole-output target 0.95, delta 0.05: the accepted rows that disagree must be shown to
+    be at most 5% of all rows, P(D <= d | 200, 0.05) <= delta. The top 60 (30%) hold 2 disagreements:
+    P(D <= 2) = 0.0023, shown; the top 70 hold 6: P(D <= 6) = 0.13, not shown; testing stops there."""
+    confidence = np.linspace(1.0, 0.0, 200)
+    agree = np.ones(200, dtype=bool)
+    agree[[20, 50, 61, 63, 65, 67]] = False
+    assert binom.cdf(2, 200, 0.05) < 0.05 < binom.cdf(6, 200, 0.05)
+    assert accept_threshold(confidence, agree, target=0.95, delta=0.05, overall=True) == confidence[59]
+    # the same rows against a 0.95 target on the accepted rows alone: far less is shown
+    assert accept_threshold(confidence, agree, target=0.95, delta=0.05) > confidence[59]
+
+
+def test_a_cross_fitted_estimate_is_not_fooled_by_the_rows_that_chose_the_threshold() -> None:
+    """A decider right 70% of the time at every confidence: choosing a threshold on a sample picks its lucky
+    rows, so the agreement of the chosen rows on that sample is optimistic; the cross-fitted one is not."""
+    rng = np.random.default_rng(3)
+    config, k, n = TrustConfig(min_evidence=10), 2, 400
+    same, honest = [], []
+    for _ in range(30):
+        reference = rng.integers(0, k, n)
+        right = rng.random(n) < 0.7
+        votes = np.where(right, reference, 1 - reference)[:, None]
+        confidence = rng.uniform(0.5, 1.0, n)
+        probs = np.zeros((n, 1, k))
+        probs[np.arange(n), 0, votes[:, 0]] = confidence
+        probs[np.arange(n), 0, 1 - votes[:, 0]] = 1 - confidence
+        found, weights = candidates(["a"], [True], votes, probs, reference, np.ones(n, bool))
+        chosen = choose(found, config, weights, target=0.6)
+        if chosen.estimate is not None:
+            same.append(chosen.estimate[0])
+        rate, _, _, rows = crossfit(["a"], [True], votes, probs, reference, config, target=0.6)
+        if rows:
+            honest.append(rate)
+    assert abs(np.mean(honest) - 0.7) < 0.02
+    assert np.mean(same) > np.mean(honest)
 
 
 def test_learn_then_test_rarely_accepts_rows_that_miss_the_target() -> None:
