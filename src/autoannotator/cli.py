@@ -25,7 +25,7 @@ from autoannotator.errors import AutoAnnotatorError, InputError, LedgerError, de
 from autoannotator.evaluation import evaluate, hard_share
 from autoannotator.evidence import describe as describe_trust
 from autoannotator.human import MAX_REPORTED, export_rows, label_studio_config, read_decisions
-from autoannotator.io import atomic_path
+from autoannotator.io import atomic_path, beside
 from autoannotator.learning import LearningConfig
 from autoannotator.ledger import Ledger
 from autoannotator.pipeline import annotate, baseline, check_paths, write_output
@@ -167,7 +167,7 @@ def annotate_command(
                 "calibration": calibration,
             }
         )
-        folder = run_dir or out.with_name(out.name + ".run")
+        folder = run_dir or beside(out, ".run")
         _run(config, out, folder, resume=resume, quiet=quiet, csv_safe=csv_safe)
 
 
@@ -211,7 +211,7 @@ def baseline_command(
             None,
         )
         config = baseline(config, method)
-        folder = run_dir or out.with_name(out.name + ".run")
+        folder = run_dir or beside(out, ".run")
         _run(config, out, folder, resume=resume, quiet=quiet, csv_safe=csv_safe)
 
 
@@ -378,7 +378,7 @@ def export_command(
         n = export_rows(ledger, out, csv_safe=csv_safe)
         err.print(f"{n:,} unresolved rows -> {out}", markup=False)
         if out.suffix.lower() == ".json":
-            config = out.with_name(out.stem + ".label_config.xml")
+            config = beside(out, ".label_config.xml", stem=True)
             with atomic_path(config) as tmp:
                 tmp.write_text(label_studio_config(ledger.meta("config")["labels"]), encoding="utf-8")
             err.print(f"Label Studio labeling config -> {config} (printed below)", markup=False)

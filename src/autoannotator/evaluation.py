@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from autoannotator.errors import InputError
 from autoannotator.evidence import self_estimate
-from autoannotator.io import Source, read_rows
+from autoannotator.io import Source, beside, exists, read_rows
 from autoannotator.ledger import Ledger
 from autoannotator.specialists.base import FloatArray, IntArray
 from autoannotator.trust import TrustConfig
@@ -147,10 +147,10 @@ def evaluate(
 ) -> Report:
     """Read the output file `out` (and the ledger in `run_dir`, default OUT's name + '.run', when it exists)
     and score it; with `gold` (a file with the input's text and id fields plus `gold_field`), against gold."""
-    if not out.is_file():
+    if not exists(out):
         raise InputError(out, "file not found")
     rows = list(read_rows(out, nested=("votes",)))
-    folder = run_dir or out.with_name(out.name + ".run")
+    folder = run_dir or beside(out, ".run")
     config: dict[str, Any] = {}
     figures: dict[str, Any] = {}
     if (folder / "ledger.sqlite").is_file():

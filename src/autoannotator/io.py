@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from autoannotator import hfdata
 from autoannotator.errors import InputError
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
@@ -49,7 +50,10 @@ Row = Record | Skip
 
 
 def file_format(path: Path) -> str:
-    """``csv``, ``jsonl`` or ``parquet`` from the file suffix; `InputError` for anything else."""
+    """``csv``, ``jsonl`` or ``parquet`` from the file suffix, ``hf-disk`` for a Hugging Face dataset folder
+    (see `autoannotator.hfdata`); `InputError` for anything else."""
+    if hfdata.is_hf(path):
+        return "hf-disk"
     try:
         return FORMATS[path.suffix.lower()]
     except KeyError:
@@ -72,12 +76,12 @@ class Source:
 
     @property
     def size(self) -> int:
-        """File size in bytes."""
-        return self.path.stat().st_size
+        """File size in bytes (rows, for a Hugging Face dataset: `bytes_read` counts rows too)."""
+        return hfdata.num_rows(self.path) if hfdata.is_hf(self.path) else self.path.stat().st_size
 
     def batches(self, batch_size: int, *, start: int = 0) -> Iterator[list[Row]]:
         """Batches of up to `batch_size` rows, beginning with the row at position `start`."""
-        if not self.path.is_file():
+        if not exists(self.path):
             raise InputError(self.path, "file not found")
         batch: list[Row] = []
         for pos, values in enumerate(self._values()):
@@ -92,7 +96,7 @@ class Source:
 
     def column(self, field: str) -> Iterator[tuple[str, Any]]:
         """(row id, value of `field`) of every usable row, ids as `batches` gives them (for gold labels)."""
-        if not self.path.is_file():
+        if not exists(self.path):
             raise InputError(self.path, "file not found")
         for pos, values in enumerate(self._values()):
             row = self._row(pos, values)
@@ -101,8 +105,8 @@ class Source:
 
     def _values(self) -> Iterator[dict[str, Any] | Skip]:
         """One item per data row: its field values, or a `Skip` when the row cannot be parsed."""
-        reader = {"csv": self._csv, "jsonl": self._jsonl, "parquet": self._parquet}[file_format(self.path)]
-        return reader()
+        reader = {"csv": self._csv, "jsonl": self._jsonl, "parquet": self._parquet, "hf-disk": self._hf}
+        return reader[file_format(self.path)]()
 
     def _row(self, pos: int, values: dict[str, Any] | Skip) -> Row:
         if isinstance(values, Skip):
@@ -203,6 +207,28 @@ class Source:
             done += table.num_rows
             self.bytes_read = self.size * done // total
 
+    def check(self) -> None:
+        """Raise `InputError` unless a Hugging Face dataset input loads and has the text (and id) column."""
+        self._missing(hfdata.columns(self.path))
+
+    def _hf(self) -> Iterator[dict[str, Any] | Skip]:
+        self.check()
+        for done, row in enumerate(hfdata.rows(self.path), start=1):
+            self.bytes_read = done
+            yield row
+
+
+def exists(path: Path) -> bool:
+    """Whether the input `path` names is there: a file, or a Hugging Face dataset's folder."""
+    return hfdata.location(path)[0].is_dir() if hfdata.is_hf(path) else path.is_file()
+
+
+def beside(out: Path, suffix: str, *, stem: bool = False) -> Path:
+    """A companion of the output `out`: its name (or `stem`) plus `suffix`, in its folder (for a Hugging Face
+    dataset, beside the dataset's folder): the run folder, the skipped rows, a config."""
+    target = hfdata.location(out)[0] if hfdata.is_hf(out) else out
+    return target.with_name((target.stem if stem else target.name) + suffix)
+
 
 def _clean(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
@@ -252,12 +278,20 @@ def unneutralise(cell: str) -> str:
 
 
 def write_rows(
-    path: Path, chunks: Iterable[list[dict[str, Any]]], *, columns: dict[str, ColumnType], csv_safe: bool = False
+    path: Path,
+    chunks: Iterable[list[dict[str, Any]]],
+    *,
+    columns: dict[str, ColumnType],
+    csv_safe: bool = False,
+    labels: Sequence[str] = (),
 ) -> int:
-    """Write dict rows atomically as JSONL, CSV or Parquet (by suffix), keeping `columns` in order (their
-    types fix the Parquet schema); nested values become JSON text in CSV and Parquet; with `csv_safe`, CSV
-    cells that start like a formula are neutralised. Returns the row count."""
+    """Write dict rows atomically as JSONL, CSV, Parquet (by suffix) or a Hugging Face dataset (``hf-disk:``,
+    its ``label`` a `ClassLabel` over `labels`), keeping `columns` in order (their types fix the Parquet and
+    dataset schema); nested values become JSON text except in JSONL; with `csv_safe`, CSV cells that start
+    like a formula are neutralised. Returns the row count."""
     fmt = file_format(path)
+    if fmt == "hf-disk":
+        return hfdata.write(path, chunks, kinds=dict(columns), labels=labels)
     count = 0
     with atomic_path(path) as tmp:
         if fmt == "parquet":
@@ -279,6 +313,9 @@ def read_rows(path: Path, *, nested: Sequence[str] = ()) -> Iterator[dict[str, A
 
 
 def _read(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
+    if fmt == "hf-disk":
+        yield from hfdata.rows(path)
+        return
     if fmt == "parquet":
         import pyarrow.parquet as pq
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from autoannotator import __version__
+from autoannotator import __version__, hfdata
 from autoannotator.adapters import AdapterSpec, Adapts, compile_adapter
 from autoannotator.batch import decide, run_batch, under_cap
 from autoannotator.config import RunConfig, baseline
@@ -29,7 +29,7 @@ from autoannotator.controller import select
 from autoannotator.errors import InputError
 from autoannotator.evidence import read_calibration, self_estimate
 from autoannotator.inference import Remembered, vote
-from autoannotator.io import ColumnType, Record, Source, file_format, write_rows
+from autoannotator.io import ColumnType, Record, Source, beside, exists, file_format, write_rows
 from autoannotator.learning import Learner
 from autoannotator.ledger import Ledger
 from autoannotator.review import Examples, HardRow, Reviewer, build_reviewer, controller_gateway
@@ -87,14 +87,19 @@ def check_paths(config: RunConfig, out: Path) -> None:
     calibration labels."""
     file_format(out)
     file_format(config.input)
-    if not config.input.is_file():
+    if not exists(config.input):
         raise InputError(config.input, "file not found")
+    if hfdata.is_hf(config.input):  # the split and the columns, before the progress bar
+        Source(config.input, text_field=config.task.text_field, id_field=config.task.id_field).check()
     if config.calibration is not None:
         read_calibration(config.calibration, config.task.text_field, config.task.label_names)
 
 
 def fingerprint(path: Path) -> str:
-    """Size plus sha256 of the first and last 64 KiB: cheap, and changes when the file does."""
+    """Size plus sha256 of the first and last 64 KiB: cheap, and changes when the file does (a Hugging Face
+    dataset: `hfdata.fingerprint`)."""
+    if hfdata.is_hf(path):
+        return hfdata.fingerprint(path)
     size = path.stat().st_size
     digest = hashlib.sha256(str(size).encode())
     with path.open("rb") as f:
@@ -321,11 +326,17 @@ def _router(config: RunConfig, ledger: Ledger, reviewer: Reviewer | None) -> Rou
 def write_output(ledger: Ledger, out: Path) -> int:
     """Write the run's rows to `out` (atomically) and its skipped rows beside it; returns the row count. CSV
     cells that a spreadsheet would run as formulas are neutralised when the run asked for it (``csv_safe``)."""
-    n = write_rows(out, ledger.labelled(), columns=OUTPUT_COLUMNS, csv_safe=bool(ledger.meta("csv_safe")))
+    n = write_rows(
+        out,
+        ledger.labelled(),
+        columns=OUTPUT_COLUMNS,
+        csv_safe=bool(ledger.meta("csv_safe")),
+        labels=ledger.meta("config")["labels"],
+    )
     skipped = ledger.skipped()
     if skipped:
         write_rows(
-            out.with_name(out.stem + ".skipped.jsonl"),
+            beside(out, ".skipped.jsonl", stem=True),
             [skipped],
             columns={"row": "int", "id": "string", "field": "string", "reason": "string"},
         )
@@ -352,7 +363,7 @@ def _adapter_json(task: Task, name: str) -> Any:
 
 def _ledger_config(config: RunConfig, prepared: Sequence[tuple[str, Specialist, Adapts]]) -> dict[str, Any]:
     return {
-        "input": str(config.input.resolve()),
+        "input": str(config.input if hfdata.is_hf(config.input) else config.input.resolve()),
         "input_fingerprint": fingerprint(config.input),
         "task": config.task.model_dump(mode="json"),
         "labels": list(config.task.label_names),
