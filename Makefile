@@ -10,7 +10,7 @@ export CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=O
   -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
   -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 
-.PHONY: demo test test-fast lint typecheck bench bench-load clean locale lock
+.PHONY: demo test test-fast lint typecheck bench bench-load clean locale lock browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -42,6 +42,11 @@ locale:
 	  locale-gen; \
 	fi
 
+# The report page is checked in headless Chromium (Debian's package; about a minute to install).
+browser:
+	@command -v chromium >/dev/null || { echo "installing chromium (the report page's browser test)"; \
+	  apt-get install -y -qq chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; }
+
 # The main job on the bundled example, offline, no compiler: the specialists label the rows they agree on;
 # with no LLM configured, the hard rows go to a review sheet for people; eval scores it all against the gold.
 demo: $(VENV)/.installed locale
@@ -61,8 +66,8 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-test: $(VENV)/.installed-dev locale lint typecheck
-	$(BIN)/pytest -q
+test: $(VENV)/.installed-dev locale browser lint typecheck
+	AUTOANNOTATOR_REQUIRE_BROWSER=1 $(BIN)/pytest -q
 
 # The edit-test loop: unit and property tests, no child processes (under 2 minutes).
 test-fast: $(VENV)/.installed-dev

@@ -77,35 +77,35 @@ class Report(BaseModel):
     stages: list[dict[str, Any]] = []
     trainings: list[dict[str, Any]] = []
     relabelled: dict[str, int] = {}
+    check_first: list[dict[str, Any]] = []
+    """The labelled rows nobody reviewed with the lowest confidence (id, text, label, confidence): where a
+    person's look is worth most."""
     trust: dict[str, Any] | None = None
     """With trust routing: the run's own estimate of the agreement of its auto-accepted rows with the reviewer
     (overall and per stage, 95% intervals, audited rows)."""
 
 
 def scores(gold: IntArray, predicted: IntArray, k: int, labels: Sequence[str]) -> Scores:
-    """Accuracy, macro-F1, per-class precision / recall / F1 and the (k, k) confusion matrix of (n,) label
-    indices."""
-    confusion = np.zeros((k, k), dtype=np.int64)
-    np.add.at(confusion, (gold, predicted), 1)
-    true_positive = np.diag(confusion).astype(np.float64)
-    precision = true_positive / np.maximum(confusion.sum(axis=0), 1)
-    recall = true_positive / np.maximum(confusion.sum(axis=1), 1)
-    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    present = confusion.sum(axis=1) > 0
+    """Accuracy, macro-F1 (over the labels found in gold or predicted, as scikit-learn does), per-class
+    precision / recall / F1 and the (k, k) confusion matrix of (n,) label indices."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    every = list(range(k))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        gold, predicted, labels=every, zero_division=0.0
+    )
+    seen = sorted(set(gold.tolist()) | set(predicted.tolist()))
     return Scores(
         rows=len(gold),
-        accuracy=float(true_positive.sum() / max(len(gold), 1)),
-        macro_f1=float(f1[present].mean()) if present.any() else 0.0,
+        accuracy=float(np.mean(gold == predicted)) if len(gold) else 0.0,
+        macro_f1=float(np.mean(f1[seen])) if seen else 0.0,
         per_class={
             label: ClassScores(
-                precision=float(precision[i]),
-                recall=float(recall[i]),
-                f1=float(f1[i]),
-                support=int(confusion[i].sum()),
+                precision=float(precision[i]), recall=float(recall[i]), f1=float(f1[i]), support=int(support[i])
             )
             for i, label in enumerate(labels)
         },
-        confusion=confusion.tolist(),
+        confusion=confusion_matrix(gold, predicted, labels=every).tolist() if len(gold) else [[0] * k] * k,
     )
 
 
@@ -140,6 +140,13 @@ def pairwise_agreement(votes: IntArray) -> FloatArray:
         both = (votes[:, a] >= 0) & (votes[:, b] >= 0)
         out[a, b] = out[b, a] = float((votes[both, a] == votes[both, b]).mean()) if both.any() else np.nan
     return out
+
+
+def check_first(rows: Sequence[dict[str, Any]], n: int = 10) -> list[dict[str, Any]]:
+    """The `n` labelled, unreviewed rows of an output with the lowest confidence, least confident first."""
+    unreviewed = [r for r in rows if r.get("label") and r.get("source") == "consensus" and r.get("confidence")]
+    unreviewed.sort(key=lambda r: float(r["confidence"]))
+    return [{k: r.get(k) for k in ("id", "text", "label", "confidence")} for r in unreviewed[:n]]
 
 
 def evaluate(
@@ -198,11 +205,14 @@ def evaluate(
         cost_usd=float(sum(_number(r.get("cost_usd")) for r in rows)),
         specialists=specialists,
         pairwise_agreement=pairwise_agreement(votes).tolist(),
+        check_first=check_first(rows),
     )
     if config:
+        cost = np.array([_number(r.get("cost_usd")) for r in rows])
         for entry in figures["stages"]:
             per_stage = agreement_on(votes, predicted, reviewed & (stage_of == entry["stage"]))
             entry["agreement"] = dict(zip(names, per_stage.tolist(), strict=True))
+            entry["cost_usd"] = float(cost[stage_of == entry["stage"]].sum())
         report = report.model_copy(update=figures)
     if gold is None:
         return report

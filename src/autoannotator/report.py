@@ -19,9 +19,16 @@ from autoannotator.evaluation import Report
 from autoannotator.evidence import describe as describe_trust
 
 STYLE = (
-    "body{font-family:sans-serif;max-width:60em;margin:2em auto}"
-    "td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
+    "body{font-family:system-ui,sans-serif;max-width:62em;margin:1.5em auto;padding:0 1em;line-height:1.45;"
+    "color:#222}"
+    "img{max-width:100%;height:auto}"
+    "table{border-collapse:collapse;display:block;overflow-x:auto;max-width:100%;margin:.5em 0}"
+    "td,th{padding:3px 9px;border-bottom:1px solid #ddd;text-align:left}"
+    "h1,h2,li,td,p{overflow-wrap:anywhere}"
+    "figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}"
 )
+TEXT_CHARS = 120
+"""Texts in the rows-to-check table are cut to this many characters."""
 
 
 def cell(value: Any) -> str:
@@ -45,8 +52,9 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def markdown(report: Report) -> str:
     """The report as Markdown."""
     parts = [
-        f"# Evaluation of {report.out}",
+        f"# Evaluation of {report.out.rstrip('/').rpartition('/')[2]}",
         "",
+        f"- output: {report.out}",
         f"- rows: {report.rows:,}; labelled: {report.labelled:,} (coverage {report.coverage:.1%})",
         f"- sources: {', '.join(f'{k} {v:,}' for k, v in sorted(report.sources.items()))}",
         f"- hard-row share {report.hard_share:.1%}; sent to the LLM {report.llm_share:.1%}; "
@@ -107,11 +115,26 @@ def markdown(report: Report) -> str:
         parts += ["", "## Stages", ""]
         parts.append(
             table(
-                ["stage", "rows", "hard share", "sent to the LLM", "accuracy vs gold"],
+                ["stage", "rows", "hard share", "sent to the LLM", "USD", "accuracy vs gold"],
                 [
-                    [s["stage"], s["rows"], f"{s['hard_share']:.1%}", f"{s['llm_share']:.1%}", s.get("accuracy")]
+                    [
+                        s["stage"],
+                        s["rows"],
+                        f"{s['hard_share']:.1%}",
+                        f"{s['llm_share']:.1%}",
+                        f"{s.get('cost_usd', 0.0):.4f}",
+                        s.get("accuracy"),
+                    ]
                     for s in report.stages
                 ],
+            )
+        )
+    if report.check_first:
+        parts += ["", "## Rows to check first", "", "Labelled without review, least confident first:", ""]
+        parts.append(
+            table(
+                ["id", "label", "confidence", "text"],
+                [[r["id"], r["label"], r["confidence"], _short(str(r["text"]))] for r in report.check_first],
             )
         )
     if report.trainings:
@@ -147,6 +170,12 @@ def markdown(report: Report) -> str:
         changes = ", ".join(f"{k}: {v:,}" for k, v in report.relabelled.items())
         parts += ["", f"Relabelled at the end by the final specialists: {changes}."]
     return "\n".join(parts) + "\n"
+
+
+def _short(text: str) -> str:
+    """One line of at most `TEXT_CHARS` characters, safe inside a Markdown table cell."""
+    line = " ".join(text.split()).replace("|", "/")
+    return line if len(line) <= TEXT_CHARS else line[: TEXT_CHARS - 1] + "…"
 
 
 def png(figure: Any) -> str:
@@ -190,33 +219,20 @@ def tradeoff_figure(
     return figure
 
 
-def _figures(report: Report) -> list[tuple[str, Any]]:
-    plt = pyplot()
-
+def figures(report: Report) -> list[tuple[str, Any]]:
     figures = []
     if report.gold is not None:
         points = [("this run", report.llm_share, report.gold["all"].accuracy)]
-        points += [
-            (f"stage {s['stage']}", s["llm_share"], s["accuracy"])
-            for s in report.stages
-            if s.get("accuracy") is not None
-        ]
+        staged = [s for s in report.stages if s.get("accuracy") is not None]
+        if len(staged) > 1:  # one stage is the run itself: its point would hide under "this run"
+            points += [(f"stage {s['stage']}", s["llm_share"], s["accuracy"]) for s in staged]
         figures.append(("Accuracy against the share sent to the LLM", tradeoff_figure(points)))
-    names = list(report.specialists)
-    if names:
-        figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-        image = left.imshow(report.pairwise_agreement, vmin=0, vmax=1, cmap="viridis")
-        left.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
-        left.set_yticks(range(len(names)), names, fontsize=8)
-        left.set_title("pairwise agreement", fontsize=10)
-        figure.colorbar(image, ax=left)
-        values = [report.specialists[n].get("agreement_with_reviewer", float("nan")) for n in names]
-        right.barh(names, [0.0 if math.isnan(v) else v for v in values], color="tab:green")
-        right.tick_params(axis="y", labelsize=8)
-        right.set_xlim(0, 1)
-        right.set_title("agreement with the reviewer", fontsize=10)
-        figures.append(("The specialists' agreement", figure))
+    if report.specialists:
+        figures.append(("The specialists' agreement", _agreement_figure(report)))
+    if len(report.stages) > 1 and report.cost_usd > 0:
+        figures.append(("Where the money went", _cost_figure(report)))
     if report.reliability is not None:
+        plt = pyplot()
         figure, axes = plt.subplots(figsize=(4.5, 4))
         axes.plot([0, 1], [0, 1], "--", color="grey")
         axes.plot(report.reliability.confidence, report.reliability.accuracy, "o-")
@@ -227,6 +243,50 @@ def _figures(report: Report) -> list[tuple[str, Any]]:
     return figures
 
 
+def _agreement_figure(report: Report) -> Any:
+    """The pairwise agreement heatmap (numbers in the cells) and, when an LLM reviewed rows, each
+    specialist's agreement with it."""
+    plt = pyplot()
+    names = list(report.specialists)
+    values = [report.specialists[n].get("agreement_with_reviewer", float("nan")) for n in names]
+    reviewed = any(not math.isnan(v) for v in values)
+    figure, panels = plt.subplots(
+        1, 2 if reviewed else 1, figsize=(10 if reviewed else 5.5, 4), layout="constrained"
+    )
+    left = panels[0] if reviewed else panels
+    matrix = report.pairwise_agreement
+    image = left.imshow(matrix, vmin=0, vmax=1, cmap="viridis")
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            if not math.isnan(value):
+                left.text(
+                    j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color="w" if value < 0.6 else "k"
+                )
+    left.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+    left.set_yticks(range(len(names)), names, fontsize=8)
+    left.set_title("pairwise agreement", fontsize=10)
+    figure.colorbar(image, ax=left)
+    if reviewed:
+        right = panels[1]
+        right.barh(names, [0.0 if math.isnan(v) else v for v in values], color="tab:green")
+        right.tick_params(axis="y", labelsize=8)
+        right.set_xlim(0, 1)
+        right.set_title("agreement with the reviewer", fontsize=10)
+    return figure
+
+
+def _cost_figure(report: Report) -> Any:
+    """Dollars per stage beside the share of the stage's rows sent to the LLM."""
+    plt = pyplot()
+    figure, axes = plt.subplots(figsize=(5.5, 3.5))
+    stages = [str(s["stage"]) for s in report.stages]
+    bars = axes.bar(stages, [s.get("cost_usd", 0.0) for s in report.stages], color="tab:orange")
+    axes.bar_label(bars, labels=[f"{s['llm_share']:.0%} sent" for s in report.stages], fontsize=8)
+    axes.set_xlabel("stage")
+    axes.set_ylabel("USD")
+    return figure
+
+
 def markdown_to_html(text: str) -> str:
     """Markdown (with pipe tables) as HTML; the text is escaped first, so no value can inject markup."""
     import markdown as md
@@ -235,12 +295,17 @@ def markdown_to_html(text: str) -> str:
 
 
 def html_page(report: Report) -> str:
-    """A self-contained HTML page: the Markdown tables as HTML, plus the plots as inline PNG images."""
-    body = [f"<h1>Evaluation of {html.escape(report.out)}</h1>"]
-    for title, figure in _figures(report):
-        body.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='{png(figure)}'>")
-    body.append(markdown_to_html(markdown(report)))
+    """A self-contained HTML page: the headline, the plots as inline PNG images, then the tables (the
+    Markdown report as HTML); readable from phone width up (no horizontal scroll of the page)."""
+    head, _, rest = markdown(report).partition("\n")
+    body = [markdown_to_html(head)]
+    for title, figure in figures(report):
+        name = html.escape(title)
+        body.append(f"<figure><figcaption>{name}</figcaption><img alt='{name}' src='{png(figure)}'></figure>")
+    body.append(markdown_to_html(rest))
     return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>AutoAnnotator evaluation</title>"
-        f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n"
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>AutoAnnotator evaluation</title><style>{STYLE}</style></head>"
+        f"<body>{''.join(body)}</body></html>\n"
     )
