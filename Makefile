@@ -10,7 +10,7 @@ export CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=O
   -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
   -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 
-.PHONY: demo test test-fast lint typecheck bench bench-load clean locale lock browser
+.PHONY: demo test test-fast lint typecheck bench bench-load clean locale lock browser labelstudio
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -24,13 +24,13 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 
 # Everything, for the tests: the local reviewer (llama-cpp-python compiles), PyTorch (CPU wheel), dev tools.
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[local,torch,hf,dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[local,torch,hf,labelstudio,dev]'
 	touch $(VENV)/.installed $@
 
 # Regenerate constraints.txt from the dev environment (after changing a range in pyproject.toml).
 lock: $(VENV)/.installed-dev
 	{ echo "# The exact versions make and CI install (pip install -c constraints.txt ...). Regenerate: make lock"; \
-	  $(BIN)/pip freeze --exclude-editable | LC_ALL=C sort -f; } > constraints.txt
+	  $(BIN)/pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/' | LC_ALL=C sort -f; } > constraints.txt
 
 # hatesonar's ONNX text normaliser needs the en_US.UTF-8 locale.
 locale:
@@ -46,6 +46,15 @@ locale:
 browser:
 	@command -v chromium >/dev/null || { echo "installing chromium (the report page's browser test)"; \
 	  apt-get install -y -qq chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; }
+
+# A Label Studio server for the round-trip test, in a virtual environment of its own (its Django stack
+# does not share ours); the client side is label-studio-sdk in the [labelstudio] extra.
+LABEL_STUDIO := label-studio==1.23.2
+labelstudio: .venv-ls/.installed
+.venv-ls/.installed:
+	$(PYTHON) -m venv .venv-ls || python3 -m venv .venv-ls
+	.venv-ls/bin/pip install --quiet '$(LABEL_STUDIO)'
+	touch $@
 
 # The main job on the bundled example, offline, no compiler: the specialists label the rows they agree on;
 # with no LLM configured, the hard rows go to a review sheet for people; eval scores it all against the gold.
@@ -66,8 +75,8 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-test: $(VENV)/.installed-dev locale browser lint typecheck
-	AUTOANNOTATOR_REQUIRE_BROWSER=1 $(BIN)/pytest -q
+test: $(VENV)/.installed-dev locale browser labelstudio lint typecheck
+	AUTOANNOTATOR_REQUIRE_TOOLS=1 $(BIN)/pytest -q
 
 # The edit-test loop: unit and property tests, no child processes (under 2 minutes).
 test-fast: $(VENV)/.installed-dev
@@ -82,4 +91,4 @@ bench-load: $(VENV)/.installed-dev
 	$(BIN)/python bench/load.py --out bench/results/load.md
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-ls demo .pytest_cache .mypy_cache .ruff_cache

@@ -48,21 +48,30 @@ def export_rows(ledger: Ledger, out: Path, *, csv_safe: bool = True) -> int:
     return write_rows(out, [[{**row, "label": ""} for row in rows]], columns=columns, csv_safe=csv_safe)
 
 
-def _task(row: dict[str, Any]) -> dict[str, Any]:
-    predictions = [
+def predictions(row: dict[str, Any], reviewer: str | None = None, labels: list[str] | None = None) -> list[Any]:
+    """Label Studio predictions of an output row: each specialist's vote (model_version = its name, score = its
+    probability) and the reviewer's answer when it is one of `labels` (model_version ``reviewer``)."""
+    said = [
+        (name, vote["label"], vote["prob"]) for name, vote in row["votes"].items() if vote["label"] is not None
+    ]
+    if reviewer is not None and labels is not None and reviewer in labels:
+        said.append(("reviewer", reviewer, 1.0))
+    return [
         {
             "model_version": name,
-            "score": vote["prob"],
+            "score": score,
             "result": [
-                {"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [vote["label"]]}}
+                {"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [label]}}
             ],
         }
-        for name, vote in row["votes"].items()
-        if vote["label"] is not None
+        for name, label, score in said
     ]
+
+
+def _task(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "data": {"id": row["id"], "text": row["text"], "best_guess": row["best_guess"]},
-        "predictions": predictions,
+        "predictions": predictions(row),
     }
 
 

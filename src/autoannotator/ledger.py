@@ -354,8 +354,15 @@ class Ledger:
         """The rows still without a label, with their votes and review outcome, in input order."""
         return [row for chunk in self.labelled(source="unresolved") for row in chunk]
 
-    def set_human_labels(self, decisions: dict[str, str], *, annotator: str | None) -> int:
-        """Record people's labels by row id (one transaction); returns how many rows changed."""
+    def set_human_labels(
+        self,
+        decisions: dict[str, str],
+        *,
+        annotator: str | None,
+        who: dict[str, tuple[str | None, str]] | None = None,
+    ) -> int:
+        """Record people's labels by row id (one transaction), by `annotator`, now; or, per row id in `who`, by
+        (annotator, ISO time) as the labelling tool recorded them. Returns how many rows changed."""
         db = self.db
         ids = list(decisions)
         positions = (
@@ -363,13 +370,15 @@ class Ledger:
             if ids
             else {}
         )
+        known = who or {}
         db.execute("BEGIN IMMEDIATE")
         try:
             for ident, label in decisions.items():
                 pos = positions[ident]
+                person, at = known.get(ident, (annotator, None))
                 db.execute(
-                    "INSERT OR REPLACE INTO human_labels VALUES (?, ?, ?, datetime('now'))",
-                    (pos, label, annotator),
+                    "INSERT OR REPLACE INTO human_labels VALUES (?, ?, ?, COALESCE(?, datetime('now')))",
+                    (pos, label, person, at),
                 )
                 db.execute(
                     "UPDATE labels SET label = ?, confidence = 1.0, source = 'human' WHERE pos = ?", (label, pos)
@@ -379,6 +388,20 @@ class Ledger:
             db.execute("ROLLBACK")
             raise
         return len(decisions)
+
+    def reviewer_labels(self) -> dict[str, str]:
+        """Row id -> the label the reviewer answered (valid or not), for the rows it was asked about."""
+        rows = self.db.execute(
+            "SELECT r.id, v.label FROM reviews v JOIN rows r USING (pos) WHERE v.label IS NOT NULL"
+        )
+        return {str(i): str(label) for i, label in rows}
+
+    def human_labels(self) -> dict[str, tuple[str, str | None, str]]:
+        """Row id -> (label, annotator, time) of every human decision."""
+        rows = self.db.execute(
+            "SELECT r.id, h.label, h.annotator, h.imported_at FROM human_labels h JOIN rows r USING (pos)"
+        )
+        return {str(i): (str(label), who, str(at)) for i, label, who, at in rows}
 
     def reviewed_count(self, *, after: int) -> int:
         """Rows labelled by a reviewer (LLM or human) at positions >= `after`."""

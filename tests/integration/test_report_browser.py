@@ -59,7 +59,7 @@ def chromium(*args: str, width: int, height: int) -> subprocess.CompletedProcess
 def report(tmp_path_factory: pytest.TempPathFactory, example_csv: Path) -> Path:
     """report.html of a run on the bundled example with no LLM, scored against its gold."""
     if CHROMIUM is None:
-        if os.environ.get("AUTOANNOTATOR_REQUIRE_BROWSER") == "1":
+        if os.environ.get("AUTOANNOTATOR_REQUIRE_TOOLS") == "1":
             pytest.fail("chromium not found: `make browser` installs it")
         pytest.skip("chromium not installed (`make browser`; make test installs it)")
     folder = tmp_path_factory.mktemp("report")

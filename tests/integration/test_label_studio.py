@@ -1,0 +1,156 @@
+"""The Label Studio round trip against a real server: label-studio from PyPI (in its own virtual environment,
+`make labelstudio`) started on 127.0.0.1 with a throw-away data folder, an access token made the way a user
+makes one, a script playing the annotator through the API, and the server stopped at the end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from label_studio_sdk import LabelStudio
+
+from autoannotator.testing import read_jsonl, run_cli
+
+pytestmark = pytest.mark.slow
+SERVER = Path(
+    os.environ.get("AUTOANNOTATOR_LABEL_STUDIO", Path(__file__).resolve().parents[2] / ".venv-ls/bin/label-studio")
+)
+USER, PASSWORD = "annotator@example.com", "a-long-test-password-1"
+LABELS = ["negative", "positive"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def access_token(url: str) -> str:
+    """A personal access token, made as in the UI: sign in, then ask /api/token/ for one."""
+    with httpx.Client(base_url=url, follow_redirects=True, timeout=60) as web:
+        web.get("/user/login/")
+        csrf = web.cookies.get("csrftoken")
+        web.post("/user/login/", data={"email": USER, "password": PASSWORD, "csrfmiddlewaretoken": csrf},
+                 headers={"Referer": f"{url}/user/login/"})  # fmt: skip
+        made = web.post("/api/token/", headers={"X-CSRFToken": web.cookies.get("csrftoken") or "", "Referer": url})
+        made.raise_for_status()
+        return str(made.json()["token"])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(URL, token) of a Label Studio server of our own, stopped after the module."""
+    if not SERVER.is_file():
+        if os.environ.get("AUTOANNOTATOR_REQUIRE_TOOLS") == "1":
+            pytest.fail(f"label-studio not found at {SERVER}: `make labelstudio` installs it")
+        pytest.skip(f"label-studio not installed at {SERVER} (`make labelstudio`; make test installs it)")
+    data, port = tmp_path_factory.mktemp("label-studio"), free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(data), "HOME": str(data)}
+    log = (data / "server.log").open("w")
+    process = subprocess.Popen(
+        [str(SERVER), "start", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data / "data"),
+         "--username", USER, "--password", PASSWORD, "--no-browser"],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            assert process.poll() is None, (data / "server.log").read_text()[-3000:]
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        else:
+            pytest.fail("Label Studio did not start in 300 s")
+        yield url, access_token(url)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+        log.close()
+
+
+def annotate_as_a_person(url: str, token: str, project: int, n: int) -> dict[str, str]:
+    """Label the first `n` tasks through the API (every 7th is skipped, i.e. cancelled); row id -> label."""
+    ls = LabelStudio(base_url=url, api_key=token)
+    decided = {}
+    for i, task in enumerate(ls.tasks.list(project=project, fields="all")):
+        if i == n:
+            break
+        label = LABELS[i % 2]
+        result = [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [label]}}]
+        ls.annotations.create(id=task.id, result=result, was_cancelled=i % 7 == 6)
+        if i % 7 != 6:
+            decided[str(task.data["id"])] = label
+    return decided
+
+
+def test_unresolved_rows_go_to_label_studio_and_the_annotations_come_back(
+    server: tuple[str, str], tmp_path: Path, example_csv: Path
+) -> None:
+    url, token = server
+    env = {**os.environ, "LABEL_STUDIO_API_KEY": token}
+    out = tmp_path / "labels.jsonl"
+    run_cli(
+        "annotate", example_csv, "--task", "sentiment-2", "--out", out, "--specialists", "vader,textblob,afinn"
+    )
+    unresolved = {r["id"]: r for r in read_jsonl(out) if r["source"] == "unresolved"}
+    assert len(unresolved) > 40
+    # our process is killed between export and import: the project it made is in the ledger, nothing is lost
+    code = (
+        "import os, signal, sys\n"
+        "from autoannotator.labelstudio import push\n"
+        "from pathlib import Path\n"
+        "from autoannotator.ledger import Ledger\n"
+        "with Ledger(Path(sys.argv[1])) as ledger:\n"
+        "    print(push(ledger, sys.argv[2], sys.argv[3])[0], flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    ledger = tmp_path / "labels.jsonl.run" / "ledger.sqlite"
+    killed = subprocess.run([sys.executable, "-c", code, str(ledger), url, token],
+                            capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    project = int(killed.stdout.strip())
+    again = run_cli("export", tmp_path / "labels.jsonl.run", url, "--to", "label-studio", env=env)
+    assert int(again.stdout.strip()) == project and "0 unresolved rows" in again.stderr  # nothing imported twice
+    ls = LabelStudio(base_url=url, api_key=token)
+    config = ls.projects.get(id=project).label_config
+    assert '<Choices name="label" toName="text" choice="single">' in config
+    assert all(f'<Choice value="{label}"/>' in config for label in LABELS)
+    tasks = list(ls.tasks.list(project=project, fields="all"))
+    assert sorted(str(t.data["id"]) for t in tasks) == sorted(unresolved)
+    first = tasks[0]
+    votes = unresolved[str(first.data["id"])]["votes"]
+    shown = {p.model_version: (p.score, p.result[0]["value"]["choices"][0]) for p in first.predictions}
+    assert shown == {name: (pytest.approx(v["prob"]), v["label"]) for name, v in votes.items() if v["label"]}
+    decided = annotate_as_a_person(url, token, project, 40)
+    run_cli("import", tmp_path / "labels.jsonl.run", url, str(project), "--from", "label-studio", "--out", out,
+            env=env)  # fmt: skip
+    rows = {r["id"]: r for r in read_jsonl(out)}
+    assert {i for i, r in rows.items() if r["source"] == "human"} == set(decided)
+    assert all(rows[i]["label"] == label for i, label in decided.items())
+    with sqlite3.connect(ledger) as db:
+        kept = db.execute("SELECT annotator, imported_at FROM human_labels").fetchall()
+    assert len(kept) == len(decided) and all(USER in str(who) and at.startswith("20") for who, at in kept)
+
+
+def test_a_wrong_token_is_one_line(server: tuple[str, str], tmp_path: Path, example_csv: Path) -> None:
+    url, _ = server
+    out = tmp_path / "labels.jsonl"
+    run_cli("annotate", example_csv, "--task", "sentiment-2", "--out", out, "--specialists", "vader", "--quiet")
+    bad = run_cli(
+        "export", tmp_path / "labels.jsonl.run", url, "--to", "label-studio", "--token", "nope", check=False
+    )
+    assert bad.returncode != 0
+    assert bad.stderr.strip().splitlines() == [f"error: Label Studio at {url} answered 401: Invalid token."]
