@@ -16,8 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from label_studio_sdk import LabelStudio
 
+from autoannotator.labelstudio import client
 from autoannotator.testing import read_jsonl, run_cli
 
 pytestmark = pytest.mark.slow
@@ -83,7 +83,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
 
 def annotate_as_a_person(url: str, token: str, project: int, n: int) -> dict[str, str]:
     """Label the first `n` tasks through the API (every 7th is skipped, i.e. cancelled); row id -> label."""
-    ls = LabelStudio(base_url=url, api_key=token)
+    ls = client(url, token)
     decided = {}
     for i, task in enumerate(ls.tasks.list(project=project, fields="all")):
         if i == n:
@@ -124,8 +124,8 @@ def test_unresolved_rows_go_to_label_studio_and_the_annotations_come_back(
     project = int(killed.stdout.strip())
     again = run_cli("export", tmp_path / "labels.jsonl.run", url, "--to", "label-studio", env=env)
     assert int(again.stdout.strip()) == project and "0 unresolved rows" in again.stderr  # nothing imported twice
-    ls = LabelStudio(base_url=url, api_key=token)
-    config = ls.projects.get(id=project).label_config
+    ls = client(url, token)
+    config = str(ls.projects.get(id=project).label_config)
     assert '<Choices name="label" toName="text" choice="single">' in config
     assert all(f'<Choice value="{label}"/>' in config for label in LABELS)
     tasks = list(ls.tasks.list(project=project, fields="all"))
