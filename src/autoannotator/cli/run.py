@@ -1,51 +1,31 @@
-"""AutoAnnotator: label a text dataset with small voting models; only the rows they cannot settle go to an
-LLM (or to people). Commands: annotate, plan, baseline, eval, export, import, models, tasks."""
+"""The commands that label: annotate, baseline, plan."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import shutil
 import signal
 import sys
-import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from autoannotator.cli.common import app, err, errors_as_lines
 from autoannotator.config import RunConfig
-from autoannotator.errors import AutoAnnotatorError, InputError, LedgerError, describe
-from autoannotator.evaluation import evaluate, hard_share
+from autoannotator.evaluation import hard_share
 from autoannotator.evidence import describe as describe_trust
-from autoannotator.human import MAX_REPORTED, export_rows, label_studio_config, read_decisions
-from autoannotator.io import atomic_path, beside
-from autoannotator.labelstudio import pull, push
+from autoannotator.io import beside
 from autoannotator.learning import LearningConfig
-from autoannotator.ledger import Ledger
-from autoannotator.pipeline import annotate, baseline, check_paths, write_output
+from autoannotator.pipeline import annotate, baseline, check_paths
 from autoannotator.planning import REFERENCE_LLM, plan
-from autoannotator.report import html_page, markdown
 from autoannotator.review import ReviewConfig
-from autoannotator.specialists import ZOO, build
 from autoannotator.task import BUILTIN_TASKS, load_task
 from autoannotator.trust import TrustConfig
 from autoannotator.voting import AggregatorName, HardRule
 
-app = typer.Typer(
-    no_args_is_help=True,
-    add_completion=False,
-    help=__doc__,
-    rich_markup_mode=None,  # help text is plain: [#MODEL|SETTING] is not markup, and nothing is cut at 80 columns
-    pretty_exceptions_enable=False,
-)
-err = Console(stderr=True, soft_wrap=True, highlight=False)  # never hard-wraps a line (logs, grep)
 LLM_HELP = (
     "The reviewer: openai:MODEL (any OpenAI-compatible endpoint: OPENAI_BASE_URL, OPENAI_API_KEY), local or "
     "gguf:PATH (the local extra). Default: none, hard rows are left unresolved for people (export)."
@@ -114,8 +94,8 @@ def annotate_command(
     target_agreement: Annotated[
         float | None,
         typer.Option(
-            help="Trust: accepted rows must agree with the reference this often (95% sure); default 0.9 against "
-            "the reviewer, or the reviewer's own accuracy with --calibration."
+            help="Trust (95% sure): the output matches labelling every row with the LLM on this share of rows "
+            "(default 0.97); with --calibration, the accepted rows' accuracy (default: the LLM's, measured)."
         ),
     ] = None,
     calibration: Annotated[
@@ -139,7 +119,7 @@ def annotate_command(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Label every row of INPUT: the specialists vote, and the rows they disagree on go to the reviewer."""
-    with _errors():
+    with errors_as_lines():
         config = _config(
             input,
             task,
@@ -194,7 +174,7 @@ def baseline_command(
 ) -> None:
     """Label INPUT with a baseline (the LLM alone, one specialist alone, or the specialists' majority), as an
     ordinary run: score it with `autoannotator eval`."""
-    with _errors():
+    with errors_as_lines():
         config = _config(
             input,
             task,
@@ -214,34 +194,6 @@ def baseline_command(
         config = baseline(config, method)
         folder = run_dir or beside(out, ".run")
         _run(config, out, folder, resume=resume, quiet=quiet, csv_safe=csv_safe)
-
-
-@app.command("eval")
-def eval_command(
-    out: Annotated[Path, typer.Argument(help="A run's output file.")],
-    gold: Annotated[Path | None, typer.Option(help="A file with the input's rows and a gold label field.")] = None,
-    gold_field: Annotated[str, typer.Option(help="The gold label field of --gold.")] = "label",
-    run_dir: Annotated[Path | None, typer.Option(help="The run folder; default OUT's name + '.run'.")] = None,
-    report: Annotated[
-        Path | None, typer.Option(help="Folder for report.json, .md, .html; default OUT's name + '.report'.")
-    ] = None,
-) -> None:
-    """Score a run: accuracy, macro-F1, per class and per source against --gold; the run's own figures always.
-    Writes JSON, Markdown and a self-contained HTML report with plots."""
-    with _errors():
-        result = evaluate(out, gold=gold, gold_field=gold_field, run_dir=run_dir)
-        folder = report or out.with_name(out.name + ".report")
-        folder.mkdir(parents=True, exist_ok=True)
-        text = markdown(result)
-        for name, content in (
-            ("report.json", result.model_dump_json(indent=2)),
-            ("report.md", text),
-            ("report.html", html_page(result)),
-        ):
-            with atomic_path(folder / name) as tmp:
-                tmp.write_text(content, encoding="utf-8")
-        print(text)
-        err.print(f"report: {folder / 'report.html'}")
 
 
 def _run(config: RunConfig, out: Path, folder: Path, *, resume: bool, quiet: bool, csv_safe: bool) -> None:
@@ -299,7 +251,7 @@ def plan_command(
     probe: Annotated[int, typer.Option(help="Rows the specialists vote on to measure the hard share.")] = 200,
 ) -> None:
     """Estimate what annotate would spend on the LLM, and what labelling every row with it would cost."""
-    with _errors():
+    with errors_as_lines():
         config = _config(
             input, task, specialists, aggregate, hard_rule, 1000, llm, review, None, False, 8, None, None, prices
         )
@@ -366,144 +318,6 @@ def _config(
     )
 
 
-LABEL_STUDIO = "label-studio"
-TOKEN_ENV = "LABEL_STUDIO_API_KEY"
-
-
-@app.command("export")
-def export_command(
-    run_dir: Annotated[Path, typer.Argument(help="The run folder.")],
-    url: Annotated[str | None, typer.Argument(help="With --to label-studio: the server's URL.")] = None,
-    out: Annotated[
-        Path | None, typer.Option(help="review.csv (fill the label column) or tasks.json (Label Studio).")
-    ] = None,
-    to: Annotated[
-        str | None, typer.Option(help="'label-studio': import the rows into a server (see URL).")
-    ] = None,
-    project: Annotated[int | None, typer.Option(help="Label Studio project id (default: create one).")] = None,
-    token: Annotated[str | None, typer.Option(envvar=TOKEN_ENV, help="Label Studio access token.")] = None,
-    csv_safe: Annotated[
-        bool, typer.Option(help="Neutralise cells a spreadsheet would run as formulas (= + - @).")
-    ] = True,
-) -> None:
-    """Hand the unresolved rows to people: a review sheet, Label Studio tasks with the votes as predictions,
-    or (--to label-studio URL) a project on a Label Studio server."""
-    with _errors(), Ledger(_ledger_path(run_dir)) as ledger:
-        if to is not None:
-            server, key = _server(to, url, token)
-            chosen, n = push(ledger, server, key, project=project)
-            err.print(f"{n:,} unresolved rows -> {server}/projects/{chosen}", markup=False)
-            typer.echo(chosen)
-            return
-        if out is None:
-            raise typer.BadParameter("give --out FILE, or --to label-studio URL")
-        n = export_rows(ledger, out, csv_safe=csv_safe)
-        err.print(f"{n:,} unresolved rows -> {out}", markup=False)
-        if out.suffix.lower() == ".json":
-            config = beside(out, ".label_config.xml", stem=True)
-            with atomic_path(config) as tmp:
-                tmp.write_text(label_studio_config(ledger.meta("config")["labels"]), encoding="utf-8")
-            err.print(f"Label Studio labeling config -> {config} (printed below)", markup=False)
-            typer.echo(config.read_text(encoding="utf-8"), nl=False)
-
-
-@app.command("import")
-def import_command(
-    run_dir: Annotated[Path, typer.Argument(help="The run folder.")],
-    decisions: Annotated[
-        str, typer.Argument(help="A filled review.csv or a Label Studio JSON export; with --from, the URL.")
-    ],
-    project: Annotated[int | None, typer.Argument(help="With --from label-studio: the project id.")] = None,
-    out: Annotated[Path, typer.Option(help="The output file to rewrite with the people's labels.")] = Path(),
-    source: Annotated[
-        str | None, typer.Option("--from", help="'label-studio': read the annotations from a server.")
-    ] = None,
-    token: Annotated[str | None, typer.Option(envvar=TOKEN_ENV, help="Label Studio access token.")] = None,
-    annotator: Annotated[str | None, typer.Option(help="Who decided (kept in the ledger).")] = None,
-) -> None:
-    """Bring people's decisions back into the run (source 'human') and rewrite the output."""
-    with _errors(), Ledger(_ledger_path(run_dir)) as ledger:
-        if out == Path():
-            raise typer.BadParameter("give --out: the output file to rewrite")
-        who: dict[str, tuple[str | None, str]] = {}
-        if source is not None:
-            server, key = _server(source, decisions, token)
-            pulled = pull(ledger, server, key, project)
-            labels = {ident: label for ident, (label, _, _) in pulled.items()}
-            who = {ident: (person, at) for ident, (_, person, at) in pulled.items()}
-            where: Path = Path(server)
-        else:
-            where = Path(decisions)
-            labels = read_decisions(where, ledger.meta("config")["labels"])
-        unknown = sorted(set(labels) - ledger.known_ids(list(labels)))
-        if unknown:
-            raise InputError(where, f"{len(unknown)} ids not in this run: {unknown[:MAX_REPORTED]}", field="id")
-        wrong = sorted({label for label in labels.values()} - set(ledger.meta("config")["labels"]))
-        if wrong:
-            raise InputError(where, f"labels not in the task: {wrong[:MAX_REPORTED]}", field="label")
-        n = ledger.set_human_labels(labels, annotator=annotator, who=who)
-        write_output(ledger, out)
-        err.print(f"{n:,} human labels imported; {out} rewritten")
-
-
-def _server(kind: str, url: str | None, token: str | None) -> tuple[str, str]:
-    """(URL, token) of the Label Studio server a --to / --from names."""
-    if kind != LABEL_STUDIO:
-        raise typer.BadParameter(f"unknown tool {kind!r}: only {LABEL_STUDIO!r}")
-    if not url:
-        raise typer.BadParameter(f"{LABEL_STUDIO} needs the server's URL")
-    if not token:
-        raise typer.BadParameter(f"{LABEL_STUDIO} needs an access token: --token or {TOKEN_ENV}")
-    return url.rstrip("/"), token
-
-
-def _ledger_path(run_dir: Path) -> Path:
-    path = run_dir / "ledger.sqlite"
-    if not path.is_file():
-        raise LedgerError(f"{run_dir}: no run here (no ledger.sqlite)")
-    return path
-
-
-@app.command("models")
-def models_command(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the cards as a JSON list.")] = False,
-) -> None:
-    """List the bundled specialists with their cards."""
-    cards = [build(name).card for name in ZOO]
-    if as_json:
-        typer.echo(json.dumps([card.model_dump(mode="json") for card in cards], indent=2))
-        return
-    width = min(shutil.get_terminal_size((80, 24)).columns, 120)
-    for card in cards:
-        trainable = ", trainable" if card.trainable else ""
-        labels = ", ".join(card.native_labels) or "the task's"
-        details = (
-            f"{card.output}{trainable}; {card.size_mb:g} MB; {card.speed}; licence {card.licence}; tasks: "
-            f"{', '.join(card.task_kinds)}; labels: {labels}; source: {card.source}; version {card.version}"
-        )
-        typer.echo(card.name)
-        typer.echo(textwrap.fill(details, width, initial_indent="    ", subsequent_indent="    "))
-
-
-@app.command("tasks")
-def tasks_command() -> None:
-    """List the built-in task specs."""
-    for name in BUILTIN_TASKS:
-        spec = load_task(name)
-        typer.echo(f"{name}: {', '.join(spec.label_names)} (specialists: {', '.join(spec.specialists)})")
-
-
-@contextlib.contextmanager
-def _errors() -> Iterator[None]:
-    """Turn expected errors into one clear line on stderr (never wrapped) and exit code 2."""
-    try:
-        yield
-    except (AutoAnnotatorError, ValidationError) as exc:
-        message = describe(exc) if isinstance(exc, ValidationError) else str(exc)
-        typer.echo(typer.style("error:", fg="red") + " " + " ".join(message.split("\n")), err=True)
-        sys.exit(2)
-
-
 def _interrupted(signum: int, frame: object) -> None:
     """Ctrl-C during a run: say how to go on, and leave at once. Every committed batch is in the ledger (a run
     survives even SIGKILL), so there is nothing to wait for: waiting would only finish a batch to redo it."""
@@ -527,8 +341,3 @@ def _hard_rule(text: str) -> HardRule:
         return HardRule.parse(text)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--hard-rule") from None
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app()

@@ -1,0 +1,106 @@
+"""The commands that hand rows to people and bring their labels back: export, import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from autoannotator.cli.common import app, err, errors_as_lines, ledger_path
+from autoannotator.errors import InputError
+from autoannotator.human import MAX_REPORTED, export_rows, label_studio_config, read_decisions
+from autoannotator.io import atomic_path, beside
+from autoannotator.labelstudio import pull, push
+from autoannotator.ledger import Ledger
+from autoannotator.pipeline import write_output
+
+LABEL_STUDIO = "label-studio"
+TOKEN_ENV = "LABEL_STUDIO_API_KEY"
+
+
+@app.command("export")
+def export_command(
+    run_dir: Annotated[Path, typer.Argument(help="The run folder.")],
+    url: Annotated[str | None, typer.Argument(help="With --to label-studio: the server's URL.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="review.csv (fill the label column) or tasks.json (Label Studio).")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option(help="'label-studio': import the rows into a server (see URL).")
+    ] = None,
+    project: Annotated[int | None, typer.Option(help="Label Studio project id (default: create one).")] = None,
+    token: Annotated[str | None, typer.Option(envvar=TOKEN_ENV, help="Label Studio access token.")] = None,
+    csv_safe: Annotated[
+        bool, typer.Option(help="Neutralise cells a spreadsheet would run as formulas (= + - @).")
+    ] = True,
+) -> None:
+    """Hand the unresolved rows to people: a review sheet, Label Studio tasks with the votes as predictions,
+    or (--to label-studio URL) a project on a Label Studio server."""
+    with errors_as_lines(), Ledger(ledger_path(run_dir)) as ledger:
+        if to is not None:
+            server, key = _server(to, url, token)
+            chosen, n = push(ledger, server, key, project=project)
+            err.print(f"{n:,} unresolved rows -> {server}/projects/{chosen}", markup=False)
+            typer.echo(chosen)
+            return
+        if out is None:
+            raise typer.BadParameter("give --out FILE, or --to label-studio URL")
+        n = export_rows(ledger, out, csv_safe=csv_safe)
+        err.print(f"{n:,} unresolved rows -> {out}", markup=False)
+        if out.suffix.lower() == ".json":
+            config = beside(out, ".label_config.xml", stem=True)
+            with atomic_path(config) as tmp:
+                tmp.write_text(label_studio_config(ledger.meta("config")["labels"]), encoding="utf-8")
+            err.print(f"Label Studio labeling config -> {config} (printed below)", markup=False)
+            typer.echo(config.read_text(encoding="utf-8"), nl=False)
+
+
+@app.command("import")
+def import_command(
+    run_dir: Annotated[Path, typer.Argument(help="The run folder.")],
+    decisions: Annotated[
+        str, typer.Argument(help="A filled review.csv or a Label Studio JSON export; with --from, the URL.")
+    ],
+    project: Annotated[int | None, typer.Argument(help="With --from label-studio: the project id.")] = None,
+    out: Annotated[Path, typer.Option(help="The output file to rewrite with the people's labels.")] = Path(),
+    source: Annotated[
+        str | None, typer.Option("--from", help="'label-studio': read the annotations from a server.")
+    ] = None,
+    token: Annotated[str | None, typer.Option(envvar=TOKEN_ENV, help="Label Studio access token.")] = None,
+    annotator: Annotated[str | None, typer.Option(help="Who decided (kept in the ledger).")] = None,
+) -> None:
+    """Bring people's decisions back into the run (source 'human') and rewrite the output."""
+    with errors_as_lines(), Ledger(ledger_path(run_dir)) as ledger:
+        if out == Path():
+            raise typer.BadParameter("give --out: the output file to rewrite")
+        who: dict[str, tuple[str | None, str]] = {}
+        if source is not None:
+            server, key = _server(source, decisions, token)
+            pulled = pull(ledger, server, key, project)
+            labels = {ident: label for ident, (label, _, _) in pulled.items()}
+            who = {ident: (person, at) for ident, (_, person, at) in pulled.items()}
+            where: Path = Path(server)
+        else:
+            where = Path(decisions)
+            labels = read_decisions(where, ledger.meta("config")["labels"])
+        unknown = sorted(set(labels) - ledger.known_ids(list(labels)))
+        if unknown:
+            raise InputError(where, f"{len(unknown)} ids not in this run: {unknown[:MAX_REPORTED]}", field="id")
+        wrong = sorted({label for label in labels.values()} - set(ledger.meta("config")["labels"]))
+        if wrong:
+            raise InputError(where, f"labels not in the task: {wrong[:MAX_REPORTED]}", field="label")
+        n = ledger.set_human_labels(labels, annotator=annotator, who=who)
+        write_output(ledger, out)
+        err.print(f"{n:,} human labels imported; {out} rewritten")
+
+
+def _server(kind: str, url: str | None, token: str | None) -> tuple[str, str]:
+    """(URL, token) of the Label Studio server a --to / --from names."""
+    if kind != LABEL_STUDIO:
+        raise typer.BadParameter(f"unknown tool {kind!r}: only {LABEL_STUDIO!r}")
+    if not url:
+        raise typer.BadParameter(f"{LABEL_STUDIO} needs the server's URL")
+    if not token:
+        raise typer.BadParameter(f"{LABEL_STUDIO} needs an access token: --token or {TOKEN_ENV}")
+    return url.rstrip("/"), token
