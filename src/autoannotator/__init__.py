@@ -10,8 +10,6 @@ Public surface (pinned by tests/unit/test_public_api.py)::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from autoannotator.adapters import AdapterSpec, compile_adapter
 from autoannotator.config import RunConfig
 from autoannotator.errors import (
@@ -27,6 +25,7 @@ from autoannotator.learning import LearningConfig
 from autoannotator.pipeline import RunResult, annotate, baseline
 from autoannotator.task import Task, load_task
 from autoannotator.trust import TrustConfig
+from autoannotator.version import __version__
 from autoannotator.voting import HardRule
 
 __all__ = [

@@ -13,16 +13,37 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from autoannotator.errors import LedgerError
-from autoannotator.llm.base import Completion
-from autoannotator.llm.gateway import completion_from_json, completion_json
 
-if TYPE_CHECKING:
-    from autoannotator.review import Verdict
+
+class Verdict(Protocol):
+    """What the ledger keeps of a reviewer's answer (`autoannotator.review.Verdict` is one)."""
+
+    @property
+    def label(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def reviewer(self) -> str: ...
+    @property
+    def confidence(self) -> float | None: ...
+    @property
+    def rationale(self) -> str | None: ...
+    @property
+    def prompt_tokens(self) -> int: ...
+    @property
+    def completion_tokens(self) -> int: ...
+    @property
+    def cost_usd(self) -> float: ...
+    @property
+    def raw(self) -> str | None: ...
+    @property
+    def reason(self) -> str | None: ...
+
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
@@ -557,21 +578,23 @@ class Ledger:
         result["hard"] = self.db.execute("SELECT COUNT(*) FROM labels WHERE hard = 1").fetchone()[0]
         return result
 
-    def cached_call(self, key: str) -> tuple[Completion, float] | None:
-        """A stored LLM answer and its cost (the `Cache` protocol of `autoannotator.llm.gateway`)."""
+    def cached_call(self, key: str) -> tuple[str, float] | None:
+        """A stored LLM answer (JSON text) and its cost (the `Cache` protocol of `autoannotator.llm.gateway`)."""
         row = self.db.execute("SELECT completion, cost_usd FROM llm_calls WHERE key = ?", (key,)).fetchone()
-        return None if row is None else (completion_from_json(row[0]), float(row[1]))
+        return None if row is None else (str(row[0]), float(row[1]))
 
-    def store_call(self, key: str, purpose: str, completion: Completion, cost_usd: float) -> None:
+    def store_call(
+        self, key: str, purpose: str, completion: str, tokens: tuple[int, int], cost_usd: float
+    ) -> None:
         """Store an LLM answer at once (outside any batch), so a crash never pays for it twice."""
         self.db.execute(
             "INSERT OR IGNORE INTO llm_calls VALUES (?, ?, ?, ?, ?, ?, datetime('now'))",
             (
                 key,
                 purpose,
-                completion_json(completion),
-                completion.prompt_tokens,
-                completion.completion_tokens,
+                completion,
+                tokens[0],
+                tokens[1],
                 cost_usd,
             ),
         )

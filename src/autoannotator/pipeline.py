@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from autoannotator import __version__, hfdata
+from autoannotator import hfdata
 from autoannotator.adapters import AdapterSpec, Adapts, compile_adapter
 from autoannotator.batch import decide, run_batch, under_cap
 from autoannotator.config import RunConfig, baseline
@@ -37,6 +37,7 @@ from autoannotator.routing import Router
 from autoannotator.specialists import build, shared_minilm
 from autoannotator.specialists.base import Specialist, Trainable
 from autoannotator.task import Task
+from autoannotator.version import __version__
 
 __all__ = ["RunConfig", "RunResult", "annotate", "baseline", "prepare", "vote", "write_output"]
 

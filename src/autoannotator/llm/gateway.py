@@ -35,11 +35,15 @@ class Answer:
 class Cache(Protocol):
     """Stored answers by key. The run ledger implements it (`autoannotator.ledger.Ledger`)."""
 
-    def cached_call(self, key: str) -> tuple[Completion, float] | None:
-        """The stored answer to `key` and what it cost when it was bought."""
+    def cached_call(self, key: str) -> tuple[str, float] | None:
+        """The stored answer to `key` (as `completion_json` wrote it) and what it cost when it was bought."""
         ...
 
-    def store_call(self, key: str, purpose: str, completion: Completion, cost_usd: float) -> None: ...
+    def store_call(
+        self, key: str, purpose: str, completion: str, tokens: tuple[int, int], cost_usd: float
+    ) -> None:
+        """Store an answer (`completion_json`), its (prompt, completion) tokens and its cost."""
+        ...
 
 
 class RateLimiter:
@@ -107,7 +111,7 @@ class Gateway:
         key = self.key(request)
         if self.cache is not None and (hit := self.cache.cached_call(key)) is not None:
             self.cache_hits += 1  # bought earlier in this run (an attempt that crashed, or an identical prompt)
-            return Answer(*hit, cached=True)
+            return Answer(completion_from_json(hit[0]), hit[1], cached=True)
         worst = self.worst_case_usd(request)
         while True:
             try:
@@ -133,7 +137,8 @@ class Gateway:
         finally:
             self.budget.settle(reservation, cost)
         if self.cache is not None:
-            self.cache.store_call(key, request.purpose, completion, cost)
+            tokens = (completion.prompt_tokens, completion.completion_tokens)
+            self.cache.store_call(key, request.purpose, completion_json(completion), tokens, cost)
         return Answer(completion, cost, cached=False)
 
 
