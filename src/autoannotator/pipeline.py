@@ -32,6 +32,7 @@ from autoannotator.inference import Remembered, vote
 from autoannotator.io import ColumnType, Record, Source, beside, exists, file_format, write_rows
 from autoannotator.learning import Learner
 from autoannotator.ledger import Ledger
+from autoannotator.llm.cost import Budget
 from autoannotator.review import Examples, HardRow, Reviewer, build_reviewer, controller_gateway
 from autoannotator.routing import Router
 from autoannotator.specialists import build, shared_minilm
@@ -140,8 +141,9 @@ def annotate(
     `csv_safe` neutralises formula-like CSV cells."""
     started = time.perf_counter()
     check_paths(config, out)
+    budget = run_budget(config, run_dir / "ledger.sqlite")
     if config.specialists == ("auto",):
-        config = choose(config, run_dir / "ledger.sqlite")
+        config = choose(config, run_dir / "ledger.sqlite", budget)
     prepared = prepare(config)
     source = Source(config.input, text_field=config.task.text_field, id_field=config.task.id_field)
     ledger_path = run_dir / "ledger.sqlite"
@@ -157,7 +159,7 @@ def annotate(
         )
         done = ledger.next_pos()
         batch_index = ledger.next_batch()
-        reviewer, examples = _reviewer(config, ledger)
+        reviewer, examples = _reviewer(config, ledger, budget)
         labels = config.task.label_names
         router = _router(config, ledger, reviewer)
         learner = None
@@ -210,7 +212,13 @@ def annotate(
         )
 
 
-def choose(config: RunConfig, ledger_path: Path, *, probe: int = 200, k: int = 3) -> RunConfig:
+def run_budget(config: RunConfig, ledger_path: Path) -> Budget:
+    """The one budget everything in a run pays from: `--budget-usd`, less what earlier attempts paid."""
+    with Ledger(ledger_path) as ledger:
+        return Budget(None if config.review is None else config.review.budget_usd, spent=ledger.spent_usd())
+
+
+def choose(config: RunConfig, ledger_path: Path, budget: Budget, *, probe: int = 200, k: int = 3) -> RunConfig:
     """Resolve ``--specialists auto``: the meta-controller picks `k` specialists and their adapters on the first
     `probe` rows; the choice and its evidence are kept in the ledger, and a resumed run reuses them."""
     with Ledger(ledger_path) as ledger:
@@ -228,9 +236,9 @@ def choose(config: RunConfig, ledger_path: Path, *, probe: int = 200, k: int = 3
             review = config.review
             gateway = reviewer = None
             if review is not None and review.method != "replay" and not review.local:
-                gateway = controller_gateway(review, ledger, spent_usd=ledger.spent_usd())
+                gateway = controller_gateway(review, ledger, budget=budget)
             if review is not None and not review.local:
-                reviewer = build_reviewer(review, config.task, ledger, spent_usd=ledger.spent_usd(), examples=None)
+                reviewer = build_reviewer(review, config.task, ledger, budget=budget, examples=None)
             try:
                 stored = select(
                     config.task,
@@ -344,7 +352,7 @@ def write_output(ledger: Ledger, out: Path) -> int:
     return n
 
 
-def _reviewer(config: RunConfig, ledger: Ledger) -> tuple[Reviewer | None, Examples | None]:
+def _reviewer(config: RunConfig, ledger: Ledger, budget: Budget) -> tuple[Reviewer | None, Examples | None]:
     """The run's reviewer, and the few-shot pool rebuilt from the rows already agreed on (as on a first run)."""
     if config.review is None:
         return None, None
@@ -353,7 +361,7 @@ def _reviewer(config: RunConfig, ledger: Ledger) -> tuple[Reviewer | None, Examp
         examples = Examples(shared_minilm())
         for texts, labels in ledger.consensus_rows():
             examples.add(texts, labels)
-    reviewer = build_reviewer(config.review, config.task, ledger, spent_usd=ledger.spent_usd(), examples=examples)
+    reviewer = build_reviewer(config.review, config.task, ledger, budget=budget, examples=examples)
     return reviewer, examples
 
 

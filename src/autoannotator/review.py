@@ -468,33 +468,34 @@ class ReviewConfig(BaseModel):
         return cls(method=review, **fields)  # type: ignore[arg-type]
 
 
-def controller_gateway(config: ReviewConfig, cache: Cache, *, spent_usd: float) -> Gateway:
-    """A gateway to `config`'s LLM (its own connection), paying from a budget that already spent `spent_usd`."""
+def controller_gateway(config: ReviewConfig, cache: Cache, *, budget: Budget) -> Gateway:
+    """A gateway to `config`'s LLM (its own connection), paying from the run's `budget`."""
     assert config.llm is not None
     return Gateway(
         chat_model(config.llm, timeout_s=config.timeout_s),
         prices=load_prices(config.prices),
-        budget=Budget(config.budget_usd, spent=spent_usd),
+        budget=budget,
         cache=cache,
         limiter=RateLimiter(concurrency=config.concurrency, rpm=config.rpm, tpm=config.tpm),
     )
 
 
 def build_reviewer(
-    config: ReviewConfig, task: Task, cache: Cache, *, spent_usd: float, examples: Examples | None
+    config: ReviewConfig, task: Task, cache: Cache, *, budget: Budget, examples: Examples | None
 ) -> Reviewer:
-    """The reviewer a `ReviewConfig` describes, paying from a budget that already spent `spent_usd`."""
+    """The reviewer a `ReviewConfig` describes, paying from the run's `budget` (one for everything a run
+    spends: the meta-controller, the reviewer, the calibration rows)."""
     if config.method == "replay":
         assert config.replay is not None
         return ReplayReviewer(
             config.replay,
             task,
             prices=load_prices(config.prices),
-            budget=Budget(config.budget_usd, spent=spent_usd),
+            budget=budget,
             model=config.replay_model,
             setting=config.replay_setting,
         )
-    gateway = controller_gateway(config, cache, spent_usd=spent_usd)
+    gateway = controller_gateway(config, cache, budget=budget)
     return LLMReviewer(
         gateway,
         task,

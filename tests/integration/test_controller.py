@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autoannotator import RunConfig, annotate
 from autoannotator.controller import _evidenced, matching, select
 from autoannotator.llm import Budget, Gateway, OpenAIChat, load_prices
-from autoannotator.review import ReplayReviewer
+from autoannotator.review import ReplayReviewer, ReviewConfig
 from autoannotator.specialists import build
 from autoannotator.task import load_task
-from autoannotator.testing import ChatServer, run_cli
+from autoannotator.testing import ChatServer, run_cli, vader_reviewer
 
 TOXICITY = load_task("toxicity").model_copy(update={"specialists": {}})
 
@@ -121,3 +122,39 @@ def test_selection_counts_twin_runtimes_once_and_drops_what_a_constant_guess_bea
     assert kept == ["minilm-torch", "afinn"]  # the better runtime of the one model; vader is under 70%
     assert "the same model as minilm-torch" in rejected["minilm"]
     assert "majority class 0.70" in rejected["vader"]
+
+
+def controller_and_reviewer(messages: list[dict[str, str]]) -> str:
+    """One endpoint for the whole run: the meta-controller's prompts, then the review of hard rows."""
+    prompt = messages[-1]["content"]
+    if "Candidates:" in prompt:
+        return json.dumps({"chosen": [{"name": n, "reason": "fits"} for n in ("vader", "textblob", "afinn")]})
+    if "Specialist " in prompt:
+        return "no adapter"  # the name-matched adapters stay
+    return vader_reviewer(messages)
+
+
+def test_auto_selection_and_review_pay_from_one_budget(
+    tmp_path: Path, example_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The meta-controller, its probe review and the run's review share `--budget-usd`: what the server billed
+    stays under it (each used to get a budget of its own from the same snapshot, so together they overspent)."""
+    budget = 0.0004  # about 16 review calls: less than the probe review alone would buy
+    prices = load_prices()
+    with ChatServer(controller_and_reviewer) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "x")
+        config = RunConfig(
+            input=example_csv,
+            task=load_task("sentiment-2"),
+            specialists=("auto",),
+            review=ReviewConfig(llm="openai:gpt-4o-mini", method="zero-shot", budget_usd=budget),
+            learning=None,
+        )
+        annotate(config, out=tmp_path / "out.jsonl", run_dir=tmp_path / "run")
+        billed = sum(prices.cost("gpt-4o-mini", p, c) for p, c in server.replies)
+    assert len(server.replies) > 10  # it did spend
+    assert billed <= budget + 1e-9
+    with sqlite3.connect(tmp_path / "run" / "ledger.sqlite") as db:
+        (recorded,) = db.execute("SELECT SUM(cost_usd) FROM llm_calls").fetchone()
+    assert recorded <= budget + 1e-9
