@@ -103,7 +103,7 @@ def test_out_of_vocabulary_answer_is_retried_once_then_invalid() -> None:
 def test_budget_stops_calls_before_spending_past_it() -> None:
     with ChatServer(by_keyword) as server:
         r = reviewer(server, budget=0.0008)
-        verdicts = r.review(ROWS * 10)
+        verdicts = r.review([HardRow(i, f"row {i} is {'good' if i % 2 else 'bad'}", {}, None) for i in range(60)])
         r.close()
     spent = sum(v.cost_usd for v in verdicts)
     assert spent <= 0.0008
@@ -167,6 +167,25 @@ def test_concurrent_calls_never_exceed_the_budget(seed: int) -> None:
         assert budget.reserved == pytest.approx(0.0, abs=1e-12)
 
     check()
+
+
+def test_identical_prompts_in_flight_share_one_call() -> None:
+    """Single flight: 5 copies of each of 3 prompts asked at once are 3 calls, paid once each; the copies
+    are answered as cached, with the same completion."""
+    with ChatServer(lambda messages: json.dumps({"label": "positive"}), delay_s=0.2) as server:
+        budget = Budget(None)
+        gateway = Gateway(OpenAIChat("gpt-4o-mini", base_url=server.base_url, api_key="x"),
+                          prices=load_prices(), budget=budget)  # fmt: skip
+
+        async def run() -> list[Any]:
+            asks = [Request(({"role": "user", "content": f"prompt {i % 3}"},)) for i in range(15)]
+            return list(await asyncio.gather(*(gateway.ask(r) for r in asks)))
+
+        answers = asyncio.run(run())
+    assert len(server.requests) == 3 and gateway.calls == 3
+    assert sum(not a.cached for a in answers) == 3 and gateway.cache_hits == 12
+    assert budget.spent == pytest.approx(sum(a.cost_usd for a in answers if not a.cached))
+    assert {a.completion.text for a in answers} == {json.dumps({"label": "positive"})}
 
 
 def test_rate_limiter_spaces_requests() -> None:

@@ -96,6 +96,7 @@ class Gateway:
         self.limiter = limiter or RateLimiter()
         self.calls = 0
         self.cache_hits = 0
+        self._in_flight: dict[str, asyncio.Future[Answer]] = {}
 
     def key(self, request: Request) -> str:
         """The cache key: sha256 of the model name, messages and parameters (never a credential)."""
@@ -107,11 +108,34 @@ class Gateway:
         return self.prices.cost(self.model.name, prompt_bytes(request.messages), request.max_tokens)
 
     async def ask(self, request: Request) -> Answer:
-        """Answer `request`; raises `BudgetError` before spending, or the model's own error."""
+        """Answer `request`; raises `BudgetError` before spending, or the model's own error. Identical requests
+        in flight at once share one call (single flight): the others get its answer as a cached one."""
         key = self.key(request)
         if self.cache is not None and (hit := self.cache.cached_call(key)) is not None:
             self.cache_hits += 1  # bought earlier in this run (an attempt that crashed, or an identical prompt)
             return Answer(completion_from_json(hit[0]), hit[1], cached=True)
+        if key in self._in_flight:
+            first = await asyncio.shield(self._in_flight[key])
+            self.cache_hits += 1
+            return Answer(first.completion, first.cost_usd, cached=True)
+        flight: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = flight
+        try:
+            answer = await self._buy(key, request)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                flight.cancel()
+            else:
+                flight.set_exception(exc)
+                flight.exception()  # retrieved: no "never retrieved" warning when nobody else waited
+            raise
+        finally:
+            del self._in_flight[key]
+        flight.set_result(answer)
+        return answer
+
+    async def _buy(self, key: str, request: Request) -> Answer:
+        """One paid call: reserve the worst case, respect the limiter, settle the real cost, store the answer."""
         worst = self.worst_case_usd(request)
         while True:
             try:
