@@ -80,7 +80,7 @@ test: $(VENV)/.installed-dev locale browser labelstudio lint typecheck
 
 # The edit-test loop: unit and property tests, no child processes (under 2 minutes).
 test-fast: $(VENV)/.installed-dev
-	$(BIN)/pytest -q tests/unit tests/property -m "not slow"
+	$(BIN)/pytest -q tests/unit tests/property src/autoannotator -m "not slow"
 
 # The benchmark suite (about 40 minutes on 2 cores); bench-load (1M rows, about 20 minutes) is separate.
 bench: $(VENV)/.installed-dev locale

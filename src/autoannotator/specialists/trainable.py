@@ -4,6 +4,7 @@ Before it is fitted, a specialist given label *prototypes* (texts that describe 
 descriptions and examples) scores a text by cosine similarity to each label's mean prototype embedding; `fit`
 replaces that with a logistic-regression head. State is saved as ``.npz`` arrays plus JSON, never pickle.
 
+>>> from autoannotator.specialists.features import HashedTfidf
 >>> spec = TrainableSpecialist(HashedTfidf(), name="tfidf")
 >>> spec.fit(["good", "great", "bad", "awful"], ["pos", "pos", "neg", "neg"]).predict(["good"]).shape
 (1, 2)
