@@ -140,6 +140,11 @@ def adapter_prompt(task: Task, card: Card, *, allow_code: bool = False) -> Reque
         'Reply with JSON only: {"label_map": {"<native label>": "<task label or null>"}, '
         '"cuts": null}. null maps a native label to abstain.'
     )
+    if allow_code:
+        system += (
+            ' Where a mapping cannot say it, you may add "code": Python defining adapt(native, native_labels, '
+            "task_labels) that returns a list of task labels or None (it runs in a sandbox)."
+        )
     user = (
         f"Specialist {card.name}: {card.description}. {scores}\nTask labels: {list(task.label_names)} "
         f"({task.description})\nMap each native label onto the task label it means, or null if none."

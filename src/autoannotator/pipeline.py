@@ -247,6 +247,7 @@ def choose(config: RunConfig, ledger_path: Path, budget: Budget, *, probe: int =
                     gateway=gateway,
                     reviewer=reviewer,
                     allow_code=config.allow_generated_code,
+                    extra=config.candidates,
                 ).as_json()
             finally:
                 if reviewer is not None:

@@ -150,7 +150,6 @@ def markdown(report: Report) -> str:
         rows = [
             [
                 *(t[k] for k in keys),
-                t["previous_accuracy"],
                 "yes" if t["promoted"] else "no",
                 round(t["seconds"], 1),
             ]

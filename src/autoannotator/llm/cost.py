@@ -105,9 +105,3 @@ class Budget:
             reservation.settled = True
             self.reserved -= reservation.amount
             self.spent += cost
-
-    @property
-    def left(self) -> float | None:
-        """USD not yet spent or held (None: no limit)."""
-        with self._lock:
-            return None if self.limit_usd is None else self.limit_usd - self.spent - self.reserved
