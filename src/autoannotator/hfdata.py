@@ -42,20 +42,19 @@ def location(path: Path) -> tuple[Path, str | None]:
     return Path(folder), split
 
 
-def _datasets() -> Any:
+def _datasets(path: Path) -> Any:
+    """The `datasets` package, or one `InputError` naming `path` and the install command."""
     try:
         import datasets
     except ImportError:
-        raise InputError(
-            Path(PREFIX), f"reading or writing Hugging Face datasets needs `datasets`: {EXTRA}"
-        ) from None
+        raise InputError(path, f"Hugging Face datasets need the `datasets` package: {EXTRA}") from None
     datasets.disable_progress_bars()
     return datasets
 
 
 def load(path: Path) -> Dataset:
     """The dataset `path` names; `InputError` (one line) when it is missing, unreadable or lacks the split."""
-    datasets = _datasets()
+    datasets = _datasets(path)
     folder, split = location(path)
     if not folder.is_dir():
         raise InputError(path, "no such folder")
@@ -129,7 +128,7 @@ def write(
 ) -> int:
     """Save rows as a `Dataset` at the folder `path` names (replacing it only once complete): ``label`` as a
     `ClassLabel` over `labels`, other columns by `kinds` (``string``, ``float``, ``int``); returns the count."""
-    datasets = _datasets()
+    datasets = _datasets(path)
     folder, split = location(path)
     if split is not None:
         raise InputError(path, "write a dataset to a folder (hf-disk:PATH), not to a split")
