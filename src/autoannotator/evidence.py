@@ -104,7 +104,7 @@ def self_estimate(ledger: Ledger, config: TrustConfig) -> dict[str, Any]:
 
         def measured(routing: dict[str, Any] | None, stage: int | None) -> dict[str, Any]:
             estimate = None if routing is None else routing.get("estimate")
-            if estimate is None:
+            if estimate is None or not estimate[3]:  # no row to estimate on: say so, not "nan"
                 return {"agreement": None, "low": 0.0, "high": 1.0, "audited": 0, "accepted_share": share(stage)}
             rate, low, high, n = estimate
             return {"agreement": rate, "low": low, "high": high, "audited": n, "accepted_share": share(stage)}
