@@ -11,7 +11,6 @@ calibration error of the `confidence` column against the truth.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import random
 import tempfile
@@ -25,7 +24,7 @@ from autoannotator import LearningConfig, RunConfig, TrustConfig, annotate, load
 from autoannotator.evaluation import reliability
 from autoannotator.io import read_rows
 from paper import replay_file, review, rows_file
-from trust import ALL, ORDER
+from trust import ALL, arguments, estimate_cell
 
 ROWS = {"tweeteval-offensive": 100}
 """Calibration rows per dataset (the issue's sizes); 200 where not named."""
@@ -85,21 +84,16 @@ def bench(name: str, seeds: list[int], folder: Path) -> list[str]:
         )
         out = folder / f"c{seed}.jsonl"
         f = scored(out, data, held, annotate(config, out=out, run_dir=folder / f"c{seed}.run"))
-        est = "-" if f["estimate"] is None else f"{f['estimate']:.3f} [{f['low']:.3f}, {f['high']:.3f}]"
         lines.append(
             f"| {name} | {seed} | {len(held)} | {f['accuracy']:.3f} | {f['sent']:.1%} | {f['accepted']:.1%} | "
-            f"{est} | {f['true']:.3f} | {f['reviewer']:.3f} | {f['ece']:.3f} |"
+            f"{estimate_cell(f)} | {f['true']:.3f} | {f['reviewer']:.3f} | {f['ece']:.3f} |"
         )
         print(lines[-1], flush=True)
     return lines
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default=",".join(ORDER))
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args()
+    args = arguments(__doc__)
     lines = [
         "# Measured trust with calibration labels",
         "",

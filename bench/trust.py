@@ -134,12 +134,17 @@ def bench(dataset: Dataset, seeds: list[int], folder: Path) -> list[str]:
     return lines
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc: str) -> argparse.Namespace:
+    """--datasets (comma-separated, default all four), --seeds (default 0,1,2) and --out of a trust benchmark."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(ORDER))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments(__doc__)
     seeds = [int(s) for s in args.seeds.split(",")]
     lines = [
         "# Measured trust: the default run against the LLM alone",
