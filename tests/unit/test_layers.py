@@ -43,8 +43,10 @@ def imported(path: Path, known: dict[str, Path]) -> set[str]:
             if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
                 continue
             if isinstance(child, ast.ImportFrom) and child.module and child.module.startswith("autoannotator"):
-                found.add(child.module)
-                found.update(f"{child.module}.{a.name}" for a in child.names)
+                submodules = {f"{child.module}.{a.name}" for a in child.names} & set(known)
+                found.update(submodules)
+                if len(submodules) < len(child.names):  # a name defined in the module itself
+                    found.add(child.module)
             elif isinstance(child, ast.Import):
                 found.update(a.name for a in child.names if a.name.startswith("autoannotator"))
             visit(child)
@@ -63,7 +65,12 @@ def graph() -> nx.DiGraph:
     edges = nx.DiGraph()
     edges.add_nodes_from(known)
     for name, path in known.items():
-        inside = {m for m in imported(path, known) if m != name and not name.startswith(m + ".")}
+        # a module of a subpackage may use the subpackage's own names (cli.run: cli.common), never the root's
+        inside = {
+            m
+            for m in imported(path, known)
+            if m != name and not (m != "autoannotator" and name.startswith(m + "."))
+        }
         edges.add_edges_from((name, m) for m in inside)
     return edges
 
@@ -90,7 +97,7 @@ def test_the_check_finds_an_upward_import(tmp_path: Path) -> None:
     source = tmp_path / "m.py"
     source.write_text(
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from autoannotator.cli import app\n"
-        "def f():\n    from autoannotator.pipeline import annotate\n",
+        "def f():\n    from autoannotator.pipeline import annotate\n    from autoannotator import hfdata\n",
         encoding="utf-8",
     )
-    assert imported(source, modules()) == {"autoannotator.pipeline"}
+    assert imported(source, modules()) == {"autoannotator.pipeline", "autoannotator.hfdata"}
