@@ -7,18 +7,19 @@ to catch drift at a small cost. The draw is a hash of the row id and the seed: u
 on resume. Half of the audited rows (a second hash) are the frozen *validation* slice: never trained on, and
 not used to choose the routing of their own batch, so that they measure it without bias.
 
-**Acceptance (Learn-then-Test).** For each candidate decider (each specialist alone, the accuracy-weighted
-vote, each trained head), the audited rows give its confidence and whether its label agrees with the
-reference. For acceptance shares q = 5%, 10%, ..., 100% (most confident rows first), the hypothesis "the
-agreement of the rows above the q-quantile of confidence is below `target`" is tested with an exact binomial
+**Acceptance (Learn-then-Test).** For each candidate decider (each specialist alone, the accuracy-weighted vote,
+each trained head), the audited rows give its confidence and whether its label agrees with the reference. For
+acceptance shares q = 5%, 10%, ..., 100% (most confident rows first), a hypothesis is tested with an exact binomial
 test, in that fixed order, stopping at the first that is not rejected (fixed-sequence testing controls the
-family-wise error at `delta` with no correction; shares of fewer than `MIN_TESTED` rows (or a third of the
-evidence), or too few to be shown even by perfect agreement, are skipped, which looks at counts only); the
-level is split between the candidates (Bonferroni). The candidate that may accept the most rows decides; every
-other row goes to the reviewer. If none qualifies, every row does (the LLM-only run) until one does. Why LTT
-and not a confidence bound at one threshold: a single 95% bound on a 100-row sample is too loose to accept
-anything, while testing from the most confident rows down lets a sample accept the rows it can vouch for, with
-the same guarantee.
+family-wise error at `delta` with no correction); the level is split between the candidates (Bonferroni). Against
+the reviewer (the default) the target is on the whole output: "the accepted rows that disagree are more than 1 -
+`target` of all rows", counted over all audited rows. Against the truth (calibration labels) it is on the accepted
+rows: "the agreement of the rows above the q-quantile of confidence is below `target`"; there, shares of fewer than
+`MIN_TESTED` rows (or a third of the evidence), or too few to be shown even by perfect agreement, are skipped
+(which looks at counts only). The candidate that may accept the most rows decides; every other row goes to the
+reviewer. If none qualifies, every row does (the LLM-only run) until one does. Why LTT and not a confidence bound
+at one threshold: a single 95% bound on a 100-row sample is too loose to accept anything, while testing from the
+most confident rows down lets a sample accept the rows it can vouch for, with the same guarantee.
 
 **Calibration.** A row's `confidence` is the decider's confidence mapped through an isotonic fit of agreement
 on the audited rows: the estimated probability that the label agrees with the reference.
@@ -49,12 +50,12 @@ from autoannotator.voting import BoolArray, weighted
 SHARES = tuple(round(0.05 * i, 2) for i in range(1, 21))
 """Acceptance shares tested, in order (the fixed sequence)."""
 MIN_TESTED = 100
-"""The first tested share holds at least this many rows, or a third of the evidence when it is smaller. The
-first test of a fixed sequence decides whether any is made: on few rows it fails on one unlucky disagreement
-(at 30 rows and a 0.9 target, a 0.99-agreement decider fails 26% of the time; at 100, 0.3%), while a fixed
-minimum of 100 would stop a small audit from accepting any part of the data (the top 30% would need 333
-audited rows). A failed test only costs money: the batch's rows go to the reviewer and the next batch tests
-again on more evidence."""
+"""On the accepted rows' agreement (not the whole-output count): the first tested share holds at least this many
+rows, or a third of the evidence when it is smaller. The first test of a fixed sequence decides whether any is
+made: on few rows it fails on one unlucky disagreement (at 30 rows and a 0.9 target, a 0.99-agreement decider
+fails 26% of the time; at 100, 0.3%), while a fixed minimum of 100 would stop a small audit from accepting any
+part of the data (the top 30% would need 333 audited rows). A failed test only costs money: the batch's rows go
+to the reviewer and the next batch tests again on more evidence."""
 VOTE = "vote"
 """The name of the accuracy-weighted vote among the candidate deciders."""
 DEFAULT_TARGET = 0.97
