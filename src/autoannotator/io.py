@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -74,9 +75,10 @@ class Source:
         self.id_field = id_field
         self.bytes_read = 0
 
-    @property
+    @functools.cached_property
     def size(self) -> int:
-        """File size in bytes (rows, for a Hugging Face dataset: `bytes_read` counts rows too)."""
+        """File size in bytes (rows, for a Hugging Face dataset: `bytes_read` counts rows too); read once, as
+        the progress bar asks for it after every batch."""
         return hfdata.num_rows(self.path) if hfdata.is_hf(self.path) else self.path.stat().st_size
 
     def batches(self, batch_size: int, *, start: int = 0) -> Iterator[list[Row]]:

@@ -69,7 +69,7 @@ def _push(ledger: Ledger, ls: Any, url: str, project: int | None, title: str | N
         name = title or f"autoannotator {ledger.meta('run_id') or ''}".strip()
         chosen = int(ls.projects.create(title=name[:50], label_config=label_studio_config(labels)).id)
         ledger.set_meta("label_studio", {"url": url.rstrip("/"), "project": chosen})
-    present = {str(task.data.get("id")) for task in tasks(ls, chosen)}
+    present = {str(task.data.get("id")) for task in tasks(ls, chosen, annotated=False)}
     answers = ledger.reviewer_labels()
     rows = [row for row in ledger.unresolved() if row["id"] not in present]
     payload = [
@@ -84,9 +84,9 @@ def _push(ledger: Ledger, ls: Any, url: str, project: int | None, title: str | N
     return chosen, len(payload)
 
 
-def tasks(ls: Any, project: int) -> Iterator[Any]:
-    """Every task of the project, with its annotations."""
-    yield from ls.tasks.list(project=project, fields="all", page_size=PAGE)
+def tasks(ls: Any, project: int, *, annotated: bool = True) -> Iterator[Any]:
+    """Every task of the project, with its annotations and predictions unless `annotated` is off (data only)."""
+    yield from ls.tasks.list(project=project, fields="all" if annotated else "task_only", page_size=PAGE)
 
 
 def pull(
