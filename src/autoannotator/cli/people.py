@@ -62,8 +62,8 @@ def import_command(
     decisions: Annotated[
         str, typer.Argument(help="A filled review.csv or a Label Studio JSON export; with --from, the URL.")
     ],
+    out: Annotated[Path, typer.Option(help="The output file to rewrite with the people's labels.")],
     project: Annotated[int | None, typer.Argument(help="With --from label-studio: the project id.")] = None,
-    out: Annotated[Path, typer.Option(help="The output file to rewrite with the people's labels.")] = Path(),
     source: Annotated[
         str | None, typer.Option("--from", help="'label-studio': read the annotations from a server.")
     ] = None,
@@ -72,8 +72,6 @@ def import_command(
 ) -> None:
     """Bring people's decisions back into the run (source 'human') and rewrite the output."""
     with errors_as_lines(), Ledger(ledger_path(run_dir)) as ledger:
-        if out == Path():
-            raise typer.BadParameter("give --out: the output file to rewrite")
         who: dict[str, tuple[str | None, str]] = {}
         if source is not None:
             server, key = _server(source, decisions, token)
@@ -81,15 +79,15 @@ def import_command(
             labels = {ident: label for ident, (label, _, _) in pulled.items()}
             who = {ident: (person, at) for ident, (_, person, at) in pulled.items()}
             where: Path = Path(server)
+            wrong = sorted(set(labels.values()) - set(ledger.meta("config")["labels"]))
+            if wrong:  # a file's labels are checked row by row in read_decisions
+                raise InputError(where, f"labels not in the task: {wrong[:MAX_REPORTED]}", field="label")
         else:
             where = Path(decisions)
             labels = read_decisions(where, ledger.meta("config")["labels"])
         unknown = sorted(set(labels) - ledger.known_ids(list(labels)))
         if unknown:
             raise InputError(where, f"{len(unknown)} ids not in this run: {unknown[:MAX_REPORTED]}", field="id")
-        wrong = sorted({label for label in labels.values()} - set(ledger.meta("config")["labels"]))
-        if wrong:
-            raise InputError(where, f"labels not in the task: {wrong[:MAX_REPORTED]}", field="label")
         n = ledger.set_human_labels(labels, annotator=annotator, who=who)
         write_output(ledger, out)
         err.print(f"{n:,} human labels imported; {out} rewritten")
