@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from autoannotator.errors import InputError
 from autoannotator.evidence import self_estimate
 from autoannotator.io import Source, beside, exists, read_rows
-from autoannotator.ledger import Ledger
+from autoannotator.ledger import Ledger, figures
 from autoannotator.specialists.base import FloatArray, IntArray
 from autoannotator.trust import TrustConfig
 from autoannotator.voting import BoolArray
@@ -159,19 +159,19 @@ def evaluate(
     rows = list(read_rows(out, nested=("votes",)))
     folder = run_dir or beside(out, ".run")
     config: dict[str, Any] = {}
-    figures: dict[str, Any] = {}
+    run_figures: dict[str, Any] = {}
     if (folder / "ledger.sqlite").is_file():
         with Ledger(folder / "ledger.sqlite") as ledger:
             config = ledger.meta("config") or {}
-            figures = {
-                "stages": ledger.stage_figures(),
-                "trainings": ledger.trainings(),
-                "relabelled": {f"{old} -> {new}": n for (old, new), n in ledger.relabel_changes().items()},
-                "cost_usd": ledger.spent_usd(),  # what was paid, crashed attempts included
-                "hard_share": hard_share(ledger.counts()),  # the ledger knows which rows were hard
+            run_figures = {
+                "stages": figures.stage_figures(ledger),
+                "trainings": figures.trainings(ledger),
+                "relabelled": {f"{old} -> {new}": n for (old, new), n in figures.relabel_changes(ledger).items()},
+                "cost_usd": figures.spent_usd(ledger),  # what was paid, crashed attempts included
+                "hard_share": hard_share(figures.counts(ledger)),  # the ledger knows which rows were hard
             }
             if config.get("routing") == "trust":
-                figures["trust"] = self_estimate(ledger, TrustConfig.model_validate(config["trust"]))
+                run_figures["trust"] = self_estimate(ledger, TrustConfig.model_validate(config["trust"]))
     names = sorted({name for r in rows for name in (r.get("votes") or {})})
     labels = list(config.get("labels") or sorted({str(r["label"]) for r in rows if r.get("label")}))
     label_set = {lab: i for i, lab in enumerate(labels)}
@@ -209,11 +209,11 @@ def evaluate(
     )
     if config:
         cost = np.array([_number(r.get("cost_usd")) for r in rows])
-        for entry in figures["stages"]:
+        for entry in run_figures["stages"]:
             per_stage = agreement_on(votes, predicted, reviewed & (stage_of == entry["stage"]))
             entry["agreement"] = dict(zip(names, per_stage.tolist(), strict=True))
             entry["cost_usd"] = float(cost[stage_of == entry["stage"]].sum())
-        report = report.model_copy(update=figures)
+        report = report.model_copy(update=run_figures)
     if gold is None:
         return report
     truth = _gold(gold, gold_field, config, [str(r["id"]) for r in rows], label_set)

@@ -15,7 +15,7 @@ import numpy as np
 
 from autoannotator.errors import InputError
 from autoannotator.io import file_format, read_rows
-from autoannotator.ledger import Ledger
+from autoannotator.ledger import Ledger, figures
 from autoannotator.specialists.base import FloatArray, IntArray
 from autoannotator.trust import Calibration, TrustConfig, interval
 from autoannotator.voting import BoolArray
@@ -91,7 +91,7 @@ def self_estimate(ledger: Ledger, config: TrustConfig) -> dict[str, Any]:
             "SELECT stage, COUNT(*) FROM labels WHERE source = 'consensus' GROUP BY stage"
         ).fetchall()
     )
-    routings = ledger.acceptances()
+    routings = figures.acceptances(ledger)
     calibration = ledger.meta("calibration")
 
     def share(stage: int | None) -> float:

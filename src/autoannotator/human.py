@@ -19,7 +19,7 @@ from xml.sax.saxutils import quoteattr
 
 from autoannotator.errors import InputError
 from autoannotator.io import ColumnType, atomic_path, unneutralise, write_rows
-from autoannotator.ledger import Ledger
+from autoannotator.ledger import Ledger, output
 
 REVIEW_COLUMNS = ["id", "text", "best_guess", "votes", "review", "label"]
 
@@ -37,7 +37,7 @@ def export_rows(ledger: Ledger, out: Path, *, csv_safe: bool = True) -> int:
     """Write the unresolved rows to `out`: ``.json`` = Label Studio tasks, ``.csv`` = a sheet with an empty
     ``label`` column to fill (formula-like cells neutralised unless `csv_safe` is off: people open it in a
     spreadsheet). Returns the number of rows."""
-    rows = ledger.unresolved()
+    rows = output.unresolved(ledger)
     if out.suffix.lower() == ".json":
         with atomic_path(out) as tmp:
             tmp.write_text(

@@ -15,7 +15,7 @@ from typing import Any
 
 from autoannotator.errors import LedgerError
 from autoannotator.human import label_studio_config, predictions
-from autoannotator.ledger import Ledger
+from autoannotator.ledger import Ledger, humans, output
 
 EXTRA = "pip install 'autoannotator[labelstudio]'"
 PAGE = 100
@@ -70,8 +70,8 @@ def _push(ledger: Ledger, ls: Any, url: str, project: int | None, title: str | N
         chosen = int(ls.projects.create(title=name[:50], label_config=label_studio_config(labels)).id)
         ledger.set_meta("label_studio", {"url": url.rstrip("/"), "project": chosen})
     present = {str(task.data.get("id")) for task in tasks(ls, chosen, annotated=False)}
-    answers = ledger.reviewer_labels()
-    rows = [row for row in ledger.unresolved() if row["id"] not in present]
+    answers = humans.reviewer_labels(ledger)
+    rows = [row for row in output.unresolved(ledger) if row["id"] not in present]
     payload = [
         {
             "data": {"id": row["id"], "text": row["text"], "best_guess": row["best_guess"]},

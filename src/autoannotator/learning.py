@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from autoannotator.adapters import Adapts
-from autoannotator.ledger import Ledger
+from autoannotator.ledger import Ledger, training
 from autoannotator.specialists.base import Specialist, Trainable
 
 
@@ -101,8 +101,8 @@ class Learner:
     def due(self, ledger: Ledger) -> bool:
         """True when the current stage's reviewed rows (`LearningConfig.stage_rows`) have come since the last
         training."""
-        needed = self.config.stage_rows(ledger.stage())
-        return ledger.reviewed_count(after=ledger.last_training_pos()) >= needed
+        needed = self.config.stage_rows(training.stage(ledger))
+        return training.reviewed_count(ledger, after=training.last_training_pos(ledger)) >= needed
 
     def train(
         self,
@@ -113,9 +113,9 @@ class Learner:
         """Train every specialist in `specialists` on the rows reviewed so far (see the module docstring), save
         and record each version, and swap the promoted ones into `specialists` (in place). `inputs` are the
         fixed specialists whose outputs a stacked head sees."""
-        stage = ledger.stage() + 1
+        stage = training.stage(ledger) + 1
         upto = ledger.next_pos()
-        reviewed = ledger.reviewed_rows(upto=upto)
+        reviewed = training.reviewed_rows(ledger, upto=upto)
         val = [(t, lab) for pos, ident, t, lab in reviewed if self.held_out(ident, pos)]
         train = [(t, lab) for pos, ident, t, lab in reviewed if not self.held_out(ident, pos)]
         replay = self._replay(ledger, upto)
@@ -148,7 +148,7 @@ class Learner:
                 str(path),
             )
             reports.append(report)
-        ledger.record_training(stage, upto, reports)
+        training.record_training(ledger, stage, upto, reports)
         return reports
 
     def previous(
@@ -164,7 +164,7 @@ class Learner:
         if per_label == 0:
             return []
         pools: dict[str, list[tuple[bytes, str]]] = {label: [] for label in self.labels}
-        for ident, text, label in ledger.auto_rows(upto=upto):
+        for ident, text, label in training.auto_rows(ledger, upto=upto):
             pools[label].append((_rank(ident, self.config.seed), text))
         chosen = []
         for label, pool in pools.items():
@@ -191,7 +191,7 @@ class Learner:
         inputs: Sequence[tuple[str, Specialist]] = (),
     ) -> None:
         """Load the last promoted version of each specialist (a resumed run)."""
-        for name, path in ledger.promoted_versions().items():
+        for name, path in training.promoted_versions(ledger).items():
             if name in specialists:
                 specialists[name] = specialists[name].load_version(Path(path), self._inputs(inputs))
 

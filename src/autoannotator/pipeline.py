@@ -31,7 +31,8 @@ from autoannotator.evidence import read_calibration, self_estimate
 from autoannotator.inference import Remembered, vote
 from autoannotator.io import ColumnType, Record, Source, beside, exists, file_format, write_rows
 from autoannotator.learning import Learner
-from autoannotator.ledger import Ledger
+from autoannotator.ledger import Ledger, figures, output, training
+from autoannotator.ledger.cache import CallCache
 from autoannotator.llm.cost import Budget
 from autoannotator.review import Examples, HardRow, Reviewer, build_reviewer, controller_gateway
 from autoannotator.routing import Router
@@ -180,7 +181,7 @@ def annotate(
                         reviewer=reviewer,
                         router=router,
                         examples=examples,
-                        stage=ledger.stage(),
+                        stage=training.stage(ledger),
                         pool=pool,
                     )
                     ledger.commit(batch)
@@ -200,14 +201,14 @@ def annotate(
         return RunResult(
             out=out,
             ledger=ledger_path,
-            counts=ledger.counts(),
+            counts=figures.counts(ledger),
             rows=n,
             seconds=time.perf_counter() - started,
-            specialist_seconds=ledger.seconds_by_specialist(),
-            review_usage=ledger.review_usage(),
-            llm_usage=ledger.llm_usage(),
-            relabelled=ledger.relabel_changes(),
-            spent_usd=ledger.spent_usd(),
+            specialist_seconds=figures.seconds_by_specialist(ledger),
+            review_usage=figures.review_usage(ledger),
+            llm_usage=figures.llm_usage(ledger),
+            relabelled=figures.relabel_changes(ledger),
+            spent_usd=figures.spent_usd(ledger),
             trust=self_estimate(ledger, config.trust) if config.trusting else None,
         )
 
@@ -215,7 +216,7 @@ def annotate(
 def run_budget(config: RunConfig, ledger_path: Path) -> Budget:
     """The one budget everything in a run pays from: `--budget-usd`, less what earlier attempts paid."""
     with Ledger(ledger_path) as ledger:
-        return Budget(None if config.review is None else config.review.budget_usd, spent=ledger.spent_usd())
+        return Budget(None if config.review is None else config.review.budget_usd, spent=figures.spent_usd(ledger))
 
 
 def choose(config: RunConfig, ledger_path: Path, budget: Budget, *, probe: int = 200, k: int = 3) -> RunConfig:
@@ -236,9 +237,9 @@ def choose(config: RunConfig, ledger_path: Path, budget: Budget, *, probe: int =
             review = config.review
             gateway = reviewer = None
             if review is not None and review.method != "replay" and not review.local:
-                gateway = controller_gateway(review, ledger, budget=budget)
+                gateway = controller_gateway(review, CallCache(ledger), budget=budget)
             if review is not None and not review.local:
-                reviewer = build_reviewer(review, config.task, ledger, budget=budget, examples=None)
+                reviewer = build_reviewer(review, config.task, CallCache(ledger), budget=budget, examples=None)
             try:
                 stored = select(
                     config.task,
@@ -303,13 +304,14 @@ def relabel(
     k = len(config.task.labels)
     names = config.task.label_names
     acceptance = None if router is None else router.acceptance(ledger, prepared)
-    for chunk in ledger.relabel_candidates(ledger.stage()):
+    for chunk in training.relabel_candidates(ledger, training.stage(ledger)):
         votes, probs, _ = vote([t for _, t, _ in chunk], prepared, k, pool=pool)
         chosen = None if acceptance is None else under_cap(acceptance, votes, probs, prepared, config)
         label_probs, hard, confidence = decide(votes, probs, prepared, config, chosen)
         best = label_probs.argmax(axis=1)
-        ledger.record_relabels(
-            ledger.stage(),
+        training.record_relabels(
+            ledger,
+            training.stage(ledger),
             [
                 (pos, old, None if hard[i] else names[best[i]], None if hard[i] else float(confidence[i]))
                 for i, (pos, _, old) in enumerate(chunk)
@@ -338,12 +340,12 @@ def write_output(ledger: Ledger, out: Path) -> int:
     cells that a spreadsheet would run as formulas are neutralised when the run asked for it (``csv_safe``)."""
     n = write_rows(
         out,
-        ledger.labelled(),
+        output.labelled(ledger),
         columns=OUTPUT_COLUMNS,
         csv_safe=bool(ledger.meta("csv_safe")),
         labels=ledger.meta("config")["labels"],
     )
-    skipped = ledger.skipped()
+    skipped = output.skipped(ledger)
     if skipped:
         write_rows(
             beside(out, ".skipped.jsonl", stem=True),
@@ -360,9 +362,9 @@ def _reviewer(config: RunConfig, ledger: Ledger, budget: Budget) -> tuple[Review
     examples = None
     if config.review.method == "few-shot":
         examples = Examples(shared_minilm())
-        for texts, labels in ledger.consensus_rows():
+        for texts, labels in training.consensus_rows(ledger):
             examples.add(texts, labels)
-    reviewer = build_reviewer(config.review, config.task, ledger, budget=budget, examples=examples)
+    reviewer = build_reviewer(config.review, config.task, CallCache(ledger), budget=budget, examples=examples)
     return reviewer, examples
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from autoannotator.evidence import Evidence, audit_evidence
 from autoannotator.inference import Prepared, vote
-from autoannotator.ledger import Ledger
+from autoannotator.ledger import Ledger, training
 from autoannotator.specialists.base import FloatArray, IntArray, Trainable
 from autoannotator.trust import (
     DEFAULT_TARGET,
@@ -70,7 +70,7 @@ class Router:
             votes, probs, _ = vote(self.calibration.texts, prepared, len(self.labels))
             self._calibration_votes = (votes, probs)
             return
-        upto = ledger.last_training_pos()
+        upto = training.last_training_pos(ledger)
         evidence = audit_evidence(ledger, self.labels, len(prepared))
         rows = [
             i
@@ -106,7 +106,7 @@ class Router:
         evidence = audit_evidence(ledger, self.labels, len(prepared))
         if batch is not None:
             evidence = evidence.joined(batch)
-        fresh = evidence.pos >= ledger.last_training_pos()
+        fresh = evidence.pos >= training.last_training_pos(ledger)
         votes, probs = evidence.votes.copy(), evidence.probs.copy()
         for i, pos in enumerate(evidence.pos.tolist()):
             if pos in self._refreshed:

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from autoannotator.errors import LedgerError
-from autoannotator.ledger import MIGRATIONS, Batch, Decision, Ledger
+from autoannotator.ledger import Batch, Decision, Ledger, figures, output
+from autoannotator.ledger.schema import MIGRATIONS
 
 CONFIG = {"labels": ["neg", "pos"], "specialists": ["a", "b"], "batch_size": 2}
 
@@ -39,11 +40,11 @@ def test_commits_advance_the_cursor_and_output_keeps_input_order(tmp_path: Path)
     ledger.commit(batch(0, [0, 1]))
     ledger.commit(batch(1, [2, 3]))
     assert (ledger.next_pos(), ledger.next_batch()) == (4, 2)
-    rows = [r for chunk in ledger.labelled(chunk=3) for r in chunk]
+    rows = [r for chunk in output.labelled(ledger, chunk=3) for r in chunk]
     assert [r["id"] for r in rows] == ["id0", "id1", "id2", "id3"]
     assert rows[0]["votes"] == {"a": {"label": "pos", "prob": 0.5}, "b": {"label": "pos", "prob": 0.5}}
     assert ledger.known_ids(["id1", "zzz"]) == {"id1"}
-    assert ledger.seconds_by_specialist() == pytest.approx({"a": 0.2, "b": 0.4})
+    assert figures.seconds_by_specialist(ledger) == pytest.approx({"a": 0.2, "b": 0.4})
 
 
 def test_a_failing_batch_leaves_nothing_behind(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from autoannotator.errors import InputError
 from autoannotator.human import MAX_REPORTED, export_rows, label_studio_config, read_decisions
 from autoannotator.io import atomic_path, beside
 from autoannotator.labelstudio import pull, push
-from autoannotator.ledger import Ledger
+from autoannotator.ledger import Ledger, humans
 from autoannotator.pipeline import write_output
 
 LABEL_STUDIO = "label-studio"
@@ -88,7 +88,7 @@ def import_command(
         unknown = sorted(set(labels) - ledger.known_ids(list(labels)))
         if unknown:
             raise InputError(where, f"{len(unknown)} ids not in this run: {unknown[:MAX_REPORTED]}", field="id")
-        n = ledger.set_human_labels(labels, annotator=annotator, who=who)
+        n = humans.set_human_labels(ledger, labels, annotator=annotator, who=who)
         write_output(ledger, out)
         err.print(f"{n:,} human labels imported; {out} rewritten")
 

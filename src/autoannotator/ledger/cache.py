@@ -1,0 +1,26 @@
+"""The LLM answer cache: every paid answer stored at once, keyed by its request, so nothing is paid twice."""
+
+from __future__ import annotations
+
+from autoannotator.ledger.store import Ledger
+
+
+class CallCache:
+    """A run's stored LLM answers (the `Cache` protocol of `autoannotator.llm.gateway`)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def cached_call(self, key: str) -> tuple[str, float] | None:
+        """A stored answer (JSON text) and its cost in USD."""
+        row = self.ledger.db.execute("SELECT completion, cost_usd FROM llm_calls WHERE key = ?", (key,)).fetchone()
+        return None if row is None else (str(row[0]), float(row[1]))
+
+    def store_call(
+        self, key: str, purpose: str, completion: str, tokens: tuple[int, int], cost_usd: float
+    ) -> None:
+        """Store an answer at once (outside any batch), so a crash never pays for it twice."""
+        self.ledger.db.execute(
+            "INSERT OR IGNORE INTO llm_calls VALUES (?, ?, ?, ?, ?, ?, datetime('now'))",
+            (key, purpose, completion, *tokens, cost_usd),
+        )

@@ -1,0 +1,80 @@
+"""Reading a run's rows back: the output in input order, the unresolved rows, the skipped rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from autoannotator.ledger.store import Ledger
+
+
+def labelled(ledger: Ledger, chunk: int = 2000, *, source: str | None = None) -> Iterator[list[dict[str, Any]]]:
+    """Output rows in input order, `chunk` at a time: the decision plus every specialist's vote; only the
+    rows of one `source` when given."""
+    names = ledger.specialist_names()
+    labels: list[str] = ledger.meta("config")["labels"]
+    last = -1
+    while True:
+        rows = ledger.db.execute(
+            "SELECT r.pos, r.id, r.text, l.label, l.confidence, l.source, l.best_guess, l.agreement, "
+            "l.stage, v.status, v.rationale, v.prompt_tokens + v.completion_tokens, v.cost_usd "
+            "FROM rows r JOIN labels l USING (pos) LEFT JOIN reviews v USING (pos) "
+            "WHERE r.pos > ? AND (? IS NULL OR l.source = ?) ORDER BY r.pos LIMIT ?",
+            (last, source, source, chunk),
+        ).fetchall()
+        if not rows:
+            return
+        last = rows[-1][0]
+        votes: dict[int, dict[str, dict[str, Any]]] = {}
+        for pos, j, vote, prob in ledger.db.execute(
+            "SELECT pos, specialist, label, prob FROM votes WHERE pos BETWEEN ? AND ?", (rows[0][0], last)
+        ):
+            votes.setdefault(pos, {})[names[j]] = {
+                "label": labels[vote] if vote >= 0 else None,
+                "prob": round(prob, 6),
+            }
+        yield [
+            {
+                "id": ident,
+                "text": text,
+                "label": label,
+                "confidence": confidence,
+                "source": source,
+                "best_guess": guess,
+                "votes": votes.get(pos, {}),
+                "agreement": agreement,
+                "stage": stage,
+                "review": review,
+                "rationale": rationale,
+                "tokens": tokens,
+                "cost_usd": cost,
+            }
+            for (
+                pos,
+                ident,
+                text,
+                label,
+                confidence,
+                source,
+                guess,
+                agreement,
+                stage,
+                review,
+                rationale,
+                tokens,
+                cost,
+            ) in rows
+        ]
+
+
+def unresolved(ledger: Ledger) -> list[dict[str, Any]]:
+    """The rows still without a label, with their votes and review outcome, in input order."""
+    return [row for chunk in labelled(ledger, source="unresolved") for row in chunk]
+
+
+def skipped(ledger: Ledger) -> list[dict[str, Any]]:
+    """Skipped rows in input order, each with its 1-based row number, field and reason."""
+    return [
+        {"row": pos + 1, "id": ident, "field": field, "reason": reason}
+        for pos, ident, field, reason in ledger.db.execute("SELECT pos, id, field, reason FROM skips ORDER BY pos")
+    ]
