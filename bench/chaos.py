@@ -12,11 +12,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
 from _report import emit, machine
-from autoannotator.chaos import flaky_run, kill_run, run_attacks
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the fault scenarios the tests run
+from faults import flaky_run, kill_run, run_attacks
 
 
 def main() -> None:

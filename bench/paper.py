@@ -232,7 +232,7 @@ def bench(dataset: Dataset, folder: Path) -> tuple[list[tuple[str, dict[str, Any
         update={
             "hard_rule": HardRule(kind="not-unanimous"),
             "routing": "rule",
-            "learning": LearningConfig(warmup=2000, beta=2000, stack=False),
+            "learning": LearningConfig(warmup=2000, rows_per_stage=2000, stack=False),
         }
     )
     table.append(

@@ -58,7 +58,7 @@ def main() -> None:
         aggregate=args.aggregate,
         hard_rule=HardRule.parse(args.hard_rule),
         batch_size=args.batch_size,
-        learning=LearningConfig(beta=args.beta),
+        learning=LearningConfig(rows_per_stage=args.beta),
         routing=args.routing,
     )
     with tempfile.TemporaryDirectory() as tmp:

@@ -55,3 +55,6 @@ def shared_data() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return SHARED_DATA
+
+
+collect_ignore = ["fixtures"]  # the example plugin package is imported by the extension tests, not collected

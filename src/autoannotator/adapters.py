@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+from scipy.special import softmax
 
 from autoannotator.errors import AdapterError
 from autoannotator.specialists.base import Card, FloatArray, IntArray
@@ -152,10 +153,7 @@ def bin_probabilities(scores: FloatArray, cuts: FloatArray, scale: float) -> Flo
     highs = np.concatenate((cuts, [np.inf]))
     s = np.asarray(scores, dtype=np.float64)[:, None]
     distance = np.maximum(lows[None, :] - s, 0.0) + np.maximum(s - highs[None, :], 0.0)
-    logits = -distance / scale
-    logits -= logits.max(axis=1, keepdims=True)
-    weights = np.exp(logits)
-    result: FloatArray = weights / weights.sum(axis=1, keepdims=True)
+    result: FloatArray = softmax(-distance / scale, axis=1)
     return result
 
 

@@ -29,7 +29,7 @@ from autoannotator.errors import AdapterError, AutoAnnotatorError, BudgetError, 
 from autoannotator.llm.base import Request
 from autoannotator.llm.gateway import Gateway
 from autoannotator.review import HardRow, Reviewer
-from autoannotator.specialists import ZOO, build
+from autoannotator.specialists import build, zoo
 from autoannotator.specialists.base import Card
 from autoannotator.task import Task
 from autoannotator.voting import dawid_skene
@@ -80,7 +80,7 @@ def candidate_cards(task: Task, extra: Sequence[str] = ()) -> dict[str, Card]:
     """The cards of the zoo and of the `extra` candidates the user registered (local folders, ``hf:ID``);
     trainable ones carry this task's labels; unfitted or unloadable ones are left out."""
     cards = {}
-    for name in [*ZOO, *extra]:
+    for name in [*zoo(), *extra]:
         try:
             card = build(name, task).card
         except SpecialistError:

@@ -2,13 +2,14 @@
 getting worse.
 
 The first training comes after `warmup` reviewed rows (default 100), then each stage is twice as long as the
-one before, up to `beta` reviewed rows, so a small dataset sees several trainings and a large one settles into
-stages of `beta`. At most one training follows a batch. Each trainable specialist is trained anew on:
+one before, up to `rows_per_stage` reviewed rows, so a small dataset sees several trainings and a large one
+settles into stages of `rows_per_stage`. At most one training follows a batch. Each trainable specialist is
+trained anew on:
 
 - every reviewed row so far except the *validation slice*: the frozen half of the audit stream (see
   `autoannotator.trust`), never trained on;
-- a *replay buffer* of rows the specialists labelled themselves, class-balanced (at most `replay` rows, chosen
-  by a hash of the id), against forgetting and for the classes the reviewer rarely sees.
+- a *replay buffer* of rows the specialists labelled themselves, class-balanced (at most `replay_buffer` rows,
+  chosen by a hash of the id), against forgetting and for the classes the reviewer rarely sees.
 
 A trainable specialist's features are its own (MiniLM embeddings, TF-IDF) followed by the run's fixed
 specialists' outputs (`Stacked`), so its head also learns how far to trust each of them.
@@ -40,9 +41,13 @@ class LearningConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    beta: int = Field(default=2000, ge=10, description="reviewed rows per stage, at most (stages grow to it)")
+    rows_per_stage: int = Field(
+        default=2000, ge=10, description="reviewed rows per stage, at most (stages grow to it)"
+    )
     warmup: int = Field(default=100, ge=10, description="reviewed rows before the first training")
-    replay: int = Field(default=2000, ge=0, description="rows the specialists labelled, replayed per training")
+    replay_buffer: int = Field(
+        default=2000, ge=0, description="rows the specialists labelled, replayed per training"
+    )
     seed: int = 0
     stack: bool = Field(
         default=True, description="trainable specialists also see the fixed specialists' outputs (stacking)"
@@ -55,7 +60,7 @@ class LearningConfig(BaseModel):
 
     def stage_rows(self, stage: int) -> int:
         """Reviewed rows that end stage `stage` (0: before the first training): doubling from `warmup`."""
-        return min(self.warmup << stage, max(self.beta, self.warmup))
+        return min(self.warmup << stage, max(self.rows_per_stage, self.warmup))
 
 
 def silent(specialist: Specialist, prepared: Sequence[tuple[str, Specialist, Adapts]]) -> bool:
@@ -160,7 +165,7 @@ class Learner:
 
     def _replay(self, ledger: Ledger, upto: int) -> list[tuple[str, str]]:
         """Class-balanced rows the specialists labelled: for each label, the ones with the smallest hash rank."""
-        per_label = self.config.replay // max(len(self.labels), 1)
+        per_label = self.config.replay_buffer // max(len(self.labels), 1)
         if per_label == 0:
             return []
         pools: dict[str, list[tuple[bytes, str]]] = {label: [] for label in self.labels}

@@ -360,7 +360,7 @@ def _reviewer(config: RunConfig, ledger: Ledger, budget: Budget) -> tuple[Review
     if config.review is None:
         return None, None
     examples = None
-    if config.review.method == "few-shot":
+    if config.review.strategy.examples:
         examples = Examples(shared_minilm())
         for texts, labels in training.consensus_rows(ledger):
             examples.add(texts, labels)

@@ -15,12 +15,11 @@ from autoannotator.io import Record, Source
 from autoannotator.llm.base import prompt_bytes
 from autoannotator.llm.cost import Budget, load_prices
 from autoannotator.pipeline import RunConfig, prepare, vote
-from autoannotator.review import HardRow, Prompts, ReplayReviewer, ReviewConfig
+from autoannotator.review import HardRow, Prompts, ReplayReviewer, ReviewConfig, Strategy
 from autoannotator.voting import AGGREGATORS
 
 REFERENCE_LLM = "openai:gpt-3.5-turbo"
 """Priced when the run has no reviewer, for reference (the paper's model)."""
-ANSWER_TOKENS = {"zero-shot": 8, "few-shot": 8, "cot": 80, "self-consistency": 80, "replay": 8}
 
 
 @dataclass(frozen=True)
@@ -63,12 +62,12 @@ def plan(config: RunConfig, *, probe: int = 200) -> Plan:
         prompt = _mean_tokens(
             prompts,
             hard_texts,
-            rationale=review.method in ("cot", "self-consistency"),
+            rationale=review.strategy.rationale,
             shots=_shots(review, config, texts),
         )
-        answer = ANSWER_TOKENS[review.method]
-        plain = (_mean_tokens(prompts, texts, rationale=False, shots=[]), ANSWER_TOKENS["zero-shot"])
-    calls = review.samples if review.method == "self-consistency" else 1
+        answer = review.strategy.answer_tokens
+        plain = (_mean_tokens(prompts, texts, rationale=False, shots=[]), Strategy.answer_tokens)
+    calls = review.strategy.calls(samples=review.samples)
     per_call = prices.cost(model, round(prompt), round(answer))
     return Plan(
         rows=rows,
@@ -99,7 +98,7 @@ def _count_and_probe(config: RunConfig, probe: int) -> tuple[int, list[str]]:
 
 def _shots(review: ReviewConfig, config: RunConfig, texts: list[str]) -> list[tuple[str, str]]:
     """Few-shot examples as the run would send them; probe rows stand in for the retrieved agreed rows."""
-    if review.method != "few-shot":
+    if not review.strategy.examples:
         return []
     retrieved = [(t, config.task.label_names[0]) for t in texts[: review.shots]]
     return [(e.text, e.label) for e in config.task.examples] + retrieved

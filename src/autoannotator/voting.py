@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from scipy.special import softmax
 
 from autoannotator.adapters import ABSTAIN
 from autoannotator.errors import describe
@@ -60,9 +61,8 @@ def weighted(votes: IntArray, k: int, accuracy: FloatArray) -> FloatArray:
     """Accuracy-weighted vote: specialist j's vote weighs log(acc_j (k-1) / (1-acc_j)) (the optimal weight for
     independent voters with symmetric errors); returns the softmax of the weighted counts, (n, k)."""
     acc = np.clip(np.asarray(accuracy, dtype=np.float64), 1e-3, 1 - 1e-3)
-    logits = vote_counts(votes, k, np.log(acc * (k - 1) / (1 - acc)))
-    logits -= logits.max(axis=1, keepdims=True)
-    return _normalise(np.exp(logits))
+    result: FloatArray = softmax(vote_counts(votes, k, np.log(acc * (k - 1) / (1 - acc))), axis=1)
+    return result
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,7 @@ def dawid_skene(
         priors = (posteriors.sum(axis=0) + smoothing) / (n + k * smoothing)
         # E-step: log P(true = c) + sum over voters of log P(vote | true = c).
         log_post = np.log(priors)[None, :] + np.einsum("ijl,jkl->ik", one_hot, np.log(confusions))
-        log_post -= log_post.max(axis=1, keepdims=True)
-        updated = _normalise(np.exp(log_post))
+        updated = softmax(log_post, axis=1)
         change = float(np.abs(updated - posteriors).max()) if n else 0.0
         posteriors = updated
         if change < tol:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from autoannotator.chaos import flaky_run, kill_run
 from autoannotator.testing import FAULTS
+from faults import flaky_run, kill_run
 
 
 def test_twenty_kills_resume_to_the_uninterrupted_output(tmp_path: Path) -> None:

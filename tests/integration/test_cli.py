@@ -17,9 +17,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from autoannotator import RunConfig, annotate, load_task
-from autoannotator.chaos import write_rows
 from autoannotator.specialists import ZOO
 from autoannotator.testing import read_jsonl, run_cli
+from faults import write_rows
 
 SOURCES = {"consensus", "llm", "human", "unresolved"}
 

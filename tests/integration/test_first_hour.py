@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from autoannotator import RunConfig, load_task
-from autoannotator.chaos import write_rows
 from autoannotator.evaluation import hard_share
 from autoannotator.learning import LearningConfig
 from autoannotator.specialists import ZOO
 from autoannotator.testing import ChatServer, read_jsonl, run_cli, vader_reviewer
+from faults import write_rows
 
 pytestmark = pytest.mark.slow
 NARROW = {**os.environ, "COLUMNS": "40", "TERM": "xterm-256color"}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from autoannotator.chaos import ATTACKS, attack
 from autoannotator.errors import AdapterError
 from autoannotator.sandbox import run_adapter_code
+from faults import ATTACKS, attack
 
 NATIVE = [[0.9, 0.1], [0.2, 0.8]]
 LABELS = (["clean", "profane"], ["not-offensive", "offensive"])

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from autoannotator.chaos import answer, write_rows
 from autoannotator.testing import ChatServer, read_jsonl, run_cli, vader_reviewer
+from faults import answer, write_rows
 
 pytestmark = pytest.mark.slow
 

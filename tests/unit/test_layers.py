@@ -10,12 +10,12 @@ from pathlib import Path
 import networkx as nx
 
 LAYERS = (
-    ("version", "errors"),
+    ("version", "errors", "plugins"),
     ("specialists", "llm", "sandbox", "hfdata"),  # models and providers: no knowledge of a run
     ("io", "adapters", "task", "voting"),  # rows in; the task; votes and how they are combined
     ("ledger",),  # storage: schema, migrations, transactions
     ("trust", "learning", "review", "human", "testing"),  # measured trust, training, reviewers, people
-    ("inference", "evidence", "controller", "labelstudio", "config", "chaos"),
+    ("inference", "evidence", "controller", "labelstudio", "config"),
     ("routing", "evaluation"),
     ("batch",),
     ("pipeline",),  # the run

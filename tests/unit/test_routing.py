@@ -169,5 +169,5 @@ def test_a_silent_untrained_version_is_worth_nothing_to_beat(tmp_path: Path) -> 
 
 
 def test_stages_double_from_the_warmup_up_to_beta() -> None:
-    config = LearningConfig(warmup=100, beta=1000)
+    config = LearningConfig(warmup=100, rows_per_stage=1000)
     assert [config.stage_rows(s) for s in range(6)] == [100, 200, 400, 800, 1000, 1000]

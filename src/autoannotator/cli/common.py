@@ -57,3 +57,17 @@ def ledger_path(run_dir: Path) -> Path:
     if not path.is_file():
         raise LedgerError(f"{run_dir}: no run here (no ledger.sqlite)")
     return path
+
+
+DEPRECATED = {"--beta": "--rows-per-stage", "--replay": "--replay-buffer"}
+"""Old option names kept for one release, with the name that replaces each."""
+
+
+def warn_deprecated(args: list[str]) -> None:
+    """One line on stderr for each deprecated option name among the command line's `args`."""
+    for arg in args:
+        old = arg.partition("=")[0]
+        if old in DEPRECATED:
+            err.print(
+                f"warning: {old} is deprecated; use {DEPRECATED[old]} (the old name goes in the next release)"
+            )

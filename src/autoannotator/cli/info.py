@@ -14,7 +14,7 @@ from autoannotator.cli.common import app, err, errors_as_lines
 from autoannotator.evaluation import evaluate
 from autoannotator.io import atomic_path
 from autoannotator.report import html_page, markdown
-from autoannotator.specialists import ZOO, build
+from autoannotator.specialists import build, zoo
 from autoannotator.task import BUILTIN_TASKS, load_task
 
 
@@ -51,7 +51,7 @@ def models_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the cards as a JSON list.")] = False,
 ) -> None:
     """List the bundled specialists with their cards."""
-    cards = [build(name).card for name in ZOO]
+    cards = [build(name).card for name in zoo()]
     if as_json:
         typer.echo(json.dumps([card.model_dump(mode="json") for card in cards], indent=2))
         return

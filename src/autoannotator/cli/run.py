@@ -13,12 +13,13 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from autoannotator.cli.common import app, err, errors_as_lines
+from autoannotator.cli.common import app, err, errors_as_lines, warn_deprecated
 from autoannotator.config import RunConfig
 from autoannotator.evaluation import hard_share
 from autoannotator.evidence import describe as describe_trust
 from autoannotator.io import beside
 from autoannotator.learning import LearningConfig
+from autoannotator.llm import provider
 from autoannotator.pipeline import annotate, baseline, check_paths
 from autoannotator.planning import REFERENCE_LLM, plan
 from autoannotator.review import ReviewConfig
@@ -78,11 +79,22 @@ def annotate_command(
     learn: Annotated[
         bool, typer.Option(help="Train the trainable specialists on reviewed rows, in stages.")
     ] = True,
-    beta: Annotated[
-        int, typer.Option(help="Reviewed rows per learning stage, at most (stages double to it).")
+    rows_per_stage: Annotated[
+        int,
+        typer.Option(
+            "--rows-per-stage",
+            "--beta",
+            help="Reviewed rows per learning stage, at most (stages double to it). --beta: deprecated name.",
+        ),
     ] = 2000,
-    replay: Annotated[
-        int, typer.Option(help="Rows the specialists labelled, replayed in each training (class-balanced).")
+    replay_buffer: Annotated[
+        int,
+        typer.Option(
+            "--replay-buffer",
+            "--replay",
+            help="Rows the specialists labelled, replayed in each training (class-balanced). --replay: "
+            "deprecated name.",
+        ),
     ] = 2000,
     routing: Annotated[
         str,
@@ -119,6 +131,7 @@ def annotate_command(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Label every row of INPUT: the specialists vote, and the rows they disagree on go to the reviewer."""
+    warn_deprecated(sys.argv[1:])
     with errors_as_lines():
         config = _config(
             input,
@@ -140,7 +153,12 @@ def annotate_command(
             update={
                 "allow_generated_code": allow_generated_code,
                 "candidates": tuple(c.strip() for c in (candidates or "").split(",") if c.strip()),
-                "learning": LearningConfig(beta=beta, warmup=warmup, replay=replay, relabel_final=relabel_final)
+                "learning": LearningConfig(
+                    rows_per_stage=rows_per_stage,
+                    warmup=warmup,
+                    replay_buffer=replay_buffer,
+                    relabel_final=relabel_final,
+                )
                 if learn
                 else None,
                 "routing": _routing(routing),
@@ -294,7 +312,7 @@ def _config(
     """The run configuration the annotate and plan options describe."""
     reviewing = None
     if review == "auto":
-        review = "none" if llm is None else "zero-shot" if llm.startswith("openai:") else "few-shot"
+        review = "none" if llm is None else "few-shot" if provider(llm)[0].local else "zero-shot"
     if review != "none":
         reviewing = ReviewConfig.parse(
             review,

