@@ -159,7 +159,8 @@ def kill_run(folder: Path, *, kills: int = 20, rows: int = 600, seed: int = 0) -
     write_rows(data, rows)
     rng = random.Random(seed)
     args = ["--task", "sentiment-2", "--specialists", "vader,afinn,tfidf", "--llm", f"openai:{MODEL}", "--review",
-            "zero-shot", "--beta", str(BETA), "--batch-size", "25", "--concurrency", "4", "--quiet"]  # fmt: skip
+            "zero-shot", "--rows-per-stage", str(BETA), "--batch-size", "25", "--concurrency", "4",
+            "--quiet"]  # fmt: skip
     with ChatServer(answer, delay_s=0.01) as server:
         cli("annotate", data, "--out", folder / "whole.jsonl", *args, env=llm_env(server)).communicate(timeout=600)
     targets = sorted(rng.sample(range(1, rows), kills - 1))

@@ -156,10 +156,10 @@ def adapter_prompt(task: Task, card: Card, *, allow_code: bool = False) -> Reque
     )
 
 
-def _ask_json(gateway: Gateway, request: Request, loop: asyncio.AbstractEventLoop) -> Any:
+def _ask_json(gateway: Gateway, request: Request, runner: asyncio.Runner) -> Any:
     """The JSON object an LLM answered, or None (invalid JSON, an error, or no budget)."""
     try:
-        answer = loop.run_until_complete(gateway.ask(request))
+        answer = runner.run(gateway.ask(request))
     except BudgetError:
         return None
     except Exception:  # a failing endpoint means: fall back, never crash the run
@@ -172,12 +172,12 @@ def _ask_json(gateway: Gateway, request: Request, loop: asyncio.AbstractEventLoo
 
 
 def llm_choice(
-    gateway: Gateway | None, task: Task, cards: dict[str, Card], k: int, loop: asyncio.AbstractEventLoop
+    gateway: Gateway | None, task: Task, cards: dict[str, Card], k: int, runner: asyncio.Runner
 ) -> tuple[list[str], dict[str, str]]:
     """The LLM's ranked, validated choice (names it invented are dropped), or ``([], {})``."""
     if gateway is None:
         return [], {}
-    raw = _ask_json(gateway, choice_prompt(task, cards, k), loop)
+    raw = _ask_json(gateway, choice_prompt(task, cards, k), runner)
     try:
         picks = Picks.model_validate(raw)
     except ValidationError:
@@ -187,12 +187,12 @@ def llm_choice(
 
 
 def llm_adapter(
-    gateway: Gateway | None, task: Task, card: Card, loop: asyncio.AbstractEventLoop, *, allow_code: bool = False
+    gateway: Gateway | None, task: Task, card: Card, runner: asyncio.Runner, *, allow_code: bool = False
 ) -> AdapterSpec | None:
     """The LLM's adapter for `card`, validated against its native labels and the task; None if unusable."""
     if gateway is None:
         return None
-    raw = _ask_json(gateway, adapter_prompt(task, card, allow_code=allow_code), loop)
+    raw = _ask_json(gateway, adapter_prompt(task, card, allow_code=allow_code), runner)
     try:
         spec = AdapterSpec.model_validate(raw)
         compile_adapter(spec, card, task, allow_code=allow_code)
@@ -229,14 +229,15 @@ def select(
     extra: Sequence[str] = (),
 ) -> Selection:
     """Choose `k` specialists and their adapters for `task` from evidence on `probe_texts`; see the module."""
-    loop = asyncio.new_event_loop()
-    try:
-        return _select(task, probe_texts, k, gateway, reviewer, review_rows, shortlist, loop, allow_code, extra)
-    finally:
-        aclose = getattr(gateway.model, "aclose", None) if gateway is not None else None
-        if aclose is not None:
-            loop.run_until_complete(aclose())
-        loop.close()
+    with asyncio.Runner() as runner:
+        try:
+            return _select(
+                task, probe_texts, k, gateway, reviewer, review_rows, shortlist, runner, allow_code, extra
+            )
+        finally:
+            aclose = getattr(gateway.model, "aclose", None) if gateway is not None else None
+            if aclose is not None:
+                runner.run(aclose())
 
 
 def _select(
@@ -247,12 +248,12 @@ def _select(
     reviewer: Reviewer | None,
     review_rows: int,
     shortlist: int,
-    loop: asyncio.AbstractEventLoop,
+    runner: asyncio.Runner,
     allow_code: bool,
     extra: Sequence[str],
 ) -> Selection:
     cards = candidate_cards(task, extra)
-    ranked, reasons = llm_choice(gateway, task, cards, shortlist, loop)
+    ranked, reasons = llm_choice(gateway, task, cards, shortlist, runner)
     fallback = None
     if not ranked:
         ranked = matching(task, cards)
@@ -266,30 +267,18 @@ def _select(
             native[name] = build(name, task).predict(list(probe_texts))
         except SpecialistError:  # not installed here (an extra), or not fitted
             ranked.remove(name)
-    adapters: dict[str, AdapterSpec | None] = {}
-    compiled: dict[str, Adapts] = {}
     kk = len(task.labels)
     reference = _reference(reviewer, task, probe_texts, review_rows)
     rejected: dict[str, str] = {}
+    adapters: dict[str, AdapterSpec | None] = {}
+    compiled: dict[str, Adapts] = {}
     for name in ranked:
-        spec = task.specialists.get(name) or llm_adapter(gateway, task, cards[name], loop, allow_code=allow_code)
-        try:
-            adapter = compile_adapter(spec, cards[name], task, allow_code=allow_code)
-        except AdapterError as exc:
-            rejected[name] = str(exc)
-            continue
-        problem = probe_check(adapter, native[name], reference, kk)
-        if problem is not None and spec is not None:  # a written adapter failed: try name matching
-            rejected[name] = problem
-            try:
-                spec, adapter = None, compile_adapter(None, cards[name], task)
-            except AdapterError:
-                continue
-            problem = probe_check(adapter, native[name], reference, kk)
-        if problem is not None:
-            rejected.setdefault(name, problem)
-            continue
-        adapters[name], compiled[name] = spec, adapter
+        spec = task.specialists.get(name) or llm_adapter(gateway, task, cards[name], runner, allow_code=allow_code)
+        checked = _checked_adapter(
+            spec, cards[name], task, native[name], reference, rejected, allow_code=allow_code
+        )
+        if checked is not None:
+            adapters[name], compiled[name] = checked
     names = list(compiled)
     votes = np.column_stack([compiled[n].apply(native[n])[0] for n in names]) if names else np.zeros((0, 0))
     accuracy, source = _accuracy(votes, reference, kk, names)
@@ -309,6 +298,37 @@ def _select(
         rejected,
         fallback,
     )
+
+
+def _checked_adapter(
+    spec: AdapterSpec | None,
+    card: Card,
+    task: Task,
+    native: np.ndarray[Any, Any],
+    reference: np.ndarray[Any, Any],
+    rejected: dict[str, str],
+    *,
+    allow_code: bool,
+) -> tuple[AdapterSpec | None, Adapts] | None:
+    """`spec` compiled and checked on the probe; where a written adapter fails, name matching instead; None
+    (the reason noted in `rejected` under the card's name) when neither passes."""
+    try:
+        adapter = compile_adapter(spec, card, task, allow_code=allow_code)
+    except AdapterError as exc:
+        rejected[card.name] = str(exc)
+        return None
+    problem = probe_check(adapter, native, reference, len(task.labels))
+    if problem is not None and spec is not None:  # a written adapter failed: try name matching
+        rejected[card.name] = problem
+        try:
+            spec, adapter = None, compile_adapter(None, card, task)
+        except AdapterError:
+            return None
+        problem = probe_check(adapter, native, reference, len(task.labels))
+    if problem is not None:
+        rejected.setdefault(card.name, problem)
+        return None
+    return spec, adapter
 
 
 TRAINABLES = ("minilm", "tfidf")

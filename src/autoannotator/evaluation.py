@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -157,74 +158,121 @@ def evaluate(
     if not exists(out):
         raise InputError(out, "file not found")
     rows = list(read_rows(out, nested=("votes",)))
-    folder = run_dir or beside(out, ".run")
-    config: dict[str, Any] = {}
-    run_figures: dict[str, Any] = {}
-    if (folder / "ledger.sqlite").is_file():
-        with Ledger(folder / "ledger.sqlite") as ledger:
-            config = ledger.meta("config") or {}
-            run_figures = {
-                "stages": figures.stage_figures(ledger),
-                "trainings": figures.trainings(ledger),
-                "relabelled": {f"{old} -> {new}": n for (old, new), n in figures.relabel_changes(ledger).items()},
-                "cost_usd": figures.spent_usd(ledger),  # what was paid, crashed attempts included
-                "hard_share": hard_share(figures.counts(ledger)),  # the ledger knows which rows were hard
-            }
-            if config.get("routing") == "trust":
-                run_figures["trust"] = self_estimate(ledger, TrustConfig.model_validate(config["trust"]))
-    names = sorted({name for r in rows for name in (r.get("votes") or {})})
-    labels = list(config.get("labels") or sorted({str(r["label"]) for r in rows if r.get("label")}))
-    label_set = {lab: i for i, lab in enumerate(labels)}
-    k = len(labels)
-    predicted = np.array([label_set.get(r.get("label") or "", -1) for r in rows])
-    source = np.array([str(r.get("source")) for r in rows])
-    votes = np.array(
-        [[label_set.get((r["votes"].get(n) or {}).get("label") or "", -1) for n in names] for r in rows],
-        dtype=np.int64,
-    ).reshape(len(rows), len(names))
-    reviewed = source == "llm"
-    stage_of = np.array([int(_number(r.get("stage"))) for r in rows])
-    with_reviewer = agreement_on(votes, predicted, reviewed)
-    specialists = {
-        name: {
-            "coverage": float((votes[:, j] >= 0).mean()) if rows else 0.0,
-            "agreement_with_reviewer": float(with_reviewer[j]),
-        }
-        for j, name in enumerate(names)
-    }
-    report = Report(
-        out=str(out),
-        labels=labels,
-        rows=len(rows),
-        labelled=int((predicted >= 0).sum()),
-        coverage=float((predicted >= 0).mean()) if rows else 0.0,
-        sources=dict(Counter(source.tolist())),
-        hard_share=float(np.mean([source_is_hard(s) for s in source])) if rows else 0.0,
-        llm_share=float(reviewed.mean()) if rows else 0.0,
-        tokens=int(sum(_number(r.get("tokens")) for r in rows)),
-        cost_usd=float(sum(_number(r.get("cost_usd")) for r in rows)),
-        specialists=specialists,
-        pairwise_agreement=pairwise_agreement(votes).tolist(),
-        check_first=check_first(rows),
-    )
+    config, run_figures = _run_figures(run_dir or beside(out, ".run"))
+    output = Output.of(rows, config)
+    report = _plain_report(out, rows, output)
     if config:
         cost = np.array([_number(r.get("cost_usd")) for r in rows])
         for entry in run_figures["stages"]:
-            per_stage = agreement_on(votes, predicted, reviewed & (stage_of == entry["stage"]))
-            entry["agreement"] = dict(zip(names, per_stage.tolist(), strict=True))
-            entry["cost_usd"] = float(cost[stage_of == entry["stage"]].sum())
+            in_stage = output.stage == entry["stage"]
+            per_stage = agreement_on(output.votes, output.predicted, output.reviewed & in_stage)
+            entry["agreement"] = dict(zip(output.names, per_stage.tolist(), strict=True))
+            entry["cost_usd"] = float(cost[in_stage].sum())
         report = report.model_copy(update=run_figures)
     if gold is None:
         return report
-    truth = _gold(gold, gold_field, config, [str(r["id"]) for r in rows], label_set)
+    truth = _gold(gold, gold_field, config, [str(r["id"]) for r in rows], output.index)
+    return report.model_copy(update=_against_gold(report, rows, output, truth))
+
+
+@dataclass(frozen=True)
+class Output:
+    """An output file as arrays over its n rows and m specialists: `predicted` (n,) and `votes` (n, m) label
+    indices (-1: none), `source` (n,), `reviewed` (n,) bool, `stage` (n,)."""
+
+    labels: list[str]
+    names: list[str]
+    predicted: IntArray
+    votes: IntArray
+    source: np.ndarray[Any, np.dtype[np.str_]]
+    reviewed: BoolArray
+    stage: IntArray
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {lab: i for i, lab in enumerate(self.labels)}
+
+    @classmethod
+    def of(cls, rows: Sequence[dict[str, Any]], config: dict[str, Any]) -> Output:
+        names = sorted({name for r in rows for name in (r.get("votes") or {})})
+        labels = list(config.get("labels") or sorted({str(r["label"]) for r in rows if r.get("label")}))
+        index = {lab: i for i, lab in enumerate(labels)}
+        source = np.array([str(r.get("source")) for r in rows])
+        votes = np.array(
+            [[index.get((r["votes"].get(n) or {}).get("label") or "", -1) for n in names] for r in rows],
+            dtype=np.int64,
+        ).reshape(len(rows), len(names))
+        return cls(
+            labels=labels,
+            names=names,
+            predicted=np.array([index.get(r.get("label") or "", -1) for r in rows], dtype=np.int64),
+            votes=votes,
+            source=source,
+            reviewed=source == "llm",
+            stage=np.array([int(_number(r.get("stage"))) for r in rows], dtype=np.int64),
+        )
+
+
+def _run_figures(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The run's config and its figures from the ledger in `folder` (empty when there is none)."""
+    if not (folder / "ledger.sqlite").is_file():
+        return {}, {}
+    with Ledger(folder / "ledger.sqlite") as ledger:
+        config: dict[str, Any] = ledger.meta("config") or {}
+        run_figures: dict[str, Any] = {
+            "stages": figures.stage_figures(ledger),
+            "trainings": figures.trainings(ledger),
+            "relabelled": {f"{old} -> {new}": n for (old, new), n in figures.relabel_changes(ledger).items()},
+            "cost_usd": figures.spent_usd(ledger),  # what was paid, crashed attempts included
+            "hard_share": hard_share(figures.counts(ledger)),  # the ledger knows which rows were hard
+        }
+        if config.get("routing") == "trust":
+            run_figures["trust"] = self_estimate(ledger, TrustConfig.model_validate(config["trust"]))
+    return config, run_figures
+
+
+def _plain_report(out: Path, rows: Sequence[dict[str, Any]], output: Output) -> Report:
+    """What the output file alone says: coverage, sources, spend, each specialist's agreement with the reviewer."""
+    n = len(rows)
+    with_reviewer = agreement_on(output.votes, output.predicted, output.reviewed)
+    specialists = {
+        name: {
+            "coverage": float((output.votes[:, j] >= 0).mean()) if n else 0.0,
+            "agreement_with_reviewer": float(with_reviewer[j]),
+        }
+        for j, name in enumerate(output.names)
+    }
+    return Report(
+        out=str(out),
+        labels=output.labels,
+        rows=n,
+        labelled=int((output.predicted >= 0).sum()),
+        coverage=float((output.predicted >= 0).mean()) if n else 0.0,
+        sources=dict(Counter(output.source.tolist())),
+        hard_share=float(np.mean([source_is_hard(s) for s in output.source])) if n else 0.0,
+        llm_share=float(output.reviewed.mean()) if n else 0.0,
+        tokens=int(sum(_number(r.get("tokens")) for r in rows)),
+        cost_usd=float(sum(_number(r.get("cost_usd")) for r in rows)),
+        specialists=specialists,
+        pairwise_agreement=pairwise_agreement(output.votes).tolist(),
+        check_first=check_first(rows),
+    )
+
+
+def _against_gold(
+    report: Report, rows: Sequence[dict[str, Any]], output: Output, truth: IntArray
+) -> dict[str, Any]:
+    """The report's gold fields: scores by source, each specialist's accuracy, reliability, accuracy per stage."""
+    predicted, labels = output.predicted, output.labels
     has = truth >= 0
     labelled = has & (predicted >= 0)
-    by_source = {"all": scores(truth[labelled], predicted[labelled], k, labels)}
+    by_source = {"all": scores(truth[labelled], predicted[labelled], len(labels), labels)}
     for s in SOURCES:
-        chosen = labelled & (source == s)
+        chosen = labelled & (output.source == s)
         if chosen.any():
-            by_source[s] = scores(truth[chosen], predicted[chosen], k, labels)
-    for name, accuracy in zip(names, agreement_on(votes, truth, has).tolist(), strict=True):
+            by_source[s] = scores(truth[chosen], predicted[chosen], len(labels), labels)
+    specialists = {name: dict(v) for name, v in report.specialists.items()}
+    for name, accuracy in zip(output.names, agreement_on(output.votes, truth, has).tolist(), strict=True):
         specialists[name]["accuracy"] = accuracy
     confidence = np.array([_number(r.get("confidence")) for r in rows])
     with_conf = labelled & np.array([r.get("confidence") not in (None, "") for r in rows])
@@ -233,10 +281,10 @@ def evaluate(
         update["reliability"] = reliability(confidence[with_conf], predicted[with_conf] == truth[with_conf])
     stages = [dict(s) for s in report.stages]
     for entry in stages:
-        chosen = labelled & (stage_of == entry["stage"])
+        chosen = labelled & (output.stage == entry["stage"])
         entry["accuracy"] = float((predicted[chosen] == truth[chosen]).mean()) if chosen.any() else None
     update["stages"] = stages
-    return report.model_copy(update=update)
+    return update
 
 
 def hard_share(counts: dict[str, int]) -> float:

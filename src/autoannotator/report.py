@@ -50,8 +50,14 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def markdown(report: Report) -> str:
-    """The report as Markdown."""
-    parts = [
+    """The report as Markdown: a summary, then one section per part of the run that has something to show."""
+    sections = (_summary, _trust, _gold, _specialists, _stages, _check_first, _trainings)
+    parts = [part for section in sections for part in section(report)]
+    return "\n".join(parts) + "\n"
+
+
+def _summary(report: Report) -> list[str]:
+    return [
         f"# Evaluation of {report.out.rstrip('/').rpartition('/')[2]}",
         "",
         f"- output: {report.out}",
@@ -60,115 +66,115 @@ def markdown(report: Report) -> str:
         f"- hard-row share {report.hard_share:.1%}; sent to the LLM {report.llm_share:.1%}; "
         f"{report.tokens:,} tokens, ${report.cost_usd:.4f}",
     ]
-    if report.trust is not None:
-        parts += ["", "## Trust (measured on the audit stream)", "", describe_trust(report.trust), ""]
-        parts.append(
-            table(
-                ["stage", "accepted without review", "estimated agreement", "95% CI", "audited rows"],
-                [
-                    [
-                        stage,
-                        f"{e['accepted_share']:.1%}",
-                        e["agreement"],
-                        f"{e['low']:.3f}-{e['high']:.3f}",
-                        e["audited"],
-                    ]
-                    for stage, e in report.trust["stages"].items()
-                ],
-            )
-        )
-    if report.gold is not None:
-        parts += ["", "## Against gold", ""]
-        parts.append(
-            table(
-                ["rows", "scored", "accuracy", "macro-F1"],
-                [[name, s.rows, s.accuracy, s.macro_f1] for name, s in report.gold.items()],
-            )
-        )
-        overall = report.gold["all"]
-        parts += ["", "Per class (all rows):", ""]
-        parts.append(
-            table(
-                ["label", "precision", "recall", "F1", "support"],
-                [[lab, c.precision, c.recall, c.f1, c.support] for lab, c in overall.per_class.items()],
-            )
-        )
-        parts += ["", "Confusion (rows: gold, columns: predicted):", ""]
-        parts.append(
-            table(
-                ["gold \\ predicted", *report.labels],
-                [[lab, *row] for lab, row in zip(report.labels, overall.confusion, strict=True)],
-            )
-        )
-        if report.reliability is not None:
-            parts += ["", f"Expected calibration error of the confidence column: {report.reliability.ece:.3f}"]
-    parts += ["", "## Specialists", ""]
-    columns = ["coverage", "agreement_with_reviewer", "accuracy"]
-    parts.append(
+
+
+def _trust(report: Report) -> list[str]:
+    if report.trust is None:
+        return []
+    rows = [
+        [stage, f"{e['accepted_share']:.1%}", e["agreement"], f"{e['low']:.3f}-{e['high']:.3f}", e["audited"]]
+        for stage, e in report.trust["stages"].items()
+    ]
+    header = ["stage", "accepted without review", "estimated agreement", "95% CI", "audited rows"]
+    return [
+        "",
+        "## Trust (measured on the audit stream)",
+        "",
+        describe_trust(report.trust),
+        "",
+        table(header, rows),
+    ]
+
+
+def _gold(report: Report) -> list[str]:
+    if report.gold is None:
+        return []
+    overall = report.gold["all"]
+    parts = [
+        "",
+        "## Against gold",
+        "",
         table(
-            ["specialist", "coverage", "agreement with the reviewer", "accuracy vs gold"],
-            [[name, *(v.get(c) for c in columns)] for name, v in report.specialists.items()],
-        )
-    )
-    stages = report.stages
-    if stages:
-        parts += ["", "## Stages", ""]
-        parts.append(
-            table(
-                ["stage", "rows", "hard share", "sent to the LLM", "USD", "accuracy vs gold"],
-                [
-                    [
-                        s["stage"],
-                        s["rows"],
-                        f"{s['hard_share']:.1%}",
-                        f"{s['llm_share']:.1%}",
-                        f"{s.get('cost_usd', 0.0):.4f}",
-                        s.get("accuracy"),
-                    ]
-                    for s in report.stages
-                ],
-            )
-        )
-    if report.check_first:
-        parts += ["", "## Rows to check first", "", "Labelled without review, least confident first:", ""]
-        parts.append(
-            table(
-                ["id", "label", "confidence", "text"],
-                [[r["id"], r["label"], r["confidence"], _short(str(r["text"]))] for r in report.check_first],
-            )
-        )
-    if report.trainings:
-        keys = [
-            "stage",
-            "specialist",
-            "train_rows",
-            "replay_rows",
-            "val_rows",
-            "val_accuracy",
-            "previous_accuracy",
+            ["rows", "scored", "accuracy", "macro-F1"],
+            [[name, s.rows, s.accuracy, s.macro_f1] for name, s in report.gold.items()],
+        ),
+        "",
+        "Per class (all rows):",
+        "",
+        table(
+            ["label", "precision", "recall", "F1", "support"],
+            [[lab, c.precision, c.recall, c.f1, c.support] for lab, c in overall.per_class.items()],
+        ),
+        "",
+        "Confusion (rows: gold, columns: predicted):",
+        "",
+        table(
+            ["gold \\ predicted", *report.labels],
+            [[lab, *row] for lab, row in zip(report.labels, overall.confusion, strict=True)],
+        ),
+    ]
+    if report.reliability is not None:
+        parts += ["", f"Expected calibration error of the confidence column: {report.reliability.ece:.3f}"]
+    return parts
+
+
+def _specialists(report: Report) -> list[str]:
+    columns = ["coverage", "agreement_with_reviewer", "accuracy"]
+    rows = [[name, *(v.get(c) for c in columns)] for name, v in report.specialists.items()]
+    header = ["specialist", "coverage", "agreement with the reviewer", "accuracy vs gold"]
+    return ["", "## Specialists", "", table(header, rows)]
+
+
+def _stages(report: Report) -> list[str]:
+    if not report.stages:
+        return []
+    rows = [
+        [
+            s["stage"],
+            s["rows"],
+            f"{s['hard_share']:.1%}",
+            f"{s['llm_share']:.1%}",
+            f"{s.get('cost_usd', 0.0):.4f}",
+            s.get("accuracy"),
         ]
+        for s in report.stages
+    ]
+    header = ["stage", "rows", "hard share", "sent to the LLM", "USD", "accuracy vs gold"]
+    return ["", "## Stages", "", table(header, rows)]
+
+
+def _check_first(report: Report) -> list[str]:
+    if not report.check_first:
+        return []
+    rows = [[r["id"], r["label"], r["confidence"], _short(str(r["text"]))] for r in report.check_first]
+    intro = "Labelled without review, least confident first:"
+    return ["", "## Rows to check first", "", intro, "", table(["id", "label", "confidence", "text"], rows)]
+
+
+TRAINING_COLUMNS = {
+    "stage": "stage",
+    "specialist": "specialist",
+    "train_rows": "train rows",
+    "replay_rows": "replay rows",
+    "val_rows": "validation rows",
+    "val_accuracy": "val. accuracy",
+    "previous_accuracy": "previous",
+}
+
+
+def _trainings(report: Report) -> list[str]:
+    parts: list[str] = []
+    if report.trainings:
         rows = [
-            [
-                *(t[k] for k in keys),
-                "yes" if t["promoted"] else "no",
-                round(t["seconds"], 1),
-            ]
+            [*(t[k] for k in TRAINING_COLUMNS), "yes" if t["promoted"] else "no", round(t["seconds"], 1)]
             for t in report.trainings
         ]
-        header = [
-            "stage",
-            "specialist",
-            "train rows",
-            "replay rows",
-            "validation rows",
-            "val. accuracy",
-            "previous",
-        ]
-        parts += ["", "Trainings:", "", table([*header, "promoted", "seconds"], rows)]
+        header = [*TRAINING_COLUMNS.values(), "promoted", "seconds"]
+        parts += ["", "Trainings:", "", table(header, rows)]
     if report.relabelled:
         changes = ", ".join(f"{k}: {v:,}" for k, v in report.relabelled.items())
         parts += ["", f"Relabelled at the end by the final specialists: {changes}."]
-    return "\n".join(parts) + "\n"
+    return parts
 
 
 def _short(text: str) -> str:

@@ -113,7 +113,7 @@ def test_old_option_names_still_work_and_say_so(example_csv: Path, tmp_path: Pat
     out = tmp_path / "out.jsonl"
     result = run_cli(
         *("annotate", example_csv, "--task", "sentiment-2", "--out", out, "--specialists", "vader,afinn"),
-        *("--beta", "500", "--replay=100", "--quiet"),
+        *("--rows-per-stage", "500", "--replay=100", "--quiet"),
     )
     assert "--beta is deprecated; use --rows-per-stage" in result.stderr
     assert "--replay is deprecated; use --replay-buffer" in result.stderr

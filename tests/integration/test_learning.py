@@ -36,11 +36,11 @@ def args_for(shared_data: Path, out: Path, run: Path) -> list[str]:
         "profanity-check,hatesonar,tfidf",
         "--review",
         f"replay:{replay}#gpt-3.5-turbo|zero-shot; default",
-        "--beta",
+        "--rows-per-stage",
         "30",
         "--warmup",
         "30",
-        "--replay",
+        "--replay-buffer",
         "100",
         "--batch-size",
         "50",
@@ -88,7 +88,8 @@ def test_relabel_final_reconsiders_earlier_consensus_rows_and_says_how(shared_da
     out = tmp_path / "o.jsonl"
     result = run_cli(
         "annotate", data, "--task", "sentiment-3", "--specialists", "vader,minilm", "--review",
-        f"replay:{replay}", "--beta", "100", "--batch-size", "100", "--out", out, "--relabel-final", "--quiet",
+        f"replay:{replay}", "--rows-per-stage", "100", "--batch-size", "100", "--out", out, "--relabel-final",
+        "--quiet",
         "--llm-share", "0.3",  # capped: vader labels early rows alone; the final vote weighs the trained head more
     )  # fmt: skip
     rows = read_jsonl(out)

@@ -105,8 +105,8 @@ def test_look_alike_labels_are_refused(tmp_path: Path) -> None:
         load_task(path)
 
 
-OPTIONS = ["--task", "--specialists", "--hard-rule", "--beta", "--batch-size", "--aggregate", "--review", "--llm",
-           "--budget-usd", "--llm-share", "--warmup", "--out"]  # fmt: skip
+OPTIONS = ["--task", "--specialists", "--hard-rule", "--rows-per-stage", "--batch-size", "--aggregate", "--review",
+           "--llm", "--budget-usd", "--llm-share", "--warmup", "--out"]  # fmt: skip
 
 
 @FUZZ
