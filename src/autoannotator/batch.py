@@ -12,6 +12,7 @@ from concurrent.futures import Executor
 from dataclasses import replace
 
 from autoannotator.config import RunConfig
+from autoannotator.evidence import Evidence
 from autoannotator.inference import Prepared, vote
 from autoannotator.io import Record, Row, Skip
 from autoannotator.ledger import Batch, Decision, Ledger
@@ -72,31 +73,11 @@ def run_batch(
         verdicts.update(
             zip(chosen, reviewer.review(_hard_rows(records, chosen, votes, names, labels)), strict=True)
         )
-        fit = [i for i in chosen if not config.trust.validates(records[i].id)]  # the others check this batch
-        reference = [labels.index(str(verdicts[i].label)) if verdicts[i].status == "ok" else None for i in fit]
-        evidence = batch_evidence(
-            [(records[i].pos, records[i].id, records[i].text) for i in fit], reference, votes[fit], probs[fit]
-        )
+        evidence = _evidence(records, chosen, verdicts, votes, probs, config)
         acceptance = under_cap(router.acceptance(ledger, prepared, evidence), votes, probs, prepared, config)
-    label_probs, hard, confidence = decide(votes, probs, prepared, config, acceptance)
-    best = consensus(label_probs, votes)
-    guesses = [labels[b] if b >= 0 else None for b in best]
-    agree, margins = agreement(votes, best), margin(label_probs)
-    decisions = [
-        Decision(
-            pos=r.pos,
-            label=None if hard[i] else guesses[i],
-            confidence=None if hard[i] else float(confidence[i]),
-            source="unresolved" if hard[i] else "consensus",
-            best_guess=guesses[i],
-            agreement=float(agree[i]),
-            margin=float(margins[i]),
-            hard=bool(hard[i]),
-            stage=stage,
-            audited=audited[i],
-        )
-        for i, r in enumerate(records)
-    ]
+    decisions = _decisions(records, votes, probs, prepared, config, acceptance, stage=stage, audited=audited)
+    hard = [d.hard for d in decisions]
+    guesses = [d.best_guess for d in decisions]
     if examples is not None:
         agreed = [i for i in range(len(records)) if not hard[i]]
         if agreed:
@@ -121,6 +102,57 @@ def run_batch(
         seconds=seconds,
         reviews=[(records[i].pos, v) for i, v in sorted(verdicts.items())],
         acceptance=None if acceptance is None else acceptance.as_json(),
+    )
+
+
+def _decisions(
+    records: Sequence[Record],
+    votes: IntArray,
+    probs: FloatArray,
+    prepared: Prepared,
+    config: RunConfig,
+    acceptance: Acceptance | None,
+    *,
+    stage: int,
+    audited: Sequence[bool],
+) -> list[Decision]:
+    """Each record's decision before review: accepted with the vote's label, or hard (``unresolved``)."""
+    labels = config.task.label_names
+    label_probs, hard, confidence = decide(votes, probs, prepared, config, acceptance)
+    best = consensus(label_probs, votes)
+    guesses = [labels[b] if b >= 0 else None for b in best]
+    agree, margins = agreement(votes, best), margin(label_probs)
+    return [
+        Decision(
+            pos=r.pos,
+            label=None if hard[i] else guesses[i],
+            confidence=None if hard[i] else float(confidence[i]),
+            source="unresolved" if hard[i] else "consensus",
+            best_guess=guesses[i],
+            agreement=float(agree[i]),
+            margin=float(margins[i]),
+            hard=bool(hard[i]),
+            stage=stage,
+            audited=audited[i],
+        )
+        for i, r in enumerate(records)
+    ]
+
+
+def _evidence(
+    records: Sequence[Record],
+    audited: Sequence[int],
+    verdicts: dict[int, Verdict],
+    votes: IntArray,
+    probs: FloatArray,
+    config: RunConfig,
+) -> Evidence:
+    """This batch's audited rows as routing evidence, less its validation half (which checks this batch)."""
+    labels = config.task.label_names
+    fit = [i for i in audited if not config.trust.validates(records[i].id)]
+    reference = [labels.index(str(verdicts[i].label)) if verdicts[i].status == "ok" else None for i in fit]
+    return batch_evidence(
+        [(records[i].pos, records[i].id, records[i].text) for i in fit], reference, votes[fit], probs[fit]
     )
 
 

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import platform
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from autoannotator import hfdata
+from autoannotator.adapters import Adapts
 from autoannotator.errors import SpecialistError
 from autoannotator.learning import LearningConfig
 from autoannotator.review import ReviewConfig
+from autoannotator.specialists.base import Specialist
 from autoannotator.task import Task
 from autoannotator.trust import TrustConfig
+from autoannotator.version import __version__
 from autoannotator.voting import AggregatorName, HardRule
 
 
@@ -97,3 +105,53 @@ def baseline(config: RunConfig, method: str) -> RunConfig:
             }
         )
     raise SpecialistError(f"unknown baseline {method!r}: llm, majority or specialist:NAME")
+
+
+OPERATIONAL = {"budget_usd", "concurrency", "rpm", "tpm", "timeout_s"}
+"""Review settings a resumed run may change: they decide how calls are made, not what they answer."""
+
+
+def fingerprint(path: Path) -> str:
+    """Size plus sha256 of the first and last 64 KiB: cheap, and changes when the file does (a Hugging Face
+    dataset: `hfdata.fingerprint`)."""
+    if hfdata.is_hf(path):
+        return hfdata.fingerprint(path)
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with path.open("rb") as f:
+        digest.update(f.read(65536))
+        f.seek(max(size - 65536, 0))
+        digest.update(f.read(65536))
+    return digest.hexdigest()
+
+
+def adapter_json(task: Task, name: str) -> Any:
+    """The task file's adapter for specialist `name`, as JSON (None: matched by label names)."""
+    spec = task.specialists.get(name)
+    return None if spec is None else spec.model_dump()
+
+
+def stored_config(config: RunConfig, prepared: Sequence[tuple[str, Specialist, Adapts]]) -> dict[str, Any]:
+    """What the ledger keeps of a run's configuration (a resumed run must match it; `OPERATIONAL` aside)."""
+    return {
+        "input": str(config.input if hfdata.is_hf(config.input) else config.input.resolve()),
+        "input_fingerprint": fingerprint(config.input),
+        "task": config.task.model_dump(mode="json"),
+        "labels": list(config.task.label_names),
+        "specialists": [name for name, _, _ in prepared],
+        "aggregate": config.aggregate,
+        "hard_rule": config.hard_rule.model_dump(),
+        "batch_size": config.batch_size,
+        "review": None if config.review is None else config.review.model_dump(mode="json", exclude=OPERATIONAL),
+        "learning": None if config.learning is None else config.learning.model_dump(mode="json"),
+        "routing": "trust" if config.trusting else "rule",
+        "trust": config.trust.model_dump(mode="json"),
+        "calibration": None if config.calibration is None else str(config.calibration.resolve()),
+    }
+
+
+def versions(prepared: Sequence[tuple[str, Specialist, Adapts]]) -> dict[str, str]:
+    """The versions a run was made with: the package, Python, numpy and each specialist."""
+    versions = {"autoannotator": __version__, "python": platform.python_version(), "numpy": np.__version__}
+    versions.update({f"specialist:{name}": s.card.version for name, s, _ in prepared})
+    return versions

@@ -15,7 +15,7 @@ import numpy as np
 
 from autoannotator.errors import InputError
 from autoannotator.io import file_format, read_rows
-from autoannotator.ledger import Ledger, figures
+from autoannotator.ledger import Ledger, audit, figures
 from autoannotator.specialists.base import FloatArray, IntArray
 from autoannotator.trust import Calibration, TrustConfig, interval
 from autoannotator.voting import BoolArray
@@ -49,21 +49,12 @@ def audit_evidence(ledger: Ledger, labels: list[str], m: int, *, last: int = 500
     """The `last` committed audited rows with a valid review, in input order (recent evidence: drift ages out)."""
     k = len(labels)
     index = {label: i for i, label in enumerate(labels)}
-    rows = ledger.db.execute(
-        "SELECT * FROM (SELECT l.pos, r.id, r.text, v.label FROM labels l JOIN rows r USING (pos) "
-        "JOIN reviews v USING (pos) WHERE l.audited = 1 AND v.status = 'ok' ORDER BY l.pos DESC LIMIT ?) "
-        "ORDER BY pos",
-        (last,),
-    ).fetchall()
+    rows = audit.audited_rows(ledger, last=last)
     where = {pos: i for i, (pos, _, _, _) in enumerate(rows)}
     votes = np.full((len(rows), m), -1, dtype=np.int64)
     probs = np.full((len(rows), m, k), 1.0 / k)
     first = rows[0][0] if rows else 0
-    for pos, j, vote, blob in ledger.db.execute(
-        "SELECT o.pos, o.specialist, o.label, o.probs FROM votes o JOIN labels l USING (pos) "
-        "WHERE l.audited = 1 AND o.pos >= ? AND o.specialist < ?",
-        (first, m),
-    ):
+    for pos, j, vote, blob in audit.audited_votes(ledger, first=first, m=m):
         if pos in where:
             votes[where[pos], j] = vote
             probs[where[pos], j] = np.frombuffer(blob, dtype=np.float32)
@@ -85,67 +76,59 @@ def self_estimate(ledger: Ledger, config: TrustConfig) -> dict[str, Any]:
     uniform sample of all accepted rows, and none of them chose the threshold that accepted it (see
     `autoannotator.batch`); each weighs 1 / its audit probability (early rows are audited more). Against the truth
     (calibration labels): the accuracy the last routing of the stage (or run) measured on them."""
-    totals = dict(ledger.db.execute("SELECT stage, COUNT(*) FROM labels GROUP BY stage").fetchall())
-    accepted_counts = dict(
-        ledger.db.execute(
-            "SELECT stage, COUNT(*) FROM labels WHERE source = 'consensus' GROUP BY stage"
-        ).fetchall()
-    )
+    totals = figures.rows_by_stage(ledger)
+    accepted = figures.rows_by_stage(ledger, source="consensus")
     routings = figures.acceptances(ledger)
     calibration = ledger.meta("calibration")
 
     def share(stage: int | None) -> float:
         rows = sum(totals.values()) if stage is None else totals.get(stage, 0)
-        accepted = sum(accepted_counts.values()) if stage is None else accepted_counts.get(stage, 0)
-        return accepted / rows if rows else 0.0
+        return (sum(accepted.values()) if stage is None else accepted.get(stage, 0)) / rows if rows else 0.0
 
     if calibration is not None:
-        last = {r["stage"]: r for r in routings}
-
-        def measured(routing: dict[str, Any] | None, stage: int | None) -> dict[str, Any]:
-            estimate = None if routing is None else routing.get("estimate")
-            if estimate is None or not estimate[3]:  # no row to estimate on: say so, not "nan"
-                return {"agreement": None, "low": 0.0, "high": 1.0, "audited": 0, "accepted_share": share(stage)}
-            rate, low, high, n = estimate
-            return {"agreement": rate, "low": low, "high": high, "audited": n, "accepted_share": share(stage)}
-
-        overall = measured(routings[-1] if routings else None, None)
-        stages = {int(s): measured(last.get(s), int(s)) for s in sorted(totals)}
+        estimates = _measured(routings, sorted(totals))
     else:
-        rows = [
-            row[1:]
-            for row in ledger.db.execute(
-                "SELECT r.id, l.pos, l.stage, l.hard, l.best_guess, v.label FROM labels l JOIN reviews v "
-                "USING (pos) JOIN rows r USING (pos) WHERE l.audited = 1 AND v.status = 'ok'"
-            ).fetchall()
-            if config.validates(str(row[0]))
-        ]
-        pos = np.array([r[0] for r in rows], dtype=np.int64)
-        stage = np.array([r[1] for r in rows], dtype=np.int64)
-        accepted: BoolArray = np.array([not r[2] for r in rows], dtype=bool)
-        agree: BoolArray = np.array([r[3] == r[4] for r in rows], dtype=bool)
-        weights = 1.0 / np.array([config.audit_share(int(p)) for p in pos]) if len(pos) else np.zeros(0)
-
-        def audited(chosen: BoolArray, stage_of: int | None) -> dict[str, Any]:
-            estimate, low, high, n = interval(agree[chosen], weights[chosen])
-            return {
-                "agreement": None if n == 0 else estimate,
-                "low": low,
-                "high": high,
-                "audited": n,
-                "accepted_share": share(stage_of),
-            }
-
-        overall = audited(accepted, None)
-        stages = {int(s): audited(accepted & (stage == s), int(s)) for s in sorted(totals)}
+        estimates = _audited(ledger, config, sorted(totals))
+    overall, stages = estimates[None], {s: e for s, e in estimates.items() if s is not None}
     return {
         "reference": "truth" if calibration is not None else "reviewer",
         "reviewer_accuracy": None if calibration is None else calibration["reviewer_accuracy"],
         "target": routings[-1]["target"] if routings else config.target,
-        "overall": overall,
-        "stages": stages,
+        "overall": {**overall, "accepted_share": share(None)},
+        "stages": {s: {**e, "accepted_share": share(s)} for s, e in stages.items()},
         "capped_batches": sum(bool(r["capped"]) for r in routings),
     }
+
+
+def _measured(routings: Sequence[dict[str, Any]], stages: Sequence[int]) -> dict[int | None, dict[str, Any]]:
+    """Against the truth: the estimate the last routing of each stage (None: of the run) measured."""
+    last = {r["stage"]: r for r in routings}
+
+    def measured(routing: dict[str, Any] | None) -> dict[str, Any]:
+        estimate = None if routing is None else routing.get("estimate")
+        if estimate is None or not estimate[3]:  # no row to estimate on: say so, not "nan"
+            return {"agreement": None, "low": 0.0, "high": 1.0, "audited": 0}
+        rate, low, high, n = estimate
+        return {"agreement": rate, "low": low, "high": high, "audited": n}
+
+    return {None: measured(routings[-1] if routings else None)} | {s: measured(last.get(s)) for s in stages}
+
+
+def _audited(ledger: Ledger, config: TrustConfig, stages: Sequence[int]) -> dict[int | None, dict[str, Any]]:
+    """Against the reviewer: the inverse-probability-weighted agreement of the accepted validation-half audited
+    rows, for the run (None) and each stage."""
+    rows = [r[1:] for r in audit.audited_decisions(ledger) if config.validates(r[0])]
+    pos = np.array([r[0] for r in rows], dtype=np.int64)
+    stage = np.array([r[1] for r in rows], dtype=np.int64)
+    accepted: BoolArray = np.array([not r[2] for r in rows], dtype=bool)
+    agree: BoolArray = np.array([r[3] == r[4] for r in rows], dtype=bool)
+    weights = 1.0 / np.array([config.audit_share(int(p)) for p in pos]) if len(pos) else np.zeros(0)
+
+    def estimate(chosen: BoolArray) -> dict[str, Any]:
+        rate, low, high, n = interval(agree[chosen], weights[chosen])
+        return {"agreement": None if n == 0 else rate, "low": low, "high": high, "audited": n}
+
+    return {None: estimate(accepted)} | {s: estimate(accepted & (stage == s)) for s in stages}
 
 
 def describe(estimate: dict[str, Any]) -> str:

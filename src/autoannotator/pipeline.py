@@ -9,9 +9,7 @@ left, no valid answer) end as ``unresolved``, with the vote's best guess beside 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import platform
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -24,7 +22,7 @@ import numpy as np
 from autoannotator import hfdata
 from autoannotator.adapters import AdapterSpec, Adapts, compile_adapter
 from autoannotator.batch import decide, run_batch, under_cap
-from autoannotator.config import RunConfig, baseline
+from autoannotator.config import RunConfig, adapter_json, baseline, fingerprint, stored_config, versions
 from autoannotator.controller import select
 from autoannotator.errors import InputError
 from autoannotator.evidence import read_calibration, self_estimate
@@ -39,7 +37,6 @@ from autoannotator.routing import Router
 from autoannotator.specialists import build, shared_minilm
 from autoannotator.specialists.base import Specialist, Trainable
 from autoannotator.task import Task
-from autoannotator.version import __version__
 
 __all__ = ["RunConfig", "RunResult", "annotate", "baseline", "prepare", "vote", "write_output"]
 
@@ -58,8 +55,6 @@ OUTPUT_COLUMNS: dict[str, ColumnType] = {
     "tokens": "int",
     "cost_usd": "float",
 }
-OPERATIONAL = {"budget_usd", "concurrency", "rpm", "tpm", "timeout_s"}
-"""Review settings a resumed run may change: they decide how calls are made, not what they answer."""
 Progress = Callable[[int, int, int], None]
 """Called after each batch with (rows done, bytes read, bytes total)."""
 
@@ -96,20 +91,6 @@ def check_paths(config: RunConfig, out: Path) -> None:
         Source(config.input, text_field=config.task.text_field, id_field=config.task.id_field).check()
     if config.calibration is not None:
         read_calibration(config.calibration, config.task.text_field, config.task.label_names)
-
-
-def fingerprint(path: Path) -> str:
-    """Size plus sha256 of the first and last 64 KiB: cheap, and changes when the file does (a Hugging Face
-    dataset: `hfdata.fingerprint`)."""
-    if hfdata.is_hf(path):
-        return hfdata.fingerprint(path)
-    size = path.stat().st_size
-    digest = hashlib.sha256(str(size).encode())
-    with path.open("rb") as f:
-        digest.update(f.read(65536))
-        f.seek(max(size - 65536, 0))
-        digest.update(f.read(65536))
-    return digest.hexdigest()
 
 
 def prepare(config: RunConfig) -> list[tuple[str, Specialist, Adapts]]:
@@ -150,48 +131,21 @@ def annotate(
     ledger_path = run_dir / "ledger.sqlite"
     with Ledger(ledger_path) as ledger:
         ledger.begin_run(
-            _ledger_config(config, prepared),
-            [
-                (name, s.card.model_dump_json(), json.dumps(_adapter_json(config.task, name)))
-                for name, s, _ in prepared
-            ],
-            versions=_versions(prepared),
+            stored_config(config, prepared),
+            [(n, s.card.model_dump_json(), json.dumps(adapter_json(config.task, n))) for n, s, _ in prepared],
+            versions=versions(prepared),
             resume=resume,
         )
-        done = ledger.next_pos()
-        batch_index = ledger.next_batch()
         reviewer, examples = _reviewer(config, ledger, budget)
-        labels = config.task.label_names
         router = _router(config, ledger, reviewer)
         learner = None
         if config.learning is not None:
-            learner = Learner(config.learning, run_dir, labels, held_out=config.trust.held_out)
+            learner = Learner(config.learning, run_dir, config.task.label_names, held_out=config.trust.held_out)
             prepared = _learn(learner, ledger, prepared, config.task, router, restore=True)
         if router is not None:
             router.refresh(ledger, prepared)
         try:
-            with ThreadPoolExecutor(max_workers=max(len(prepared), 1), thread_name_prefix="specialist") as pool:
-                for rows in source.batches(config.batch_size, start=done):
-                    batch = run_batch(
-                        rows,
-                        prepared,
-                        config,
-                        ledger,
-                        batch_index,
-                        reviewer=reviewer,
-                        router=router,
-                        examples=examples,
-                        stage=training.stage(ledger),
-                        pool=pool,
-                    )
-                    ledger.commit(batch)
-                    done, batch_index = batch.next_pos, batch_index + 1
-                    if learner is not None:
-                        prepared = _learn(learner, ledger, prepared, config.task, router)
-                    if progress is not None:
-                        progress(done, source.bytes_read, source.size)
-                if learner is not None and learner.config.relabel_final:
-                    relabel(ledger, prepared, config, router, pool=pool)
+            _run_batches(config, ledger, source, prepared, Stages(reviewer, router, learner, examples), progress)
         finally:
             if reviewer is not None:
                 reviewer.close()
@@ -211,6 +165,51 @@ def annotate(
             spent_usd=figures.spent_usd(ledger),
             trust=self_estimate(ledger, config.trust) if config.trusting else None,
         )
+
+
+@dataclass(frozen=True)
+class Stages:
+    """What acts on a run's batches besides the specialists: the reviewer, the trust router, the learner, the
+    few-shot pool (each None when the run has none)."""
+
+    reviewer: Reviewer | None
+    router: Router | None
+    learner: Learner | None
+    examples: Examples | None
+
+
+def _run_batches(
+    config: RunConfig,
+    ledger: Ledger,
+    source: Source,
+    prepared: list[tuple[str, Specialist, Adapts]],
+    stages: Stages,
+    progress: Progress | None,
+) -> None:
+    """Every batch not yet committed, in input order: label, commit, then learn; at the end, relabel."""
+    done, batch_index = ledger.next_pos(), ledger.next_batch()
+    with ThreadPoolExecutor(max_workers=max(len(prepared), 1), thread_name_prefix="specialist") as pool:
+        for rows in source.batches(config.batch_size, start=done):
+            batch = run_batch(
+                rows,
+                prepared,
+                config,
+                ledger,
+                batch_index,
+                reviewer=stages.reviewer,
+                router=stages.router,
+                examples=stages.examples,
+                stage=training.stage(ledger),
+                pool=pool,
+            )
+            ledger.commit(batch)
+            done, batch_index = batch.next_pos, batch_index + 1
+            if stages.learner is not None:
+                prepared = _learn(stages.learner, ledger, prepared, config.task, stages.router)
+            if progress is not None:
+                progress(done, source.bytes_read, source.size)
+        if stages.learner is not None and stages.learner.config.relabel_final:
+            relabel(ledger, prepared, config, stages.router, pool=pool)
 
 
 def run_budget(config: RunConfig, ledger_path: Path) -> Budget:
@@ -366,32 +365,3 @@ def _reviewer(config: RunConfig, ledger: Ledger, budget: Budget) -> tuple[Review
             examples.add(texts, labels)
     reviewer = build_reviewer(config.review, config.task, CallCache(ledger), budget=budget, examples=examples)
     return reviewer, examples
-
-
-def _adapter_json(task: Task, name: str) -> Any:
-    spec = task.specialists.get(name)
-    return None if spec is None else spec.model_dump()
-
-
-def _ledger_config(config: RunConfig, prepared: Sequence[tuple[str, Specialist, Adapts]]) -> dict[str, Any]:
-    return {
-        "input": str(config.input if hfdata.is_hf(config.input) else config.input.resolve()),
-        "input_fingerprint": fingerprint(config.input),
-        "task": config.task.model_dump(mode="json"),
-        "labels": list(config.task.label_names),
-        "specialists": [name for name, _, _ in prepared],
-        "aggregate": config.aggregate,
-        "hard_rule": config.hard_rule.model_dump(),
-        "batch_size": config.batch_size,
-        "review": None if config.review is None else config.review.model_dump(mode="json", exclude=OPERATIONAL),
-        "learning": None if config.learning is None else config.learning.model_dump(mode="json"),
-        "routing": "trust" if config.trusting else "rule",
-        "trust": config.trust.model_dump(mode="json"),
-        "calibration": None if config.calibration is None else str(config.calibration.resolve()),
-    }
-
-
-def _versions(prepared: Sequence[tuple[str, Specialist, Adapts]]) -> dict[str, str]:
-    versions = {"autoannotator": __version__, "python": platform.python_version(), "numpy": np.__version__}
-    versions.update({f"specialist:{name}": s.card.version for name, s, _ in prepared})
-    return versions

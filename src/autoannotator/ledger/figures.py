@@ -88,3 +88,13 @@ def seconds_by_specialist(ledger: Ledger) -> dict[str, float]:
         for name, value in json.loads(seconds).items():
             total[name] = total.get(name, 0.0) + value
     return total
+
+
+def rows_by_stage(ledger: Ledger, *, source: str | None = None) -> dict[int, int]:
+    """Decided rows per stage (only those of `source` when given)."""
+    return {
+        int(stage): int(n)
+        for stage, n in ledger.db.execute(
+            "SELECT stage, COUNT(*) FROM labels WHERE ? IS NULL OR source = ? GROUP BY stage", (source, source)
+        )
+    }
