@@ -1,5 +1,5 @@
-"""Test helpers shipped with the package: a real Chat Completions HTTP server on localhost, and the CLI run
-as a child process.
+"""Test helpers shipped with the package: a real Chat Completions HTTP server on localhost, an in-process
+chat model (`FakeChat`, for unit tests of logic), and the CLI run as a child process.
 
 `ChatServer` speaks the OpenAI Chat Completions protocol (``POST /v1/chat/completions``) and answers with a
 function of the messages; `faults` injects failures by request number, so tests and benchmarks exercise the
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from autoannotator.io import read_rows
+from autoannotator.llm.base import Completion, Request, prompt_bytes
 
 Fault = Literal["429", "500", "503", "timeout", "reset", "truncated", "not-json", "off-label", "empty"]
 FAULTS: tuple[Fault, ...] = (
@@ -38,6 +39,27 @@ FAULTS: tuple[Fault, ...] = (
 )
 ANSWER_FAULTS = {"off-label": '{"label": "banana"}', "empty": ""}  # well-formed replies that are no answer
 Answerer = Callable[[list[dict[str, str]]], str]
+
+
+class FakeChat:
+    """An in-process `ChatModel` answering with `answer(messages)`; `requests` keeps every request it saw.
+    Tokens are estimated at 4 bytes each (prompt) and counted by whitespace (answer).
+
+    >>> import asyncio
+    >>> chat = FakeChat(lambda messages: '{"label": "positive"}')
+    >>> asyncio.run(chat.complete(Request(({"role": "user", "content": "hi"},)))).text
+    '{"label": "positive"}'
+    """
+
+    def __init__(self, answer: Answerer, *, name: str = "gpt-4o-mini") -> None:
+        self.answer = answer
+        self.name = name
+        self.requests: list[Request] = []
+
+    async def complete(self, request: Request) -> Completion:
+        self.requests.append(request)
+        text = self.answer([{"role": m["role"], "content": m["content"]} for m in request.messages])
+        return Completion(text, prompt_bytes(request.messages) // 4, max(1, len(text.split())), self.name)
 
 
 class ChatServer:

@@ -11,29 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from autoannotator.llm import Provider, Request, chat_model, provider, register, usage
-from autoannotator.llm.base import Completion
+from autoannotator.llm import Provider, chat_model, provider, register, usage
 from autoannotator.llm.registry import PROVIDERS
 from autoannotator.review import STRATEGIES, ReviewConfig, Strategy, strategy
 from autoannotator.review import register as register_strategy
 from autoannotator.specialists import ZOO, build, zoo
 from autoannotator.specialists import register as register_specialist
-from autoannotator.testing import read_jsonl, run_cli
+from autoannotator.testing import FakeChat, read_jsonl, run_cli
 
 PLUGIN = Path(__file__).resolve().parents[1] / "fixtures" / "plugin"
 
 
-class Upper:
-    name = "upper"
-
-    async def complete(self, request: Request) -> Completion:
-        return Completion(request.messages[-1]["content"].upper(), 1, 1, self.name)
-
-
 def test_a_provider_is_one_registration() -> None:
-    register("upper", Provider(lambda argument, timeout_s: Upper(), local=True))
+    upper = FakeChat(lambda messages: messages[-1]["content"].upper())
+    register("upper", Provider(lambda argument, timeout_s: upper, local=True))
     try:
-        assert isinstance(chat_model("upper"), Upper)
+        assert chat_model("upper") is upper
         assert provider("upper")[0].local and "upper" in usage()
         assert ReviewConfig(method="zero-shot", llm="upper").local
         with pytest.raises(ValueError, match="unknown --llm 'upper:x'"):
@@ -113,7 +106,7 @@ def test_old_option_names_still_work_and_say_so(example_csv: Path, tmp_path: Pat
     out = tmp_path / "out.jsonl"
     result = run_cli(
         *("annotate", example_csv, "--task", "sentiment-2", "--out", out, "--specialists", "vader,afinn"),
-        *("--rows-per-stage", "500", "--replay=100", "--quiet"),
+        *("--beta", "500", "--replay=100", "--quiet"),
     )
     assert "--beta is deprecated; use --rows-per-stage" in result.stderr
     assert "--replay is deprecated; use --replay-buffer" in result.stderr

@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from autoannotator.llm import Budget, load_prices
-from autoannotator.review import Examples, HardRow, Prompts, ReplayReviewer, ReviewConfig
+from autoannotator.llm import Budget, Gateway, RateLimiter, load_prices
+from autoannotator.review import Examples, HardRow, LLMReviewer, Prompts, ReplayReviewer, ReviewConfig, strategy
 from autoannotator.specialists import HashedTfidf
 from autoannotator.task import load_task
+from autoannotator.testing import FakeChat
 
 TASK = load_task("toxicity")
 COLUMNS = [
@@ -128,3 +130,28 @@ def test_examples_keep_the_first_per_label_and_retrieve_the_nearest() -> None:
     nearest = pool.nearest("a grey sky today", 2)
     assert nearest[-1] == ("grey sky", "sky")
     assert pool.vectors is not None and np.asarray(pool.vectors).shape[0] == 4
+
+
+def test_self_consistency_keeps_the_majority_and_pays_for_every_draw() -> None:
+    """Five draws (seeds 0-4) answering positive, negative, positive, banana (asked again: negative), negative:
+    the majority label with confidence 3/5, the spend of all six calls, and a distinct request per call."""
+    answers = ["positive", "negative", "positive", "banana", "negative", "negative"]
+
+    def answer(messages: list[dict[str, str]]) -> str:
+        return json.dumps({"rationale": "r", "label": answers[len(chat.requests) - 1]})
+
+    chat = FakeChat(answer)
+    gateway = Gateway(chat, prices=load_prices(), budget=Budget(None), limiter=RateLimiter(concurrency=1))
+    task = load_task("sentiment-2")
+    reviewer = LLMReviewer(gateway, task, strategy=strategy("self-consistency"), samples=5)
+    try:
+        (verdict,) = reviewer.review([HardRow(0, "fine", {}, None)])
+    finally:
+        reviewer.close()
+    assert (verdict.label, verdict.status, verdict.confidence) == ("negative", "ok", 3 / 5)
+    assert len(chat.requests) == 6  # the off-label draw was asked again once
+    assert {r.seed for r in chat.requests} == set(range(5)) and all(r.temperature == 0.7 for r in chat.requests)
+    assert verdict.completion_tokens == sum(
+        len(json.dumps({"rationale": "r", "label": a}).split()) for a in answers
+    )
+    assert verdict.reviewer == "llm:gpt-4o-mini:self-consistency"
