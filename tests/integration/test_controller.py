@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from autoannotator import RunConfig, annotate
-from autoannotator.controller import _evidenced, matching, select
+from autoannotator.controller import matching, select
+from autoannotator.controller.selection import _evidenced
 from autoannotator.llm import Budget, Gateway, OpenAIChat, load_prices
 from autoannotator.review import ReplayReviewer, ReviewConfig
 from autoannotator.specialists import build

@@ -1,0 +1,25 @@
+"""The meta-controller: choose the specialists for a task and write their adapters, checked against evidence
+(`selection`; the questions to the LLM are in `asking`)."""
+
+from autoannotator.controller.asking import adapter_prompt, choice_prompt, llm_adapter, llm_choice
+from autoannotator.controller.selection import (
+    TRAINABLES,
+    Selection,
+    candidate_cards,
+    matching,
+    probe_check,
+    select,
+)
+
+__all__ = [
+    "TRAINABLES",
+    "Selection",
+    "adapter_prompt",
+    "candidate_cards",
+    "choice_prompt",
+    "llm_adapter",
+    "llm_choice",
+    "matching",
+    "probe_check",
+    "select",
+]
