@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from scipy.special import softmax
 
 from autoannotator.errors import AdapterError
-from autoannotator.specialists.base import Card, FloatArray, IntArray
+from autoannotator.specialists.base import BoolArray, Card, FloatArray, IntArray
 
 if TYPE_CHECKING:
     from autoannotator.task import Task
@@ -67,8 +67,9 @@ class AdapterSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    label_map: dict[str, str | None] = Field(
-        default_factory=dict, description="native label or score bin -> task label; null = abstain"
+    label_map: dict[str, str | list[str] | None] = Field(
+        default_factory=dict,
+        description="native label or score bin -> task label (multi-label tasks: or a list); null = abstain",
     )
     cuts: tuple[float, ...] | None = Field(
         default=None, description="score specialists only: ascending cut points between the card's bins"
@@ -80,13 +81,17 @@ class AdapterSpec(BaseModel):
         "run only with --allow-generated-code, in a sandboxed process (autoannotator.sandbox)",
     )
 
-    def check_targets(self, task_labels: set[str], *, where: str) -> None:
-        """Raise `ValueError` naming `where` when a mapped label is not one of `task_labels`."""
+    def check_targets(self, task_labels: set[str], *, where: str, several: bool = False) -> None:
+        """Raise `ValueError` naming `where` when a mapped label is not one of `task_labels`, or when a native
+        label maps onto a list of labels and the task is not multi-label (`several`)."""
         for native, target in self.label_map.items():
-            if target is not None and target not in task_labels:
-                raise ValueError(
-                    f"{where}.label_map.{native}: unknown label {target!r}; known: {sorted(task_labels)}"
-                )
+            if isinstance(target, list) and not several:
+                raise ValueError(f"{where}.label_map.{native}: a list of labels needs a multi_label task")
+            for one in target if isinstance(target, list) else [target]:
+                if one is not None and one not in task_labels:
+                    raise ValueError(
+                        f"{where}.label_map.{native}: unknown label {one!r}; known: {sorted(task_labels)}"
+                    )
 
 
 class Adapts(Protocol):
@@ -143,6 +148,14 @@ class Adapter:
         votes = np.where(keep, best, ABSTAIN).astype(np.int64)
         return votes, probs
 
+    def presence(self, native: FloatArray) -> tuple[FloatArray, BoolArray]:
+        """Multi-label: for each task label, the probability that it applies, (n, K): the probability mass of
+        the native labels (or score bins) mapped onto it, at most 1; and which task labels it speaks about (K,)
+        (the others it abstains on)."""
+        bins = native if self.cuts is None else bin_probabilities(native, self.cuts, self.scale)
+        covered: BoolArray = np.asarray(self.matrix.any(axis=0), dtype=bool)
+        return np.clip(bins @ self.matrix, 0.0, 1.0), covered
+
 
 def bin_probabilities(scores: FloatArray, cuts: FloatArray, scale: float) -> FloatArray:
     """Soft assignment of (n,) scores to the len(cuts)+1 bins: softmax of minus the distance to each bin / scale.
@@ -193,7 +206,7 @@ def compile_adapter(
             f"{where}: unknown native label(s) {sorted(unknown)}; {card.name} has {list(card.native_labels)}"
         )
     try:
-        spec.check_targets(set(task.label_names), where=where)
+        spec.check_targets(set(task.label_names), where=where, several=task.multi_label)
     except ValueError as exc:
         raise AdapterError(str(exc)) from None
     if spec.cuts is not None:
@@ -201,11 +214,11 @@ def compile_adapter(
             raise AdapterError(f"{where}: cuts given but {card.name} outputs probabilities, not a score")
         if len(spec.cuts) != len(card.cuts) or list(spec.cuts) != sorted(spec.cuts):
             raise AdapterError(f"{where}: cuts must be {len(card.cuts)} ascending numbers")
-    targets: Mapping[str, str | None] = {
+    targets: Mapping[str, str | list[str] | None] = {
         native: spec.label_map[native] if native in spec.label_map else match_by_name(native, task)
         for native in card.native_labels
     }
-    if all(t is None for t in targets.values()):
+    if all(not t for t in targets.values()):
         raise AdapterError(
             f"{where}: no native label of {list(card.native_labels)} maps to a task label "
             f"{list(task.label_names)}; give a label_map"
@@ -214,8 +227,9 @@ def compile_adapter(
     matrix = np.zeros((len(card.native_labels), len(task.labels)))
     for i, native in enumerate(card.native_labels):
         target = targets[native]
-        if target is not None:
-            matrix[i, index[target]] = 1.0
+        for one in target if isinstance(target, list) else [target]:
+            if one is not None:
+                matrix[i, index[one]] = 1.0
     cuts = None
     if card.output == "score":
         cuts = np.asarray(spec.cuts if spec.cuts is not None else card.cuts, dtype=np.float64)

@@ -62,7 +62,7 @@ def run_batch(
     names = [name for name, _, _ in prepared]
     labels = config.task.label_names
     k = len(labels)
-    records, skips = _dedupe(rows, ledger.known_ids)
+    records, skips = dedupe(rows, ledger.known_ids)
     votes, probs, seconds = vote([r.text for r in records], prepared, k, pool=pool)
     trusting = router is not None and reviewer is not None
     audited = [trusting and config.trust.audited(r.id, r.pos) for r in records]
@@ -176,9 +176,7 @@ def _hard_rows(
     ]
 
 
-def _dedupe(
-    rows: Sequence[Row], known_ids: Callable[[Sequence[str]], set[str]]
-) -> tuple[list[Record], list[Skip]]:
+def dedupe(rows: Sequence[Row], known_ids: Callable[[Sequence[str]], set[str]]) -> tuple[list[Record], list[Skip]]:
     """Split usable rows from skips; a repeated id (earlier in the run or this batch) becomes a skip."""
     records = [r for r in rows if isinstance(r, Record)]
     skips = [r for r in rows if isinstance(r, Skip)]

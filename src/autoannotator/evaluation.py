@@ -19,7 +19,9 @@ from pydantic import BaseModel
 from autoannotator.errors import InputError
 from autoannotator.evidence import self_estimate
 from autoannotator.io import Source, beside, exists, read_rows
+from autoannotator.labelsets import indicators
 from autoannotator.ledger import Ledger, figures
+from autoannotator.multieval import MultiScores, gold_sets, labels_of, multi_scores, specialist_agreement
 from autoannotator.specialists.base import FloatArray, IntArray
 from autoannotator.trust import TrustConfig
 from autoannotator.voting import BoolArray
@@ -81,6 +83,8 @@ class Report(BaseModel):
     check_first: list[dict[str, Any]] = []
     """The labelled rows nobody reviewed with the lowest confidence (id, text, label, confidence): where a
     person's look is worth most."""
+    multi_label: dict[str, MultiScores] | None = None
+    """A multi-label run against gold: ``all`` plus one entry per source."""
     trust: dict[str, Any] | None = None
     """With trust routing: the run's own estimate of the agreement of its auto-accepted rows with the reviewer
     (overall and per stage, 95% intervals, audited rows)."""
@@ -159,6 +163,8 @@ def evaluate(
         raise InputError(out, "file not found")
     rows = list(read_rows(out, nested=("votes",)))
     config, run_figures = _run_figures(run_dir or beside(out, ".run"))
+    if config.get("task", {}).get("multi_label"):
+        return _evaluate_multi(out, rows, config, run_figures, gold=gold, gold_field=gold_field)
     output = Output.of(rows, config)
     report = _plain_report(out, rows, output)
     if config:
@@ -285,6 +291,54 @@ def _against_gold(
         entry["accuracy"] = float((predicted[chosen] == truth[chosen]).mean()) if chosen.any() else None
     update["stages"] = stages
     return update
+
+
+def _evaluate_multi(
+    out: Path,
+    rows: Sequence[dict[str, Any]],
+    config: dict[str, Any],
+    run_figures: dict[str, Any],
+    *,
+    gold: Path | None,
+    gold_field: str,
+) -> Report:
+    """The report of a multi-label output (`config`: the run's, from its ledger), scored by `multieval`."""
+    labels, separator = list(config["labels"]), config["task"].get("label_separator", "|")
+    sets = [labels_of(r.get("label"), separator) for r in rows]
+    source = np.array([str(r.get("source")) for r in rows])
+    n = len(rows)
+    report = Report(
+        out=str(out),
+        labels=labels,
+        rows=n,
+        labelled=sum(s is not None for s in sets),
+        coverage=float(np.mean([s is not None for s in sets])) if n else 0.0,
+        sources=dict(Counter(source.tolist())),
+        hard_share=float(np.mean([source_is_hard(s) for s in source])) if n else 0.0,
+        llm_share=float((source == "llm").mean()) if n else 0.0,
+        tokens=int(sum(float(r.get("tokens") or 0) for r in rows)),
+        cost_usd=float(sum(float(r.get("cost_usd") or 0) for r in rows)),
+        specialists=specialist_agreement(rows, sets, source, separator),
+        pairwise_agreement=[],
+        check_first=check_first(rows),
+    ).model_copy(update=run_figures)
+    if gold is None:
+        return report
+    truth = gold_sets(gold, gold_field, config, [str(r["id"]) for r in rows], separator)
+    has = np.array([t is not None and s is not None for t, s in zip(truth, sets, strict=True)], dtype=bool)
+    gold_matrix = indicators([t or [] for t in truth], labels)
+    predicted = indicators([s or [] for s in sets], labels)
+    by_source = {"all": multi_scores(gold_matrix[has], predicted[has], labels)}
+    for s in SOURCES:
+        chosen = has & (source == s)
+        if chosen.any():
+            by_source[s] = multi_scores(gold_matrix[chosen], predicted[chosen], labels)
+    stage_of = np.array([int(float(r.get("stage") or 0)) for r in rows])
+    stages = [dict(s) for s in report.stages]
+    for entry in stages:
+        chosen = has & (stage_of == entry["stage"])
+        entry["micro_f1"] = multi_scores(gold_matrix[chosen], predicted[chosen], labels).micro_f1
+    return report.model_copy(update={"multi_label": by_source, "stages": stages})
 
 
 def hard_share(counts: dict[str, int]) -> float:

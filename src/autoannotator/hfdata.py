@@ -133,13 +133,16 @@ def write(
     if split is not None:
         raise InputError(path, "write a dataset to a folder (hf-disk:PATH), not to a split")
     types = {"string": "string", "float": "float64", "int": "int64"}
-    features = datasets.Features(
-        {
-            name: datasets.ClassLabel(names=list(labels)) if name == "label" else datasets.Value(types[kind])
-            for name, kind in kinds.items()
-        }
-    )
+    label = datasets.ClassLabel(names=list(labels))
+
+    def feature(name: str, kind: str) -> Any:
+        if kind == "labels":  # a multi-label set: the label column over the task's labels, others as names
+            return datasets.Sequence(label if name == "label" else datasets.Value("string"))
+        return label if name == "label" else datasets.Value(types[kind])
+
+    features = datasets.Features({name: feature(name, kind) for name, kind in kinds.items()})
     index = {label: i for i, label in enumerate(labels)}
+    multi = kinds.get("label") == "labels"
     count = 0
 
     def generate() -> Iterator[dict[str, Any]]:
@@ -147,8 +150,9 @@ def write(
         for chunk in chunks:
             for row in chunk:
                 count += 1
-                values = {name: _plain(row.get(name)) for name in kinds}
-                values["label"] = index.get(row.get("label") or "")
+                values = {n: row.get(n) if k == "labels" else _plain(row.get(n)) for n, k in kinds.items()}
+                given = row.get("label")
+                values["label"] = [index[g] for g in given or []] if multi else index.get(given or "")
                 yield values
 
     folder.parent.mkdir(parents=True, exist_ok=True)

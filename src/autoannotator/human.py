@@ -19,18 +19,31 @@ from xml.sax.saxutils import quoteattr
 
 from autoannotator.errors import InputError
 from autoannotator.io import ColumnType, atomic_path, unneutralise, write_rows
+from autoannotator.labelsets import decode, encode
 from autoannotator.ledger import Ledger, output
 
 REVIEW_COLUMNS = ["id", "text", "best_guess", "votes", "review", "label"]
 
 
-def label_studio_config(labels: list[str]) -> str:
-    """The Label Studio labeling config that matches the exported tasks (label names XML-escaped)."""
+def label_studio_config(labels: list[str], *, multiple: bool = False) -> str:
+    """The Label Studio labeling config that matches the exported tasks (label names XML-escaped); `multiple`:
+    a multi-label task (any number of choices)."""
     choices = "\n".join(f"    <Choice value={quoteattr(label)}/>" for label in labels)
+    kind = "multiple" if multiple else "single"
     return (
-        '<View>\n  <Text name="text" value="$text"/>\n  <Choices name="label" toName="text" choice="single">\n'
+        f'<View>\n  <Text name="text" value="$text"/>\n  <Choices name="label" toName="text" choice="{kind}">\n'
         f"{choices}\n  </Choices>\n</View>\n"
     )
+
+
+def stored(choices: list[str], labels: list[str], *, multi: bool) -> str:
+    """The label a person's choices are stored as: the one choice, or (multi-label) the set's canonical text."""
+    return encode(choices, labels) if multi else choices[0]
+
+
+def unknown_choices(choices: list[str], labels: list[str]) -> list[str]:
+    """The `choices` that are not task labels."""
+    return [c for c in choices if c not in labels]
 
 
 def export_rows(ledger: Ledger, out: Path, *, csv_safe: bool = True) -> int:
@@ -52,20 +65,26 @@ def predictions(row: dict[str, Any], reviewer: str | None = None, labels: list[s
     """Label Studio predictions of an output row: each specialist's vote (model_version = its name, score = its
     probability) and the reviewer's answer when it is one of `labels` (model_version ``reviewer``)."""
     said = [
-        (name, vote["label"], vote["prob"]) for name, vote in row["votes"].items() if vote["label"] is not None
+        (name, _listed(vote["label"]), vote["prob"])
+        for name, vote in row["votes"].items()
+        if vote["label"] is not None
     ]
-    if reviewer is not None and labels is not None and reviewer in labels:
-        said.append(("reviewer", reviewer, 1.0))
+    if reviewer is not None and labels is not None:
+        answer = decode(reviewer) if reviewer.startswith("[") else [reviewer]
+        if answer and not unknown_choices(answer, labels):
+            said.append(("reviewer", answer, 1.0))
     return [
         {
             "model_version": name,
             "score": score,
-            "result": [
-                {"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [label]}}
-            ],
+            "result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": chosen}}],
         }
-        for name, label, score in said
+        for name, chosen, score in said
     ]
+
+
+def _listed(label: str | list[str]) -> list[str]:
+    return label if isinstance(label, list) else [label]
 
 
 def _task(row: dict[str, Any]) -> dict[str, Any]:
@@ -79,10 +98,11 @@ MAX_REPORTED = 20
 """Bad rows named in one error, at most."""
 
 
-def read_decisions(path: Path, labels: list[str]) -> dict[str, str]:
+def read_decisions(path: Path, labels: list[str], *, multi: bool = False, separator: str = "|") -> dict[str, str]:
     """Row id -> label from a filled review CSV (a spreadsheet's "CSV UTF-8" with a byte-order mark too) or a
     Label Studio JSON export; rows left blank are skipped. Labels not among `labels` are one `InputError` that
-    names every bad row (up to `MAX_REPORTED`), by spreadsheet row number (the header is row 1) or task number."""
+    names every bad row (up to `MAX_REPORTED`), by spreadsheet row number (the header is row 1) or task number.
+    With `multi` (a multi-label task), a cell names a set joined by `separator`, stored as its canonical text."""
     if not path.is_file():
         raise InputError(path, "file not found")
     decisions: dict[str, str] = {}
@@ -93,10 +113,10 @@ def read_decisions(path: Path, labels: list[str]) -> dict[str, str]:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(path, f"not a Label Studio JSON export: {exc}") from None
         for i, task in enumerate(tasks, start=1):
-            choice = _annotation(task)
-            if choice is not None:
-                decisions[str(task["data"]["id"])] = choice
-                bad += [] if choice in labels else [f"task {i}: {choice!r}"]
+            choices = _annotation(task)
+            if choices is not None:
+                decisions[str(task["data"]["id"])] = stored(choices, labels, multi=multi)
+                bad += [f"task {i}: {c!r}" for c in unknown_choices(choices, labels)]
     else:
         with path.open(encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
@@ -105,8 +125,9 @@ def read_decisions(path: Path, labels: list[str]) -> dict[str, str]:
             for i, row in enumerate(reader, start=2):
                 label = (row["label"] or "").strip()
                 if label:
-                    decisions[unneutralise(row["id"] or "")] = label
-                    bad += [] if label in labels else [f"row {i}: {label!r}"]
+                    choices = [c.strip() for c in label.split(separator) if c.strip()] if multi else [label]
+                    decisions[unneutralise(row["id"] or "")] = stored(choices, labels, multi=multi)
+                    bad += [f"row {i}: {c!r}" for c in unknown_choices(choices, labels)]
     if bad:
         more = f" and {len(bad) - MAX_REPORTED} more" if len(bad) > MAX_REPORTED else ""
         raise InputError(
@@ -118,13 +139,13 @@ def read_decisions(path: Path, labels: list[str]) -> dict[str, str]:
     return decisions
 
 
-def _annotation(task: dict[str, Any]) -> str | None:
-    """The choice of a task's latest non-cancelled annotation, if any."""
+def _annotation(task: dict[str, Any]) -> list[str] | None:
+    """The choices of a task's latest non-cancelled annotation, if any."""
     for annotation in reversed(task.get("annotations", [])):
         if annotation.get("was_cancelled"):
             continue
         for result in annotation.get("result", []):
             choices = result.get("value", {}).get("choices", [])
             if choices:
-                return str(choices[0])
+                return [str(c) for c in choices]
     return None

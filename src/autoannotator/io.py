@@ -262,7 +262,8 @@ def atomic_path(path: Path) -> Iterator[Path]:
             Path(tmp).unlink()
 
 
-ColumnType = Literal["string", "float", "int"]
+ColumnType = Literal["string", "float", "int", "labels"]
+"""A column's type in Parquet and dataset outputs (``labels``: a list of label names)."""
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -331,6 +332,11 @@ def _read(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
             yield from (json.loads(line) for line in f if line.strip())
 
 
+def _cell(value: Any, kind: ColumnType) -> Any:
+    """A Parquet cell: a list of labels as it is, other nested values as JSON text."""
+    return value if kind == "labels" else _flat(value)
+
+
 def _flat(value: Any) -> Any:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
 
@@ -357,12 +363,15 @@ def _write_parquet(tmp: Path, chunks: Iterable[list[dict[str, Any]]], columns: d
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    types = {"string": pa.string(), "float": pa.float64(), "int": pa.int64()}
+    types = {"string": pa.string(), "float": pa.float64(), "int": pa.int64(), "labels": pa.list_(pa.string())}
     schema = pa.schema([(name, types[kind]) for name, kind in columns.items()])
     count = 0
     with pq.ParquetWriter(tmp, schema) as writer:
         for chunk in chunks:
-            data = [{c: _flat(row.get(c)) for c in columns} for row in chunk]
+            data = [
+                {c: row.get(c) if k == "labels" else _flat(row.get(c)) for c, k in columns.items()}
+                for row in chunk
+            ]
             writer.write_table(pa.Table.from_pylist(data, schema=schema))
             count += len(chunk)
     return count

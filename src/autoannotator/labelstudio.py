@@ -63,11 +63,13 @@ def push(
 
 
 def _push(ledger: Ledger, ls: Any, url: str, project: int | None, title: str | None) -> tuple[int, int]:
-    labels: list[str] = ledger.meta("config")["labels"]
+    config = ledger.meta("config")
+    labels: list[str] = config["labels"]
     chosen = project_of(ledger, url, project)
     if chosen is None:
         name = title or f"autoannotator {ledger.meta('run_id') or ''}".strip()
-        chosen = int(ls.projects.create(title=name[:50], label_config=label_studio_config(labels)).id)
+        xml = label_studio_config(labels, multiple=bool(config["task"].get("multi_label")))
+        chosen = int(ls.projects.create(title=name[:50], label_config=xml).id)
         ledger.set_meta("label_studio", {"url": url.rstrip("/"), "project": chosen})
     present = {str(task.data.get("id")) for task in tasks(ls, chosen, annotated=False)}
     answers = humans.reviewer_labels(ledger)
@@ -91,12 +93,12 @@ def tasks(ls: Any, project: int, *, annotated: bool = True) -> Iterator[Any]:
 
 def pull(
     ledger: Ledger, url: str, token: str, project: int | None = None
-) -> dict[str, tuple[str, str | None, str]]:
-    """Row id -> (label, annotator, ISO time) of each task's latest finished annotation."""
+) -> dict[str, tuple[list[str], str | None, str]]:
+    """Row id -> (choices, annotator, ISO time) of each task's latest finished annotation."""
     chosen = project_of(ledger, url, project)
     if chosen is None:
         raise LedgerError(f"{url}: this run has no Label Studio project there; name one (--project ID)")
-    decided: dict[str, tuple[str, str | None, str]] = {}
+    decided: dict[str, tuple[list[str], str | None, str]] = {}
     with talking_to(url):
         for task in tasks(client(url, token), chosen):
             for annotation in reversed(task.annotations or []):
@@ -107,8 +109,8 @@ def pull(
     return decided
 
 
-def _choice(annotation: Any) -> tuple[str, str | None, str] | None:
-    """(label, annotator, time) of an annotation that picked a choice and was not cancelled."""
+def _choice(annotation: Any) -> tuple[list[str], str | None, str] | None:
+    """(choices, annotator, time) of an annotation that picked a choice and was not cancelled."""
     item = annotation if isinstance(annotation, dict) else annotation.__dict__
     if item.get("was_cancelled"):
         return None
@@ -117,5 +119,5 @@ def _choice(annotation: Any) -> tuple[str, str | None, str] | None:
         if choices:
             who = item.get("completed_by")
             person = item.get("created_username") or (None if who is None else str(who))
-            return str(choices[0]), person, str(item.get("updated_at") or item.get("created_at"))
+            return [str(c) for c in choices], person, str(item.get("updated_at") or item.get("created_at"))
     return None

@@ -32,6 +32,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from autoannotator.adapters import Adapts
+from autoannotator.labelsets import decide, encode
 from autoannotator.ledger import Ledger, training
 from autoannotator.specialists.base import Specialist, Trainable
 
@@ -95,13 +96,21 @@ class Learner:
     """Decides when a stage ends, trains the trainable specialists, and promotes or rolls back versions."""
 
     def __init__(
-        self, config: LearningConfig, run_dir: Path, labels: Sequence[str], held_out: Callable[[str, int], bool]
+        self,
+        config: LearningConfig,
+        run_dir: Path,
+        labels: Sequence[str],
+        held_out: Callable[[str, int], bool],
+        *,
+        sets: tuple[int | None, bool] = (None, True),
     ) -> None:
         self.config = config
         self.run_dir = run_dir
         self.labels = tuple(labels)
         self.held_out = held_out
         """(row id, input position) -> whether a reviewed row is in the validation slice."""
+        self.sets = sets
+        """Multi-label: (max_labels, allow_empty), how a head's probabilities become a set."""
 
     def due(self, ledger: Ledger) -> bool:
         """True when the current stage's reviewed rows (`LearningConfig.stage_rows`) have come since the last
@@ -169,8 +178,8 @@ class Learner:
         if per_label == 0:
             return []
         pools: dict[str, list[tuple[bytes, str]]] = {label: [] for label in self.labels}
-        for ident, text, label in training.auto_rows(ledger, upto=upto):
-            pools[label].append((_rank(ident, self.config.seed), text))
+        for ident, text, label in training.auto_rows(ledger, upto=upto):  # multi-label: pools by label set
+            pools.setdefault(label, []).append((_rank(ident, self.config.seed), text))
         chosen = []
         for label, pool in pools.items():
             pool.sort()
@@ -186,7 +195,12 @@ class Learner:
         except Exception:  # an unfitted specialist (cold start) scores 0
             return 0.0
         native = specialist.card.native_labels
-        predicted = [native[i] for i in np.asarray(probs).argmax(axis=1)]
+        if specialist.card.output == "multi":  # the whole set must match
+            max_labels, allow_empty = self.sets
+            sets = decide(np.asarray(probs), max_labels=max_labels, allow_empty=allow_empty)
+            predicted = [encode(np.array(native)[chosen], native) for chosen in sets]
+        else:
+            predicted = [native[i] for i in np.asarray(probs).argmax(axis=1)]
         return float(np.mean([p == lab for p, (_, lab) in zip(predicted, rows, strict=True)]))
 
     def restore(

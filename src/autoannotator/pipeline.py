@@ -24,7 +24,7 @@ from autoannotator.adapters import AdapterSpec, Adapts, compile_adapter
 from autoannotator.batch import decide, run_batch, under_cap
 from autoannotator.config import RunConfig, adapter_json, baseline, fingerprint, stored_config, versions
 from autoannotator.controller import select
-from autoannotator.errors import InputError
+from autoannotator.errors import AutoAnnotatorError, InputError
 from autoannotator.evidence import read_calibration, self_estimate
 from autoannotator.inference import Remembered, vote
 from autoannotator.io import ColumnType, Record, Source, beside, exists, file_format, write_rows
@@ -32,6 +32,7 @@ from autoannotator.learning import Learner
 from autoannotator.ledger import Ledger, figures, output, training
 from autoannotator.ledger.cache import CallCache
 from autoannotator.llm.cost import Budget
+from autoannotator.multibatch import MultiRouter, run_multi_batch
 from autoannotator.review import Examples, HardRow, Reviewer, build_reviewer, controller_gateway
 from autoannotator.routing import Router
 from autoannotator.specialists import build, shared_minilm
@@ -55,6 +56,13 @@ OUTPUT_COLUMNS: dict[str, ColumnType] = {
     "tokens": "int",
     "cost_usd": "float",
 }
+MULTI_LABEL_COLUMNS: dict[str, ColumnType] = {
+    **OUTPUT_COLUMNS,
+    "label": "labels",
+    "label_scores": "string",
+    "best_guess": "labels",
+}
+"""A multi-label run's columns: its sets as lists, and each chosen label's probability (`label_scores`)."""
 Progress = Callable[[int, int, int], None]
 """Called after each batch with (rows done, bytes read, bytes total)."""
 
@@ -89,8 +97,21 @@ def check_paths(config: RunConfig, out: Path) -> None:
         raise InputError(config.input, "file not found")
     if hfdata.is_hf(config.input):  # the split and the columns, before the progress bar
         Source(config.input, text_field=config.task.text_field, id_field=config.task.id_field).check()
+    if config.task.multi_label:
+        _check_multi_label(config)
     if config.calibration is not None:
         read_calibration(config.calibration, config.task.text_field, config.task.label_names)
+
+
+def _check_multi_label(config: RunConfig) -> None:
+    """What a multi-label run does not do yet, refused before any work."""
+    where = f"task {config.task.name!r} is multi-label"
+    if config.calibration is not None:
+        raise AutoAnnotatorError(f"{where}: --calibration is for single-label tasks for now")
+    if not config.trusting:
+        raise AutoAnnotatorError(f"{where}: it routes by measured trust only (--routing trust)")
+    if config.specialists == ("auto",):
+        raise AutoAnnotatorError(f"{where}: name its specialists (for example --specialists minilm,tfidf)")
 
 
 def prepare(config: RunConfig) -> list[tuple[str, Specialist, Adapts]]:
@@ -140,7 +161,10 @@ def annotate(
         router = _router(config, ledger, reviewer)
         learner = None
         if config.learning is not None:
-            learner = Learner(config.learning, run_dir, config.task.label_names, held_out=config.trust.held_out)
+            # multi-label heads never train on audited rows: every audited row then measures every version
+            held_out = config.trust.audited if config.task.multi_label else config.trust.held_out
+            sets = (config.task.max_labels, config.task.allow_empty)
+            learner = Learner(config.learning, run_dir, config.task.label_names, held_out=held_out, sets=sets)
             prepared = _learn(learner, ledger, prepared, config.task, router, restore=True)
         if router is not None:
             router.refresh(ledger, prepared)
@@ -173,7 +197,7 @@ class Stages:
     few-shot pool (each None when the run has none)."""
 
     reviewer: Reviewer | None
-    router: Router | None
+    router: Router | MultiRouter | None
     learner: Learner | None
     examples: Examples | None
 
@@ -188,28 +212,44 @@ def _run_batches(
 ) -> None:
     """Every batch not yet committed, in input order: label, commit, then learn; at the end, relabel."""
     done, batch_index = ledger.next_pos(), ledger.next_batch()
+    router = stages.router
     with ThreadPoolExecutor(max_workers=max(len(prepared), 1), thread_name_prefix="specialist") as pool:
         for rows in source.batches(config.batch_size, start=done):
-            batch = run_batch(
-                rows,
-                prepared,
-                config,
-                ledger,
-                batch_index,
-                reviewer=stages.reviewer,
-                router=stages.router,
-                examples=stages.examples,
-                stage=training.stage(ledger),
-                pool=pool,
-            )
+            stage = training.stage(ledger)
+            if config.task.multi_label:
+                multi = router if isinstance(router, MultiRouter) else None
+                batch = run_multi_batch(
+                    rows,
+                    prepared,
+                    config,
+                    ledger,
+                    batch_index,
+                    reviewer=stages.reviewer,
+                    router=multi,
+                    stage=stage,
+                )
+            else:
+                batch = run_batch(
+                    rows,
+                    prepared,
+                    config,
+                    ledger,
+                    batch_index,
+                    reviewer=stages.reviewer,
+                    router=router if isinstance(router, Router) else None,
+                    examples=stages.examples,
+                    stage=stage,
+                    pool=pool,
+                )
             ledger.commit(batch)
             done, batch_index = batch.next_pos, batch_index + 1
             if stages.learner is not None:
-                prepared = _learn(stages.learner, ledger, prepared, config.task, stages.router)
+                prepared = _learn(stages.learner, ledger, prepared, config.task, router)
             if progress is not None:
                 progress(done, source.bytes_read, source.size)
-        if stages.learner is not None and stages.learner.config.relabel_final:
-            relabel(ledger, prepared, config, stages.router, pool=pool)
+        learner = stages.learner
+        if learner is not None and learner.config.relabel_final and not isinstance(router, MultiRouter):
+            relabel(ledger, prepared, config, router, pool=pool)
 
 
 def run_budget(config: RunConfig, ledger_path: Path) -> Budget:
@@ -266,7 +306,7 @@ def _learn(
     ledger: Ledger,
     prepared: list[tuple[str, Specialist, Adapts]],
     task: Task,
-    router: Router | None,
+    router: Router | MultiRouter | None,
     *,
     restore: bool = False,
 ) -> list[tuple[str, Specialist, Adapts]]:
@@ -318,11 +358,13 @@ def relabel(
         )
 
 
-def _router(config: RunConfig, ledger: Ledger, reviewer: Reviewer | None) -> Router | None:
+def _router(config: RunConfig, ledger: Ledger, reviewer: Reviewer | None) -> Router | MultiRouter | None:
     """The run's router when it routes by measured trust; with calibration labels, the reviewer first labels
     them too (its accuracy is measured; the answers are cached like any)."""
     if not config.trusting or reviewer is None:
         return None
+    if config.task.multi_label:
+        return MultiRouter(config)
     labels = config.task.label_names
     if config.calibration is None:
         return Router(config.trust, labels)
@@ -340,7 +382,7 @@ def write_output(ledger: Ledger, out: Path) -> int:
     n = write_rows(
         out,
         output.labelled(ledger),
-        columns=OUTPUT_COLUMNS,
+        columns=MULTI_LABEL_COLUMNS if ledger.meta("config")["task"].get("multi_label") else OUTPUT_COLUMNS,
         csv_safe=bool(ledger.meta("csv_safe")),
         labels=ledger.meta("config")["labels"],
     )

@@ -51,7 +51,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def markdown(report: Report) -> str:
     """The report as Markdown: a summary, then one section per part of the run that has something to show."""
-    sections = (_summary, _trust, _gold, _specialists, _stages, _check_first, _trainings)
+    sections = (_summary, _trust, _gold, _multi_label, _specialists, _stages, _check_first, _trainings)
     parts = [part for section in sections for part in section(report)]
     return "\n".join(parts) + "\n"
 
@@ -116,6 +116,29 @@ def _gold(report: Report) -> list[str]:
     if report.reliability is not None:
         parts += ["", f"Expected calibration error of the confidence column: {report.reliability.ece:.3f}"]
     return parts
+
+
+def _multi_label(report: Report) -> list[str]:
+    if report.multi_label is None:
+        return []
+    overall = report.multi_label["all"]
+    rows = [
+        [name, s.rows, s.micro_f1, s.macro_f1, s.exact_set_accuracy, s.hamming_loss]
+        for name, s in report.multi_label.items()
+    ]
+    per_label = [
+        [lab, v["precision"], v["recall"], v["f1"], int(v["support"])] for lab, v in overall.per_label.items()
+    ]
+    return [
+        "",
+        "## Against gold (multi-label)",
+        "",
+        table(["rows", "scored", "micro-F1", "macro-F1", "exact-set accuracy", "Hamming loss"], rows),
+        "",
+        "Per label (all rows):",
+        "",
+        table(["label", "precision", "recall", "F1", "support"], per_label),
+    ]
 
 
 def _specialists(report: Report) -> list[str]:
@@ -202,9 +225,13 @@ def pyplot() -> Any:
 
 
 def tradeoff_figure(
-    points: Sequence[tuple[str, float, float]], curve: Sequence[tuple[float, float]] = (), title: str = ""
+    points: Sequence[tuple[str, float, float]],
+    curve: Sequence[tuple[float, float]] = (),
+    title: str = "",
+    *,
+    metric: str = "accuracy",
 ) -> Any:
-    """Accuracy (y) against the share of rows sent to the LLM (x): named points, and optionally a curve."""
+    """`metric` against gold (y) by the share of rows sent to the LLM (x): named points, optionally a curve."""
     plt = pyplot()
 
     figure, axes = plt.subplots(figsize=(5.5, 4))
@@ -215,7 +242,7 @@ def tradeoff_figure(
         axes.plot(share, accuracy, "o")
         axes.annotate(name, (share, accuracy), textcoords="offset points", xytext=(5, 4), fontsize=8)
     axes.set_xlabel("share of rows sent to the LLM")
-    axes.set_ylabel("accuracy against gold")
+    axes.set_ylabel(f"{metric} against gold")
     axes.set_xlim(-0.02, 1.02)
     axes.grid(alpha=0.3)
     if curve:
@@ -232,7 +259,13 @@ def figures(report: Report) -> list[tuple[str, Any]]:
         if len(staged) > 1:  # one stage is the run itself: its point would hide under "this run"
             points += [(f"stage {s['stage']}", s["llm_share"], s["accuracy"]) for s in staged]
         figures.append(("Accuracy against the share sent to the LLM", tradeoff_figure(points)))
-    if report.specialists:
+    if report.multi_label is not None:
+        points = [("this run", report.llm_share, report.multi_label["all"].micro_f1)]
+        staged = [s for s in report.stages if s.get("micro_f1") is not None]
+        if len(staged) > 1:
+            points += [(f"stage {s['stage']}", s["llm_share"], s["micro_f1"]) for s in staged]
+        figures.append(("Micro-F1 against the share sent to the LLM", tradeoff_figure(points, metric="micro-F1")))
+    if report.specialists and report.pairwise_agreement:
         figures.append(("The specialists' agreement", _agreement_figure(report)))
     if len(report.stages) > 1 and report.cost_usd > 0:
         figures.append(("Where the money went", _cost_figure(report)))

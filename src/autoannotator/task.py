@@ -48,7 +48,9 @@ class Example(BaseModel):
 
 
 class Task(BaseModel):
-    """A single-label text classification task."""
+    """A text classification task: one label per text, or with `multi_label` a set of labels (at most
+    `max_labels`; empty only when `allow_empty`). In files, a set is a JSON list or names joined by
+    `label_separator`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -63,6 +65,10 @@ class Task(BaseModel):
         default_factory=dict,
         description="Default specialists of this task, each with its adapter (null: derive it by label names).",
     )
+    multi_label: bool = False
+    max_labels: int | None = Field(default=None, ge=1, description="multi-label: at most this many per text")
+    allow_empty: bool = Field(default=False, description="multi-label: a text may carry no label")
+    label_separator: str = Field(default="|", min_length=1, description="multi-label: joins names in CSV cells")
 
     @model_validator(mode="after")
     def _check_labels(self) -> Task:
@@ -75,12 +81,21 @@ class Task(BaseModel):
                 seen[folded] = label.name
         names = set(self.label_names)
         for i, example in enumerate(self.examples):
-            if example.label not in names:
-                raise ValueError(f"examples[{i}].label: unknown label {example.label!r}; known: {sorted(names)}")
+            for name in self.split(example.label):
+                if name not in names:
+                    raise ValueError(f"examples[{i}].label: unknown label {name!r}; known: {sorted(names)}")
         for specialist, adapter in self.specialists.items():
             if adapter is not None:
-                adapter.check_targets(names, where=f"specialists.{specialist}")
+                adapter.check_targets(names, where=f"specialists.{specialist}", several=self.multi_label)
+        if not self.multi_label and (self.max_labels is not None or self.allow_empty):
+            raise ValueError("max_labels and allow_empty apply to multi_label tasks only")
         return self
+
+    def split(self, label: str) -> list[str]:
+        """The labels a file's cell names: itself, or in a multi-label task its `label_separator` parts."""
+        if not self.multi_label:
+            return [label]
+        return [part.strip() for part in label.split(self.label_separator) if part.strip()]
 
     @property
     def label_names(self) -> tuple[str, ...]:
@@ -88,7 +103,7 @@ class Task(BaseModel):
         return tuple(label.name for label in self.labels)
 
 
-BUILTIN_TASKS = ("sentiment-2", "sentiment-3", "toxicity")
+BUILTIN_TASKS = ("sentiment-2", "sentiment-3", "toxicity", "aspects")
 
 
 def load_task(source: str | Path) -> Task:

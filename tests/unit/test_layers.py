@@ -12,12 +12,13 @@ import networkx as nx
 LAYERS = (
     ("version", "errors", "plugins"),
     ("specialists", "llm", "sandbox", "hfdata"),  # models and providers: no knowledge of a run
-    ("io", "adapters", "task", "voting"),  # rows in; the task; votes and how they are combined
+    ("io", "adapters", "task", "voting", "labelsets"),  # rows in; the task; votes and how they are combined
     ("ledger",),  # storage: schema, migrations, transactions
     ("trust", "learning", "review", "human", "testing"),  # measured trust, training, reviewers, people
     ("inference", "evidence", "controller", "labelstudio", "config"),
+    ("multieval",),
     ("routing", "evaluation"),
-    ("batch",),
+    ("batch", "multibatch"),
     ("pipeline",),  # the run
     ("planning", "report"),
     ("cli", "autoannotator", "__main__"),  # the user's surface

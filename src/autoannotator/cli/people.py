@@ -9,7 +9,14 @@ import typer
 
 from autoannotator.cli.common import app, err, errors_as_lines, ledger_path
 from autoannotator.errors import InputError
-from autoannotator.human import MAX_REPORTED, export_rows, label_studio_config, read_decisions
+from autoannotator.human import (
+    MAX_REPORTED,
+    export_rows,
+    label_studio_config,
+    read_decisions,
+    stored,
+    unknown_choices,
+)
 from autoannotator.io import atomic_path, beside
 from autoannotator.labelstudio import pull, push
 from autoannotator.ledger import Ledger, humans
@@ -51,7 +58,9 @@ def export_command(
         if out.suffix.lower() == ".json":
             config = beside(out, ".label_config.xml", stem=True)
             with atomic_path(config) as tmp:
-                tmp.write_text(label_studio_config(ledger.meta("config")["labels"]), encoding="utf-8")
+                run = ledger.meta("config")
+                xml = label_studio_config(run["labels"], multiple=bool(run["task"].get("multi_label")))
+                tmp.write_text(xml, encoding="utf-8")
             err.print(f"Label Studio labeling config -> {config} (printed below)", markup=False)
             typer.echo(config.read_text(encoding="utf-8"), nl=False)
 
@@ -72,19 +81,22 @@ def import_command(
 ) -> None:
     """Bring people's decisions back into the run (source 'human') and rewrite the output."""
     with errors_as_lines(), Ledger(ledger_path(run_dir)) as ledger:
+        config = ledger.meta("config")
+        task_labels, multi = config["labels"], bool(config["task"].get("multi_label"))
         who: dict[str, tuple[str | None, str]] = {}
         if source is not None:
             server, key = _server(source, decisions, token)
             pulled = pull(ledger, server, key, project)
-            labels = {ident: label for ident, (label, _, _) in pulled.items()}
+            labels = {ident: stored(chosen, task_labels, multi=multi) for ident, (chosen, _, _) in pulled.items()}
             who = {ident: (person, at) for ident, (_, person, at) in pulled.items()}
             where: Path = Path(server)
-            wrong = sorted(set(labels.values()) - set(ledger.meta("config")["labels"]))
+            wrong = sorted({c for chosen, _, _ in pulled.values() for c in unknown_choices(chosen, task_labels)})
             if wrong:  # a file's labels are checked row by row in read_decisions
                 raise InputError(where, f"labels not in the task: {wrong[:MAX_REPORTED]}", field="label")
         else:
             where = Path(decisions)
-            labels = read_decisions(where, ledger.meta("config")["labels"])
+            separator = config["task"].get("label_separator", "|")
+            labels = read_decisions(where, task_labels, multi=multi, separator=separator)
         unknown = sorted(set(labels) - ledger.known_ids(list(labels)))
         if unknown:
             raise InputError(where, f"{len(unknown)} ids not in this run: {unknown[:MAX_REPORTED]}", field="id")

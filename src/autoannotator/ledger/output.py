@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
+from autoannotator.labelsets import decode
 from autoannotator.ledger.store import Ledger
 
 
@@ -12,12 +14,14 @@ def labelled(ledger: Ledger, chunk: int = 2000, *, source: str | None = None) ->
     """Output rows in input order, `chunk` at a time: the decision plus every specialist's vote; only the
     rows of one `source` when given."""
     names = ledger.specialist_names()
-    labels: list[str] = ledger.meta("config")["labels"]
+    config = ledger.meta("config")
+    labels: list[str] = config["labels"]
+    multi = bool(config["task"].get("multi_label"))
     last = -1
     while True:
         rows = ledger.db.execute(
             "SELECT r.pos, r.id, r.text, l.label, l.confidence, l.source, l.best_guess, l.agreement, "
-            "l.stage, v.status, v.rationale, v.prompt_tokens + v.completion_tokens, v.cost_usd "
+            "l.stage, v.status, v.rationale, v.prompt_tokens + v.completion_tokens, v.cost_usd, l.scores "
             "FROM rows r JOIN labels l USING (pos) LEFT JOIN reviews v USING (pos) "
             "WHERE r.pos > ? AND (? IS NULL OR l.source = ?) ORDER BY r.pos LIMIT ?",
             (last, source, source, chunk),
@@ -30,17 +34,18 @@ def labelled(ledger: Ledger, chunk: int = 2000, *, source: str | None = None) ->
             "SELECT pos, specialist, label, prob FROM votes WHERE pos BETWEEN ? AND ?", (rows[0][0], last)
         ):
             votes.setdefault(pos, {})[names[j]] = {
-                "label": labels[vote] if vote >= 0 else None,
+                "label": _vote(vote, labels, multi),
                 "prob": round(prob, 6),
             }
         yield [
             {
                 "id": ident,
                 "text": text,
-                "label": label,
+                "label": decode(label) if multi and source != "unresolved" else label,
+                **({"label_scores": _scores(scores, label, confidence)} if multi else {}),
                 "confidence": confidence,
                 "source": source,
-                "best_guess": guess,
+                "best_guess": decode(guess) if multi else guess,
                 "votes": votes.get(pos, {}),
                 "agreement": agreement,
                 "stage": stage,
@@ -63,8 +68,24 @@ def labelled(ledger: Ledger, chunk: int = 2000, *, source: str | None = None) ->
                 rationale,
                 tokens,
                 cost,
+                scores,
             ) in rows
         ]
+
+
+def _vote(vote: int, labels: list[str], multi: bool) -> str | list[str] | None:
+    """A stored vote as the output shows it: a label, or (multi-label: a bit mask) a list of labels."""
+    if vote < 0:
+        return None
+    return [lab for j, lab in enumerate(labels) if vote >> j & 1] if multi else labels[vote]
+
+
+def _scores(scores: str | None, label: str | None, confidence: float | None) -> dict[str, float | None] | None:
+    """Multi-label: each label of the row's set with its probability (the specialists'), or, for a reviewed row,
+    the review's confidence."""
+    if scores is not None:
+        return {k: float(v) for k, v in json.loads(scores).items()}
+    return None if label is None else dict.fromkeys(decode(label), confidence)
 
 
 def unresolved(ledger: Ledger) -> list[dict[str, Any]]:

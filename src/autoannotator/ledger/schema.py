@@ -65,4 +65,10 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE TABLE acceptances (batch INTEGER PRIMARY KEY, stage INTEGER NOT NULL, routing TEXT NOT NULL);
         """,
     ),
+    (
+        "m007_multi_label",
+        """
+        ALTER TABLE labels ADD COLUMN scores TEXT;
+        """,
+    ),
 )

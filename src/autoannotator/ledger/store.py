@@ -65,6 +65,8 @@ class Decision:
     hard: bool
     stage: int
     audited: bool = False
+    scores: str | None = None
+    """Multi-label: each chosen label's probability, as JSON (None for a single-label task or a reviewed row)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class Batch:
     reviews: Sequence[tuple[int, Verdict]] = ()
     acceptance: dict[str, Any] | None = None
     """The batch's routing by measured trust (decider, threshold, evidence, estimate...), stored as JSON."""
+    multi_label: bool = False
+    """`votes` are bit masks of each specialist's label set and `probs` its per-label probabilities."""
 
 
 class Ledger:
@@ -200,7 +204,8 @@ class Ledger:
             db.executemany("INSERT INTO skips VALUES (?, ?, ?, ?, ?)", [(*s, batch.index) for s in batch.skips])
             db.executemany("INSERT INTO votes VALUES (?, ?, ?, ?, ?)", self._vote_rows(batch))
             db.executemany(
-                "INSERT INTO labels VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [astuple(d) for d in batch.decisions]
+                "INSERT INTO labels VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [astuple(d) for d in batch.decisions],
             )
             db.executemany(
                 "INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -237,7 +242,10 @@ class Ledger:
             for j in range(batch.votes.shape[1]):
                 vote = int(batch.votes[i, j])
                 p = batch.probs[i, j]
-                prob = float(p[vote]) if vote >= 0 else float(p.max())
+                if batch.multi_label:  # the confidence of its set: that of its least certain label
+                    prob = float(np.maximum(p, 1.0 - p).min()) if len(p) else 1.0
+                else:
+                    prob = float(p[vote]) if vote >= 0 else float(p.max())
                 yield pos, j, vote, prob, p.astype(np.float32).tobytes()
 
     def specialist_names(self) -> list[str]:

@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from autoannotator.labelsets import encode, parse_set
+from autoannotator.task import Task
+
 Status = Literal["ok", "invalid", "budget", "error"]
 
 
@@ -75,3 +78,13 @@ def parse_label(text: str, labels: Sequence[str]) -> tuple[str | None, str | Non
     if not isinstance(value, str):
         return None, rationale
     return by_key.get(value.strip().strip("\"'.").casefold()), rationale
+
+
+def parse_answer(text: str, task: Task) -> tuple[str | None, str | None]:
+    """(label, rationale) from an answer to `task`: for a multi-label task the label is the set's canonical text
+    (`autoannotator.labelsets.encode`), else as `parse_label`."""
+    if not task.multi_label:
+        return parse_label(text, task.label_names)
+    names = task.label_names
+    labels, rationale = parse_set(text, names, allow_empty=task.allow_empty, max_labels=task.max_labels)
+    return (None if labels is None else encode(labels, names)), rationale

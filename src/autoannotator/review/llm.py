@@ -11,7 +11,7 @@ from scipy.special import softmax
 from autoannotator.errors import BudgetError
 from autoannotator.llm.base import Request
 from autoannotator.llm.gateway import Gateway
-from autoannotator.review.base import HardRow, Status, Verdict, parse_label
+from autoannotator.review.base import HardRow, Status, Verdict, parse_answer
 from autoannotator.review.prompts import Examples, Prompts
 from autoannotator.review.strategies import ZeroShot
 from autoannotator.review.strategy import Strategy
@@ -80,7 +80,8 @@ class LLMReviewer:
                 {"role": "assistant", "content": retry},
                 {
                     "role": "user",
-                    "content": "That is not a valid answer. Reply with JSON whose label is exactly one "
+                    "content": "That is not a valid answer. Reply with JSON whose "
+                    f"{'labels are each' if self.task.multi_label else 'label is'} exactly one "
                     f"of: {', '.join(self.task.label_names)}.",
                 },
             )
@@ -89,7 +90,7 @@ class LLMReviewer:
             temperature=self.strategy.temperature(self.temperature),
             max_tokens=256 if rationale else 32,
             seed=sample,
-            choices=None if rationale else self.task.label_names,
+            choices=None if rationale or self.task.multi_label else self.task.label_names,
             json_schema=self.prompts.schema(rationale=rationale),
         )
 
@@ -125,7 +126,7 @@ class LLMReviewer:
                 cost_usd=spent.cost_usd + answer.cost_usd,
                 raw=completion.text,
             )
-            label, rationale = parse_label(completion.text, self.task.label_names)
+            label, rationale = parse_answer(completion.text, self.task)
             if label is not None:
                 confidence = _choice_confidence(completion.logprobs, label)
                 return replace(

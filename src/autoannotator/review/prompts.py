@@ -65,8 +65,11 @@ class Prompts:
 
     def system(self, *, rationale: bool) -> str:
         labels = "\n".join(f"- {lab.name}: {lab.description}".rstrip(": ") for lab in self.task.labels)
+        key, value = ("labels", '["<label>", ...]') if self.task.multi_label else ("label", '"<label>"')
         answer = (
-            '{"rationale": "<one or two sentences>", "label": "<label>"}' if rationale else '{"label": "<label>"}'
+            f'{{"rationale": "<one or two sentences>", "{key}": {value}}}'
+            if rationale
+            else f'{{"{key}": {value}}}'
         )
         parts = [
             f"You label texts for the task {self.task.name!r}. {self.task.description}".strip(),
@@ -74,9 +77,16 @@ class Prompts:
             f"Guidelines: {self.task.guidelines.strip()}" if self.task.guidelines.strip() else "",
             f"Answer with JSON only: {answer}, where <label> is exactly one of: "
             + ", ".join(self.task.label_names)
-            + ".",
+            + "."
+            + (self._set_rule() if self.task.multi_label else ""),
         ]
         return "\n\n".join(p for p in parts if p)
+
+    def _set_rule(self) -> str:
+        """Multi-label: every label that applies, how many at most, and whether none may."""
+        most = f" (at most {self.task.max_labels})" if self.task.max_labels else ""
+        empty = "; an empty list when none applies" if self.task.allow_empty else "; at least one"
+        return f" List every label that applies{most}{empty}."
 
     def user(self, row: HardRow) -> str:
         text = f"Text:\n{row.text}"
@@ -91,12 +101,18 @@ class Prompts:
         out: list[Message] = [{"role": "system", "content": self.system(rationale=rationale)}]
         for text, label in shots:
             out.append({"role": "user", "content": f"Text:\n{text}"})
-            out.append({"role": "assistant", "content": json.dumps({"label": label})})
+            answer = {"labels": self.task.split(label)} if self.task.multi_label else {"label": label}
+            out.append({"role": "assistant", "content": json.dumps(answer)})
         out.append({"role": "user", "content": self.user(row)})
         return tuple(out)
 
     def schema(self, *, rationale: bool) -> dict[str, Any]:
-        properties: dict[str, Any] = {"label": {"type": "string", "enum": list(self.task.label_names)}}
+        one = {"type": "string", "enum": list(self.task.label_names)}
+        properties: dict[str, Any] = (
+            {"labels": {"type": "array", "items": one, "uniqueItems": True}}
+            if self.task.multi_label
+            else {"label": one}
+        )
         if rationale:
             properties = {"rationale": {"type": "string"}, **properties}
         return {

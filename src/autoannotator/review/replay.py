@@ -8,7 +8,7 @@ from pathlib import Path
 
 from autoannotator.errors import AutoAnnotatorError, BudgetError
 from autoannotator.llm.cost import Budget, PriceTable
-from autoannotator.review.base import HardRow, Status, Verdict, parse_label
+from autoannotator.review.base import HardRow, Status, Verdict, parse_answer
 from autoannotator.task import Task
 
 
@@ -69,7 +69,7 @@ class ReplayReviewer:
             self.budget.settle(self.budget.reserve(cost), cost)
         except BudgetError as exc:
             return Verdict(None, "budget", self.name, reason=str(exc))
-        label, _ = parse_label(answer, self.task.label_names)
+        label, _ = parse_answer(answer, self.task)
         status: Status = "ok" if label is not None else "invalid"
         return Verdict(
             label,

@@ -16,6 +16,7 @@ from autoannotator.plugins import plugins
 from autoannotator.specialists._common import bundled, package_version
 from autoannotator.specialists.base import Card, Specialist, Trainable
 from autoannotator.specialists.features import (
+    Featurizer,
     HashedTfidf,
     OnnxMiniLM,
     SentenceTransformerEncoder,
@@ -24,6 +25,7 @@ from autoannotator.specialists.features import (
 )
 from autoannotator.specialists.huggingface import FineTunedClassifier, HFClassifier
 from autoannotator.specialists.lexicon import Afinn, TextBlobPattern, Vader
+from autoannotator.specialists.onevsrest import OneVsRestSpecialist
 from autoannotator.specialists.toxicity import BetterProfanity, HateSonar, ProfanityCheck, SafeType
 from autoannotator.specialists.trainable import FixedHead, LinearHead, TrainableSpecialist
 
@@ -64,6 +66,14 @@ ZOO: dict[str, Factory] = {}
 """The registered specialists, built-ins first (`register`); `zoo()` adds those packages declare."""
 
 
+def trainable(featurizer: Featurizer, name: str, task: Task | None, *, prototyped: bool = True) -> Specialist:
+    """A trainable specialist over `featurizer` for `task`: one head per label for a multi-label task, else a
+    softmax head (given the task's label prototypes when `prototyped`)."""
+    if task is not None and task.multi_label:
+        return OneVsRestSpecialist(featurizer, name=name, labels=task.label_names)
+    return TrainableSpecialist(featurizer, name=name, prototypes=prototypes(task) if prototyped else None)
+
+
 def register(name: str, factory: Factory) -> Factory:
     """Make `factory` available as ``--specialists NAME``; returns it."""
     ZOO[name] = factory
@@ -84,18 +94,13 @@ register("profanity-check", lambda task: ProfanityCheck())
 register("hatesonar", lambda task: HateSonar())
 register("better-profanity", lambda task: BetterProfanity())
 register("safetype", lambda task: SafeType())
-register("minilm", lambda task: TrainableSpecialist(shared_minilm(), name="minilm", prototypes=prototypes(task)))
+register("minilm", lambda task: trainable(shared_minilm(), "minilm", task))
 register(
     "minilm-sentiment",
     lambda task: FixedHead(bundled("heads/minilm-sentiment"), shared_minilm(), MINILM_SENTIMENT),
 )
-register(
-    "minilm-torch",
-    lambda task: TrainableSpecialist(
-        SentenceTransformerEncoder(), name="minilm-torch", prototypes=prototypes(task)
-    ),
-)
-register("tfidf", lambda task: TrainableSpecialist(HashedTfidf(), name="tfidf"))
+register("minilm-torch", lambda task: trainable(SentenceTransformerEncoder(), "minilm-torch", task))
+register("tfidf", lambda task: trainable(HashedTfidf(), "tfidf", task, prototyped=False))
 register("minilm-finetune", lambda task: FineTunedClassifier())
 
 
@@ -125,6 +130,8 @@ def _from_folder(folder: Path, task: Task | None) -> Specialist:
         }
         if kind not in featurizers:
             raise SpecialistError(f"{folder}: unknown featurizer {kind!r}")
+        if json.loads(saved.read_text(encoding="utf-8")).get("multi_label"):
+            return OneVsRestSpecialist.load(folder, featurizers[kind]())
         return TrainableSpecialist.load(folder, featurizers[kind]())
     if (folder / "modules.json").is_file():
         return TrainableSpecialist(
@@ -147,6 +154,7 @@ __all__ = [
     "HashedTfidf",
     "HateSonar",
     "LinearHead",
+    "OneVsRestSpecialist",
     "OnnxMiniLM",
     "ProfanityCheck",
     "SafeType",

@@ -4,6 +4,8 @@ A specialist returns *native* outputs; an adapter (`autoannotator.adapters`) map
 Two output kinds:
 
 - ``"proba"``: ``predict(texts) -> (n, k)`` probabilities over ``card.native_labels`` (rows sum to 1);
+- ``"multi"``: ``predict(texts) -> (n, k)`` independent probabilities that each native label applies
+  (multi-label heads; rows need not sum to 1);
 - ``"score"``: ``predict(texts) -> (n,)`` a real score (for example a polarity in [-1, 1]); the card names the
   bins that ``card.cuts`` cut the score into, and ``card.score_scale`` is the score's natural unit.
 
@@ -22,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
 
 TaskKind = Literal["sentiment", "toxicity", "any"]
 
@@ -34,7 +37,7 @@ class Card(BaseModel):
     name: str
     description: str
     task_kinds: tuple[TaskKind, ...]
-    output: Literal["proba", "score"]
+    output: Literal["proba", "multi", "score"]
     native_labels: tuple[str, ...]
     cuts: tuple[float, ...] = ()
     score_scale: float = 1.0
