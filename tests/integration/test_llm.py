@@ -37,7 +37,7 @@ def reviewer(
         "gpt-4o-mini", base_url=server.base_url, api_key="sk-test-secret", timeout=timeout, max_retries=max_retries
     )
     gateway = Gateway(model, prices=load_prices(), budget=Budget(budget), limiter=RateLimiter(concurrency=4))
-    return LLMReviewer(gateway, TASK, strategy=strategy)  # type: ignore[arg-type]
+    return LLMReviewer(gateway, TASK, strategy=strategy)
 
 
 ROWS = [HardRow(i, f"row {i} is {'good' if i % 2 else 'bad'}", {}, None) for i in range(6)]

@@ -13,16 +13,17 @@ from autoannotator.llm.base import Request
 from autoannotator.llm.gateway import Gateway
 from autoannotator.review.base import HardRow, Status, Verdict, parse_answer
 from autoannotator.review.prompts import Examples, Prompts
-from autoannotator.review.strategies import ZeroShot
 from autoannotator.review.strategy import Strategy
+from autoannotator.review.strategy import strategy as lookup
 from autoannotator.task import Task
 
 
 class LLMReviewer:
     """Reviews hard rows with a chat model through a `Gateway`.
 
-    `strategy` says how a row is asked (rationale, examples) and how its `samples` answers (drawn at
-    `temperature` where the strategy samples) become one verdict. `shots`: examples per row from `examples`.
+    `strategy` (or its registered name) says how a row is asked (rationale, examples) and how its `samples`
+    answers (drawn at `temperature` where the strategy samples) become one verdict. `shots`: examples per row
+    from `examples`.
     """
 
     def __init__(
@@ -30,7 +31,7 @@ class LLMReviewer:
         gateway: Gateway,
         task: Task,
         *,
-        strategy: Strategy | None = None,
+        strategy: Strategy | str = "zero-shot",
         show_votes: bool = False,
         examples: Examples | None = None,
         shots: int = 4,
@@ -39,7 +40,7 @@ class LLMReviewer:
     ) -> None:
         self.gateway = gateway
         self.task = task
-        self.strategy = strategy or ZeroShot()
+        self.strategy = lookup(strategy) if isinstance(strategy, str) else strategy
         self.prompts = Prompts(task, show_votes=show_votes)
         self.examples = examples
         self.shots = shots
