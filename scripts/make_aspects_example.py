@@ -1,4 +1,4 @@
-"""Write the bundled multi-label example, ``data/examples/aspects.csv``: 240 short shop reviews written for this
+"""Write the bundled multi-label example, ``data/examples/aspects.csv``: 600 short shop reviews written for this
 project (no third-party text), each about zero to three of four aspects (price, quality, delivery, service).
 
     python scripts/make_aspects_example.py
@@ -51,7 +51,7 @@ def main() -> None:
     rng = random.Random(14)
     aspects = list(PHRASES)
     rows = []
-    for i in range(240):
+    for i in range(600):
         count = rng.choice([0, 1, 1, 1, 2, 2, 3])
         chosen = sorted(rng.sample(aspects, count), key=aspects.index)
         parts = [rng.choice(PHRASES[a]) for a in chosen] or [rng.choice(NEUTRAL)]

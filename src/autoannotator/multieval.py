@@ -94,10 +94,12 @@ def specialist_agreement(
 def gold_sets(
     path: Path, field: str, config: dict[str, Any], ids: Sequence[str], separator: str
 ) -> list[list[str] | None]:
-    """Each output row's gold set (None where the gold file has none), matched by row id."""
+    """Each output row's gold set (None where the gold file has none), matched by row id. In a task that allows
+    the empty set, an empty cell is that set."""
     task = config.get("task", {})
     source = Source(path, text_field=task.get("text_field", "text"), id_field=task.get("id_field"))
-    values = {i: labels_of(v, separator) for i, v in source.column(field)}
+    empty: list[str] | None = [] if task.get("allow_empty") else None  # an empty cell: the empty set, or no gold
+    values = {i: labels_of(v, separator) or empty for i, v in source.column(field)}
     if not values:
         raise InputError(path, f"no usable rows with a {field!r} field", field=field)
     known = set(config["labels"])

@@ -108,7 +108,7 @@ def _check_multi_label(config: RunConfig) -> None:
     where = f"task {config.task.name!r} is multi-label"
     if config.calibration is not None:
         raise AutoAnnotatorError(f"{where}: --calibration is for single-label tasks for now")
-    if not config.trusting:
+    if config.routing == "rule":  # without a reviewer (or with the weak local one) every row waits for people
         raise AutoAnnotatorError(f"{where}: it routes by measured trust only (--routing trust)")
     if config.specialists == ("auto",):
         raise AutoAnnotatorError(f"{where}: name its specialists (for example --specialists minilm,tfidf)")
