@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
 import httpx
@@ -154,3 +155,28 @@ def test_a_wrong_token_is_one_line(server: tuple[str, str], tmp_path: Path, exam
     )
     assert bad.returncode != 0
     assert bad.stderr.strip().splitlines() == [f"error: Label Studio at {url} answered 401: Invalid token."]
+
+
+def test_a_multi_label_run_round_trips_with_several_choices(server: tuple[str, str], tmp_path: Path) -> None:
+    """A multi-label task: the project's choices are `multiple`, people pick several, and the set comes back."""
+    url, token = server
+    env = {**os.environ, "LABEL_STUDIO_API_KEY": token}
+    example = Path(str(resources.files("autoannotator").joinpath("data/examples/aspects.csv")))
+    out = tmp_path / "aspects.jsonl"
+    run_cli("annotate", example, "--task", "aspects", "--specialists", "minilm", "--out", out, "--quiet")
+    project = int(run_cli("export", tmp_path / "aspects.jsonl.run", url, "--to", "label-studio", env=env).stdout)
+    ls = client(url, token)
+    assert 'choice="multiple"' in str(ls.projects.get(id=project).label_config)
+    sets = [["price", "delivery"], ["service"], ["quality", "price", "service"]]
+    decided = {}
+    for i, task in enumerate(ls.tasks.list(project=project, fields="task_only")):
+        if i == len(sets):
+            break
+        value = {"choices": sets[i]}
+        ls.annotations.create(id=task.id, result=[{"from_name": "label", "to_name": "text", "type": "choices",
+                                                   "value": value}])  # fmt: skip
+        decided[str(task.data["id"])] = sorted(sets[i], key=["price", "quality", "delivery", "service"].index)
+    run_cli("import", tmp_path / "aspects.jsonl.run", url, str(project), "--from", "label-studio", "--out", out,
+            env=env)  # fmt: skip
+    rows = {r["id"]: r for r in read_jsonl(out)}
+    assert {i: r["label"] for i, r in rows.items() if r["source"] == "human"} == decided

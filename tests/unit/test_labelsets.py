@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from autoannotator.errors import InputError
+from autoannotator.human import label_studio_config, read_decisions
 from autoannotator.labelsets import combine, decide, decode, encode, indicators, parse_set, row_confidence
 
 NAMES = ("anger", "joy", "sadness", "neutral")
@@ -63,3 +67,13 @@ def test_parse_set_allows_the_empty_set_when_the_task_does() -> None:
         [],
         "none",
     )
+
+
+def test_people_name_a_set_in_a_review_sheet_and_bad_names_are_one_line(tmp_path: Path) -> None:
+    sheet = tmp_path / "review.csv"
+    sheet.write_text("id,label\nr1,sadness|anger\nr2,\nr3,joy| banana\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"row 4: 'banana'"):
+        read_decisions(sheet, list(NAMES), multi=True)
+    sheet.write_text("id,label\nr1,sadness|anger\nr2,\nr3,neutral\n", encoding="utf-8")
+    assert read_decisions(sheet, list(NAMES), multi=True) == {"r1": '["anger", "sadness"]', "r3": '["neutral"]'}
+    assert 'choice="multiple"' in label_studio_config(list(NAMES), multiple=True)
