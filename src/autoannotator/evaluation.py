@@ -303,7 +303,7 @@ def _evaluate_multi(
     gold_field: str,
 ) -> Report:
     """The report of a multi-label output (`config`: the run's, from its ledger), scored by `multieval`."""
-    labels, separator = list(config["labels"]), config["task"].get("label_separator", "|")
+    labels, separator = list(config["labels"]), config.get("task", {}).get("label_separator", "|")
     sets = [labels_of(r.get("label"), separator) for r in rows]
     source = np.array([str(r.get("source")) for r in rows])
     n = len(rows)

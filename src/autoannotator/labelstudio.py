@@ -68,7 +68,7 @@ def _push(ledger: Ledger, ls: Any, url: str, project: int | None, title: str | N
     chosen = project_of(ledger, url, project)
     if chosen is None:
         name = title or f"autoannotator {ledger.meta('run_id') or ''}".strip()
-        xml = label_studio_config(labels, multiple=bool(config["task"].get("multi_label")))
+        xml = label_studio_config(labels, multiple=bool(config.get("task", {}).get("multi_label")))
         chosen = int(ls.projects.create(title=name[:50], label_config=xml).id)
         ledger.set_meta("label_studio", {"url": url.rstrip("/"), "project": chosen})
     present = {str(task.data.get("id")) for task in tasks(ls, chosen, annotated=False)}

@@ -382,7 +382,9 @@ def write_output(ledger: Ledger, out: Path) -> int:
     n = write_rows(
         out,
         output.labelled(ledger),
-        columns=MULTI_LABEL_COLUMNS if ledger.meta("config")["task"].get("multi_label") else OUTPUT_COLUMNS,
+        columns=MULTI_LABEL_COLUMNS
+        if ledger.meta("config").get("task", {}).get("multi_label")
+        else OUTPUT_COLUMNS,
         csv_safe=bool(ledger.meta("csv_safe")),
         labels=ledger.meta("config")["labels"],
     )

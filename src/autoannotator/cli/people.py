@@ -59,7 +59,7 @@ def export_command(
             config = beside(out, ".label_config.xml", stem=True)
             with atomic_path(config) as tmp:
                 run = ledger.meta("config")
-                xml = label_studio_config(run["labels"], multiple=bool(run["task"].get("multi_label")))
+                xml = label_studio_config(run["labels"], multiple=bool(run.get("task", {}).get("multi_label")))
                 tmp.write_text(xml, encoding="utf-8")
             err.print(f"Label Studio labeling config -> {config} (printed below)", markup=False)
             typer.echo(config.read_text(encoding="utf-8"), nl=False)
@@ -82,7 +82,7 @@ def import_command(
     """Bring people's decisions back into the run (source 'human') and rewrite the output."""
     with errors_as_lines(), Ledger(ledger_path(run_dir)) as ledger:
         config = ledger.meta("config")
-        task_labels, multi = config["labels"], bool(config["task"].get("multi_label"))
+        task_labels, multi = config["labels"], bool(config.get("task", {}).get("multi_label"))
         who: dict[str, tuple[str | None, str]] = {}
         if source is not None:
             server, key = _server(source, decisions, token)
@@ -95,7 +95,7 @@ def import_command(
                 raise InputError(where, f"labels not in the task: {wrong[:MAX_REPORTED]}", field="label")
         else:
             where = Path(decisions)
-            separator = config["task"].get("label_separator", "|")
+            separator = config.get("task", {}).get("label_separator", "|")
             labels = read_decisions(where, task_labels, multi=multi, separator=separator)
         unknown = sorted(set(labels) - ledger.known_ids(list(labels)))
         if unknown:

@@ -16,7 +16,7 @@ def labelled(ledger: Ledger, chunk: int = 2000, *, source: str | None = None) ->
     names = ledger.specialist_names()
     config = ledger.meta("config")
     labels: list[str] = config["labels"]
-    multi = bool(config["task"].get("multi_label"))
+    multi = bool(config.get("task", {}).get("multi_label"))
     last = -1
     while True:
         rows = ledger.db.execute(
