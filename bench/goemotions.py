@@ -62,7 +62,7 @@ def run(data: Path, replay: Path, folder: Path, *, target: float, seed: int) -> 
     )
     out = folder / f"t{target}-s{seed}.jsonl"
     annotate(config, out=out, run_dir=folder / f"t{target}-s{seed}.run")
-    report = evaluate(out, gold=data, gold_field="ekman")
+    report = evaluate(out, gold=data, gold_field="ekman", run_dir=folder / f"t{target}-s{seed}.run")
     assert report.multi_label is not None
     return {
         "target": target,

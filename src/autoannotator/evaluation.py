@@ -165,6 +165,10 @@ def evaluate(
     config, run_figures = _run_figures(run_dir or beside(out, ".run"))
     if config.get("task", {}).get("multi_label"):
         return _evaluate_multi(out, rows, config, run_figures, gold=gold, gold_field=gold_field)
+    if any(isinstance(r.get("label"), list) for r in rows):
+        raise InputError(
+            out, "a multi-label output is scored with its run folder (--run-dir: its task and labels)"
+        )
     output = Output.of(rows, config)
     report = _plain_report(out, rows, output)
     if config:

@@ -379,14 +379,13 @@ def _router(config: RunConfig, ledger: Ledger, reviewer: Reviewer | None) -> Rou
 def write_output(ledger: Ledger, out: Path) -> int:
     """Write the run's rows to `out` (atomically) and its skipped rows beside it; returns the row count. CSV
     cells that a spreadsheet would run as formulas are neutralised when the run asked for it (``csv_safe``)."""
+    config = ledger.meta("config")
     n = write_rows(
         out,
         output.labelled(ledger),
-        columns=MULTI_LABEL_COLUMNS
-        if ledger.meta("config").get("task", {}).get("multi_label")
-        else OUTPUT_COLUMNS,
+        columns=MULTI_LABEL_COLUMNS if config.get("task", {}).get("multi_label") else OUTPUT_COLUMNS,
         csv_safe=bool(ledger.meta("csv_safe")),
-        labels=ledger.meta("config")["labels"],
+        labels=config["labels"],
     )
     skipped = output.skipped(ledger)
     if skipped:
