@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import replace
+from typing import Any
 
 from autoannotator.config import RunConfig
 from autoannotator.evidence import Evidence
@@ -90,6 +91,25 @@ def run_batch(
         if verdict.status == "ok":  # against the reviewer it agrees with itself; against truth, as measured
             sure = router.reviewer_confidence if router is not None else verdict.confidence
             decisions[i] = replace(decisions[i], label=verdict.label, confidence=sure, source="llm")
+    routing = None if acceptance is None else acceptance.as_json()
+    return assemble(index, rows, records, skips, votes, probs, decisions, seconds, verdicts, routing)
+
+
+def assemble(
+    index: int,
+    rows: Sequence[Row],
+    records: Sequence[Record],
+    skips: Sequence[Skip],
+    votes: IntArray,
+    probs: FloatArray,
+    decisions: Sequence[Decision],
+    seconds: dict[str, float],
+    verdicts: dict[int, Verdict],
+    routing: dict[str, Any] | None,
+    *,
+    multi_label: bool = False,
+) -> Batch:
+    """The `Batch` a labelled batch commits: `verdicts` by index into `records`, `routing` as stored."""
     return Batch(
         index=index,
         first_pos=rows[0].pos,
@@ -101,7 +121,8 @@ def run_batch(
         decisions=decisions,
         seconds=seconds,
         reviews=[(records[i].pos, v) for i, v in sorted(verdicts.items())],
-        acceptance=None if acceptance is None else acceptance.as_json(),
+        acceptance=routing,
+        multi_label=multi_label,
     )
 
 

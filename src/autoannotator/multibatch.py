@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from autoannotator.adapters import Adapter, Adapts
-from autoannotator.batch import dedupe
+from autoannotator.batch import assemble, dedupe
 from autoannotator.config import RunConfig
 from autoannotator.errors import AdapterError
 from autoannotator.inference import Prepared
@@ -152,19 +152,9 @@ def run_multi_batch(
             decisions[i] = replace(
                 decisions[i], label=verdict.label, confidence=verdict.confidence, source="llm", scores=None
             )
-    return Batch(
-        index=index,
-        first_pos=rows[0].pos,
-        next_pos=rows[-1].pos + 1,
-        rows=[(r.pos, r.id, r.text) for r in records],
-        skips=[(s.pos, s.id, s.field, s.reason) for s in skips],
-        votes=votes,
-        probs=probs,
-        decisions=decisions,
-        seconds=seconds,
-        reviews=[(records[i].pos, v) for i, v in sorted(verdicts.items())],
-        acceptance=None if router is None or reviewer is None else _routing(threshold, evidence, router.target),
-        multi_label=True,
+    routing = None if router is None or reviewer is None else _routing(threshold, evidence, router.target)
+    return assemble(
+        index, rows, records, skips, votes, probs, decisions, seconds, verdicts, routing, multi_label=True
     )
 
 

@@ -22,7 +22,6 @@ import numpy as np
 from scipy.special import expit
 
 from autoannotator.errors import SpecialistError
-from autoannotator.specialists._common import package_version
 from autoannotator.specialists.base import Card, FloatArray, Specialist
 from autoannotator.specialists.features import Featurizer
 from autoannotator.specialists.trainable import LinearHead, TrainableSpecialist
@@ -61,20 +60,7 @@ class OneVsRestSpecialist(TrainableSpecialist):
     @property
     def card(self) -> Card:
         fitted = "fitted" if self.head_ is not None else "not fitted yet"
-        return Card(
-            name=self.name,
-            description=f"{self.featurizer.name} features + one logistic head per label (multi-label); {fitted}",
-            task_kinds=("any",),
-            output="multi",
-            native_labels=self.labels,
-            licence="Apache-2.0",
-            size_mb=self.featurizer.size_mb,
-            speed=self.featurizer.speed,
-            source="package autoannotator",
-            version=package_version("autoannotator"),
-            trainable=True,
-            weights=self.featurizer.weights,
-        )
+        return self._card(f"one logistic head per label (multi-label); {fitted}", "multi", self.labels)
 
     @property
     def ready(self) -> bool:

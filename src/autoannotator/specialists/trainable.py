@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 from scipy.special import softmax
@@ -101,12 +101,16 @@ class TrainableSpecialist:
     def card(self) -> Card:
         classes = self.head_.classes if self.head_ is not None else tuple(self.prototypes or ())
         fitted = "fitted head" if self.head_ is not None else "prototype head (label descriptions)"
+        return self._card(f"linear softmax head; {fitted}", "proba", classes)
+
+    def _card(self, head: str, output: Literal["proba", "multi"], labels: tuple[str, ...]) -> Card:
+        """The card of this featurizer with a `head` (described) giving `output` over `labels`."""
         return Card(
             name=self.name,
-            description=f"{self.featurizer.name} features + linear softmax head; {fitted}",
+            description=f"{self.featurizer.name} features + {head}",
             task_kinds=("any",),
-            output="proba",
-            native_labels=classes,
+            output=output,
+            native_labels=labels,
             licence="Apache-2.0",
             size_mb=self.featurizer.size_mb,
             speed=self.featurizer.speed,
