@@ -150,16 +150,16 @@ class Learner:
             if promoted:
                 specialists[name] = candidate
             report = StageReport(
-                name,
-                stage,
-                len(train),
-                len(replay),
-                len(val),
-                new,
-                old,
-                promoted,
-                time.perf_counter() - tick,
-                str(path),
+                specialist=name,
+                stage=stage,
+                train_rows=len(train),
+                replay_rows=len(replay),
+                val_rows=len(val),
+                val_accuracy=new,
+                previous_accuracy=old,
+                promoted=promoted,
+                seconds=time.perf_counter() - tick,
+                path=str(path),
             )
             reports.append(report)
         training.record_training(ledger, stage, upto, reports)

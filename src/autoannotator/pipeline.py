@@ -33,7 +33,7 @@ from autoannotator.ledger import Ledger, figures, output, training
 from autoannotator.ledger.cache import CallCache
 from autoannotator.llm.cost import Budget
 from autoannotator.multibatch import MultiRouter, run_multi_batch
-from autoannotator.review import Examples, HardRow, Reviewer, build_reviewer, controller_gateway
+from autoannotator.review import Examples, HardRow, Reviewer, build_reviewer, llm_gateway
 from autoannotator.routing import Router
 from autoannotator.specialists import build, shared_minilm
 from autoannotator.specialists.base import Specialist, Trainable
@@ -276,7 +276,7 @@ def choose(config: RunConfig, ledger_path: Path, budget: Budget, *, probe: int =
             review = config.review
             gateway = reviewer = None
             if review is not None and review.method != "replay" and not review.local:
-                gateway = controller_gateway(review, CallCache(ledger), budget=budget)
+                gateway = llm_gateway(review, CallCache(ledger), budget=budget)
             if review is not None and not review.local:
                 reviewer = build_reviewer(review, config.task, CallCache(ledger), budget=budget, examples=None)
             try:

@@ -80,7 +80,7 @@ class ReviewConfig(BaseModel):
         return cls(method=review, **fields)
 
 
-def controller_gateway(config: ReviewConfig, cache: Cache, *, budget: Budget) -> Gateway:
+def llm_gateway(config: ReviewConfig, cache: Cache, *, budget: Budget) -> Gateway:
     """A gateway to `config`'s LLM (its own connection), paying from the run's `budget`."""
     assert config.llm is not None
     return Gateway(
@@ -107,7 +107,7 @@ def build_reviewer(
             model=config.replay_model,
             setting=config.replay_setting,
         )
-    gateway = controller_gateway(config, cache, budget=budget)
+    gateway = llm_gateway(config, cache, budget=budget)
     return LLMReviewer(
         gateway,
         task,

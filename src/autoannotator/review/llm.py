@@ -108,7 +108,7 @@ class LLMReviewer:
 
     async def _ask(self, row: HardRow, *, sample: int) -> Verdict:
         """One answer for `row`: asked again once when it names no label or the call fails."""
-        spent = Verdict(None, "invalid", self.name, reason="no valid label after a retry")
+        spent = Verdict(label=None, status="invalid", reviewer=self.name, reason="no valid label after a retry")
         for attempt in range(2):
             request = self._request(row, retry=spent.raw if attempt else None, sample=sample)
             try:

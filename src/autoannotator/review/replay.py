@@ -62,26 +62,25 @@ class ReplayReviewer:
     def _one(self, row: HardRow, answers: dict[str, tuple[str, int, int]]) -> Verdict:
         recorded = answers.get(row.text.strip())
         if recorded is None:
-            return Verdict(None, "error", self.name, reason="no recorded answer for this text")
+            missing = "no recorded answer for this text"
+            return Verdict(label=None, status="error", reviewer=self.name, reason=missing)
         answer, prompt_tokens, completion_tokens = recorded
         cost = self.prices.cost(str(self.model), prompt_tokens, completion_tokens)
         try:
             self.budget.settle(self.budget.reserve(cost), cost)
         except BudgetError as exc:
-            return Verdict(None, "budget", self.name, reason=str(exc))
+            return Verdict(label=None, status="budget", reviewer=self.name, reason=str(exc))
         label, _ = parse_answer(answer, self.task)
         status: Status = "ok" if label is not None else "invalid"
         return Verdict(
-            label,
-            status,
-            self.name,
-            None,
-            None,
-            prompt_tokens,
-            completion_tokens,
-            cost,
-            answer,
-            None if label else "the recorded answer names no task label",
+            label=label,
+            status=status,
+            reviewer=self.name,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=cost,
+            raw=answer,
+            reason=None if label else "the recorded answer names no task label",
         )
 
     def close(self) -> None:
