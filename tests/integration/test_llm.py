@@ -189,12 +189,23 @@ def test_identical_prompts_in_flight_share_one_call() -> None:
 
 
 def test_rate_limiter_spaces_requests() -> None:
+    """3 calls a minute: a burst of 3 goes at once, the 4th waits (the bucket leaks 1 call per 20 s)."""
     limiter = RateLimiter(concurrency=2, rpm=3)
-    window = limiter.delay(1, 0.0)
-    assert window == 0.0
-    limiter._window.extend([(0.0, 1), (1.0, 1), (2.0, 1)])
-    assert limiter.delay(1, 10.0) == pytest.approx(50.01)
-    assert limiter.delay(1, 61.0) == 0.0
+
+    async def times() -> tuple[list[float], bool]:
+        start = time.monotonic()
+        for _ in range(3):
+            await limiter.acquire(1)
+            limiter.release()
+        burst = [time.monotonic() - start]
+        fourth = asyncio.ensure_future(limiter.acquire(1))
+        await asyncio.sleep(1.0)
+        waiting = not fourth.done()
+        fourth.cancel()
+        return burst, waiting
+
+    burst, waiting = asyncio.run(times())
+    assert burst[0] < 1.0 and waiting
 
 
 def test_price_table_matches_dated_names(tmp_path: Path) -> None:

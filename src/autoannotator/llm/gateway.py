@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import time
-from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
+from aiolimiter import AsyncLimiter
+
 from autoannotator.errors import BudgetError
 from autoannotator.llm.base import ChatModel, Completion, Request, UnbilledError, prompt_bytes
-from autoannotator.llm.cost import Budget, PriceTable
+from autoannotator.llm.cost import Budget, PriceTable, Reservation
 
 
 @dataclass(frozen=True)
@@ -47,34 +47,34 @@ class Cache(Protocol):
 
 
 class RateLimiter:
-    """At most `concurrency` calls in flight, `rpm` calls and `tpm` prompt tokens per rolling minute."""
+    """At most `concurrency` calls in flight, `rpm` calls and `tpm` prompt tokens a minute (aiolimiter's leaky
+    buckets: a burst up to the minute's allowance, then an even pace)."""
 
     def __init__(self, *, concurrency: int = 8, rpm: int | None = None, tpm: int | None = None) -> None:
         self.concurrency = concurrency
         self.rpm = rpm
         self.tpm = tpm
-        self._window: deque[tuple[float, int]] = deque()
         self._semaphore: asyncio.Semaphore | None = None
+        self._calls = None if rpm is None else AsyncLimiter(rpm, 60.0)
+        self._tokens = None if tpm is None else AsyncLimiter(tpm, 60.0)
 
     async def acquire(self, tokens: int) -> None:
-        """Wait for a slot and for room in the minute windows, then take them."""
+        """Wait for a slot and for room in the minute's allowances, then take them."""
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.concurrency)
         await self._semaphore.acquire()
-        while (delay := self.delay(tokens, time.monotonic())) > 0:
-            await asyncio.sleep(delay)
-        self._window.append((time.monotonic(), tokens))
+        try:
+            if self._calls is not None:
+                await self._calls.acquire()
+            if self._tokens is not None and self.tpm is not None:
+                await self._tokens.acquire(min(tokens, self.tpm))  # a prompt over the allowance waits a minute
+        except BaseException:
+            self._semaphore.release()
+            raise
 
     def release(self) -> None:
         assert self._semaphore is not None
         self._semaphore.release()
-
-    def delay(self, tokens: int, now: float) -> float:
-        while self._window and now - self._window[0][0] >= 60.0:
-            self._window.popleft()
-        over_rpm = self.rpm is not None and len(self._window) >= self.rpm
-        over_tpm = self.tpm is not None and self._window and sum(t for _, t in self._window) + tokens > self.tpm
-        return 60.0 - (now - self._window[0][0]) + 0.01 if (over_rpm or over_tpm) else 0.0
 
 
 class Gateway:
@@ -97,6 +97,7 @@ class Gateway:
         self.calls = 0
         self.cache_hits = 0
         self._in_flight: dict[str, asyncio.Future[Answer]] = {}
+        self._settled = asyncio.Condition()
 
     def key(self, request: Request) -> str:
         """The cache key: sha256 of the model name, messages and parameters (never a credential)."""
@@ -134,17 +135,22 @@ class Gateway:
         flight.set_result(answer)
         return answer
 
-    async def _buy(self, key: str, request: Request) -> Answer:
-        """One paid call: reserve the worst case, respect the limiter, settle the real cost, store the answer."""
-        worst = self.worst_case_usd(request)
+    async def _reserve(self, worst: float) -> Reservation:
+        """Hold `worst` USD of the budget, waiting while calls in flight hold what it needs (their holds shrink
+        to their real costs as they settle); `BudgetError` when it can never fit."""
         while True:
             try:
-                reservation = self.budget.reserve(worst)
-                break
+                return self.budget.reserve(worst)
             except BudgetError:
                 if not self.budget.fits_later(worst):  # spent for good: this call can never be paid
                     raise
-                await asyncio.sleep(0.01)  # the holds of the calls in flight will shrink to their real costs
+            async with self._settled:  # no await between the failed hold and the wait: no settle is missed
+                await self._settled.wait()
+
+    async def _buy(self, key: str, request: Request) -> Answer:
+        """One paid call: reserve the worst case, respect the limiter, settle the real cost, store the answer."""
+        worst = self.worst_case_usd(request)
+        reservation = await self._reserve(worst)
         cost = 0.0
         try:
             await self.limiter.acquire(prompt_bytes(request.messages))
@@ -160,6 +166,8 @@ class Gateway:
             cost = self.prices.cost(self.model.name, completion.prompt_tokens, completion.completion_tokens)
         finally:
             self.budget.settle(reservation, cost)
+            async with self._settled:
+                self._settled.notify_all()  # calls waiting for budget may fit now
         if self.cache is not None:
             tokens = (completion.prompt_tokens, completion.completion_tokens)
             self.cache.store_call(key, request.purpose, completion_json(completion), tokens, cost)
