@@ -107,7 +107,7 @@ def baseline(config: RunConfig, method: str) -> RunConfig:
     raise SpecialistError(f"unknown baseline {method!r}: llm, majority or specialist:NAME")
 
 
-OPERATIONAL = {"budget_usd", "concurrency", "rpm", "tpm", "timeout_s"}
+OPERATIONAL = {"budget_usd", "concurrency", "rpm", "tpm", "timeout_s", "batch_poll_s"}
 """Review settings a resumed run may change: they decide how calls are made, not what they answer."""
 
 

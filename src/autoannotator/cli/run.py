@@ -69,6 +69,14 @@ def annotate_command(
     rpm: Annotated[int | None, typer.Option(help="LLM requests per minute, at most.")] = None,
     tpm: Annotated[int | None, typer.Option(help="LLM prompt tokens per minute, at most.")] = None,
     llm_timeout: Annotated[float, typer.Option(help="Seconds per LLM request attempt.")] = 60.0,
+    batch_api: Annotated[
+        bool,
+        typer.Option(
+            help="Review each batch's hard and audit rows as one OpenAI Batch API job (batch price, answers "
+            "within 24 h; a killed run re-attaches to a job in flight on --resume). Needs --llm openai:MODEL."
+        ),
+    ] = False,
+    batch_poll_s: Annotated[float, typer.Option(help="With --batch-api: seconds between polls of a job.")] = 30.0,
     prices: Annotated[Path | None, typer.Option(help="Price table YAML (default: the bundled one).")] = None,
     allow_generated_code: Annotated[
         bool, typer.Option(help="Allow Python adapters (written by the LLM or in the task), run sandboxed.")
@@ -149,7 +157,15 @@ def annotate_command(
             tpm,
             prices,
             timeout_s=llm_timeout,
-        ).model_copy(
+        )
+        if batch_api:
+            if config.review is None:
+                raise typer.BadParameter("--batch-api needs a reviewer: --llm openai:MODEL")
+            batching = {"batch_api": True, "batch_poll_s": batch_poll_s}
+            config = config.model_copy(
+                update={"review": ReviewConfig.model_validate({**config.review.model_dump(), **batching})}
+            )
+        config = config.model_copy(
             update={
                 "allow_generated_code": allow_generated_code,
                 "candidates": tuple(c.strip() for c in (candidates or "").split(",") if c.strip()),

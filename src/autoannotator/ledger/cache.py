@@ -1,4 +1,5 @@
-"""The LLM answer cache: every paid answer stored at once, keyed by its request, so nothing is paid twice."""
+"""The LLM answer cache: every paid answer stored at once, keyed by its request, so nothing is paid twice; and
+the journal of Batch API jobs in flight."""
 
 from __future__ import annotations
 
@@ -24,3 +25,12 @@ class CallCache:
             "INSERT OR IGNORE INTO llm_calls VALUES (?, ?, ?, ?, ?, ?, datetime('now'))",
             (key, purpose, completion, *tokens, cost_usd),
         )
+
+    def job(self, key: str) -> dict[str, str] | None:
+        """A Batch API job journalled under `key` (its ids), or None."""
+        saved: dict[str, str] | None = self.ledger.meta(f"job:{key}")
+        return saved
+
+    def record_job(self, key: str, job: dict[str, str]) -> None:
+        """Journal a submitted Batch API job at once (a run killed while it is in flight re-attaches to it)."""
+        self.ledger.set_meta(f"job:{key}", job)

@@ -18,13 +18,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from autoannotator.errors import AutoAnnotatorError, BudgetError, describe
 
 
-class Price(BaseModel):
+class Rate(BaseModel):
     """USD per million tokens."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     input: float = Field(ge=0)
     output: float = Field(ge=0)
+
+
+class Price(Rate):
+    """USD per million tokens, interactive; `batch`: through the provider's Batch API (None: no discount)."""
+
+    batch: Rate | None = None
 
 
 class PriceTable(BaseModel):
@@ -43,12 +49,13 @@ class PriceTable(BaseModel):
         prefixes = [m for m in self.models if name.startswith(m + "-")]
         return self.models[max(prefixes, key=len)] if prefixes else None
 
-    def cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
-        """USD for one call (0 for a model not in the table)."""
+    def cost(self, model: str, prompt_tokens: int, completion_tokens: int, *, batch: bool = False) -> float:
+        """USD for one call (0 for a model not in the table); `batch`: at its Batch API rate where it has one."""
         price = self.price(model)
         if price is None:
             return 0.0
-        return (prompt_tokens * price.input + completion_tokens * price.output) / 1e6
+        rate: Rate = price.batch if batch and price.batch is not None else price
+        return (prompt_tokens * rate.input + completion_tokens * rate.output) / 1e6
 
 
 def load_prices(path: Path | None = None) -> PriceTable:

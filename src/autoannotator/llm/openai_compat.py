@@ -40,7 +40,8 @@ class OpenAIChat:
         return self.model
 
     @cached_property
-    def _client(self) -> Any:
+    def client(self) -> Any:
+        """The SDK's `AsyncOpenAI` client (made on first use)."""
         from openai import AsyncOpenAI
 
         return AsyncOpenAI(
@@ -50,42 +51,51 @@ class OpenAIChat:
             max_retries=self.max_retries,
         )
 
-    async def complete(self, request: Request) -> Completion:
-        kwargs: dict[str, Any] = {
+    def body(self, request: Request) -> dict[str, Any]:
+        """The Chat Completions request body of `request` (as sent, and as a Batch API line's ``body``)."""
+        body: dict[str, Any] = {
             "model": self.model,
             "messages": list(request.messages),
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
         }
         if request.seed is not None:
-            kwargs["seed"] = request.seed
+            body["seed"] = request.seed
         if request.json_schema is not None and self.structured:
-            kwargs["response_format"] = {
+            body["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "answer", "schema": request.json_schema, "strict": True},
             }
+        return body
+
+    async def complete(self, request: Request) -> Completion:
         import openai
 
         try:
-            response = await self._client.chat.completions.create(**kwargs)
+            response = await self.client.chat.completions.create(**self.body(request))
         except openai.APIStatusError as exc:
             if exc.status_code == 429 or exc.status_code >= 500:
                 raise UnbilledError(f"{self.model}: HTTP {exc.status_code} after retries: {exc.message}") from exc
             raise
-        text = (response.choices[0].message.content or "") if response.choices else ""
-        usage = response.usage
-        return Completion(
-            text=text,
-            prompt_tokens=usage.prompt_tokens if usage else prompt_bytes(request.messages) // 4,
-            completion_tokens=usage.completion_tokens if usage else len(text.encode("utf-8")) // 4 + 1,
-            model=str(response.model or self.model),
-        )
+        return completion_of(response, request, self.model)
 
     async def aclose(self) -> None:
         """Close the HTTP connections (call on the loop that used them)."""
-        if "_client" in self.__dict__:
-            await self._client.close()
-            del self.__dict__["_client"]
+        if "client" in self.__dict__:
+            await self.client.close()
+            del self.__dict__["client"]
+
+
+def completion_of(response: Any, request: Request, model: str) -> Completion:
+    """A `Completion` from a Chat Completions response (the SDK's object); tokens estimated when not reported."""
+    text = (response.choices[0].message.content or "") if response.choices else ""
+    usage = response.usage
+    return Completion(
+        text=text,
+        prompt_tokens=usage.prompt_tokens if usage else prompt_bytes(request.messages) // 4,
+        completion_tokens=usage.completion_tokens if usage else len(text.encode("utf-8")) // 4 + 1,
+        model=str(response.model or model),
+    )
 
 
 def build(model: str, timeout_s: float) -> OpenAIChat:

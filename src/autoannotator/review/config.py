@@ -11,7 +11,10 @@ from autoannotator.errors import AutoAnnotatorError
 from autoannotator.llm import chat_model, provider, usage
 from autoannotator.llm.cost import Budget, load_prices
 from autoannotator.llm.gateway import Cache, Gateway, RateLimiter
+from autoannotator.llm.openai_batch import OpenAIBatches
+from autoannotator.llm.openai_compat import OpenAIChat
 from autoannotator.review.base import Reviewer
+from autoannotator.review.batch import BatchAPIReviewer, Journal
 from autoannotator.review.llm import LLMReviewer
 from autoannotator.review.prompts import Examples
 from autoannotator.review.replay import ReplayReviewer
@@ -38,6 +41,8 @@ class ReviewConfig(BaseModel):
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
     prices: Path | None = None
+    batch_api: bool = Field(default=False, description="review through the OpenAI Batch API (batch price)")
+    batch_poll_s: float = Field(default=30.0, gt=0, description="seconds between polls of a Batch API job")
 
     @model_validator(mode="after")
     def _check(self) -> ReviewConfig:
@@ -52,6 +57,8 @@ class ReviewConfig(BaseModel):
             provider(self.llm)
         except AutoAnnotatorError as exc:
             raise ValueError(str(exc)) from None
+        if self.batch_api and not self.llm.startswith("openai:"):
+            raise ValueError("--batch-api needs --llm openai:MODEL (an endpoint with the OpenAI Batch API)")
         return self
 
     @property
@@ -93,7 +100,7 @@ def llm_gateway(config: ReviewConfig, cache: Cache, *, budget: Budget) -> Gatewa
 
 
 def build_reviewer(
-    config: ReviewConfig, task: Task, cache: Cache, *, budget: Budget, examples: Examples | None
+    config: ReviewConfig, task: Task, cache: Journal, *, budget: Budget, examples: Examples | None
 ) -> Reviewer:
     """The reviewer a `ReviewConfig` describes, paying from the run's `budget` (one for everything a run
     spends: the meta-controller, the reviewer, the calibration rows)."""
@@ -108,12 +115,15 @@ def build_reviewer(
             setting=config.replay_setting,
         )
     gateway = llm_gateway(config, cache, budget=budget)
-    return LLMReviewer(
-        gateway,
-        task,
-        strategy=config.strategy,
-        show_votes=config.show_votes,
-        examples=examples if config.strategy.examples else None,
-        shots=config.shots,
-        samples=config.samples,
-    )
+    asking: dict[str, Any] = {
+        "strategy": config.strategy,
+        "show_votes": config.show_votes,
+        "examples": examples if config.strategy.examples else None,
+        "shots": config.shots,
+        "samples": config.samples,
+    }
+    if config.batch_api:
+        assert isinstance(gateway.model, OpenAIChat)
+        batches = OpenAIBatches(gateway.model, poll_s=config.batch_poll_s)
+        return BatchAPIReviewer(gateway, batches, cache, task, **asking)
+    return LLMReviewer(gateway, task, **asking)
