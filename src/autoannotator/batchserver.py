@@ -17,15 +17,15 @@ import threading
 from collections import Counter
 from email.parser import BytesParser
 from email.policy import default
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 
-from autoannotator.testing import Answerer
+from autoannotator.testing import Answerer, LocalServer, Quiet
 
 Outcome = Literal["completed", "failed", "expired"]
 
 
-class BatchServer:
+class BatchServer(LocalServer):
     """See the module docstring; `outcomes` gives each new job's ending in turn (then `outcome`)."""
 
     def __init__(
@@ -44,21 +44,12 @@ class BatchServer:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.billed: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start the server first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def __enter__(self) -> BatchServer:
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # quiet
-                return
-
-            def do_POST(self) -> None:
+        class Handler(Quiet):
+            def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with owner._lock:
                     if self.path.endswith("/files"):
@@ -67,23 +58,14 @@ class BatchServer:
                         reply = owner._create(json.loads(body))
                 _send(self, 200, reply)
 
-            def do_GET(self) -> None:
+            def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
                 with owner._lock:
                     if self.path.endswith("/content"):
                         _send(self, 200, owner.files[self.path.split("/")[-2]], raw=True)
                     else:
                         _send(self, 200, owner._retrieve(self.path.rsplit("/", 1)[-1]))
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        return Handler
 
     def _upload(self, content_type: str, body: bytes) -> dict[str, Any]:
         message = BytesParser(policy=default).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)

@@ -77,6 +77,20 @@ def row_confidence(p: FloatArray) -> FloatArray:
     return result
 
 
+def read_answer(text: str, key: str) -> tuple[Any, str | None]:
+    """(the answer's `key` field, or the whole answer when it is not a JSON object; its rationale) from an LLM's
+    text: JSON (fenced or not) or plain text, which comes back as it is, trimmed."""
+    cleaned = re.sub(r"^```(?:json)?|```$", "", text.strip()).strip()
+    try:
+        value: Any = json.loads(cleaned)
+    except json.JSONDecodeError:
+        return cleaned, None
+    if isinstance(value, dict):
+        rationale = value.get("rationale") if isinstance(value.get("rationale"), str) else None
+        return value.get(key), rationale
+    return value, None
+
+
 def parse_set(
     text: str, names: Sequence[str], *, allow_empty: bool, max_labels: int | None
 ) -> tuple[list[str] | None, str | None]:
@@ -84,15 +98,9 @@ def parse_set(
     list, or names separated by commas, ``|`` or new lines. None when a name is not a task label, when the set is
     empty and the task does not allow it, or when it has more than `max_labels`."""
     by_key = {name.casefold(): name for name in names}
-    cleaned = re.sub(r"^```(?:json)?|```$", "", text.strip()).strip()
-    rationale = None
-    try:
-        value: Any = json.loads(cleaned)
-    except json.JSONDecodeError:
-        value = [part for part in re.split(r"[,|\n]", cleaned) if part.strip()]
-    if isinstance(value, dict):
-        rationale = value.get("rationale") if isinstance(value.get("rationale"), str) else None
-        value = value.get("labels")
+    value, rationale = read_answer(text, "labels")
+    if isinstance(value, str) and not value.startswith("{"):
+        value = [part for part in re.split(r"[,|\n]", value) if part.strip()]
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from autoannotator.io import read_rows
 from autoannotator.llm.base import Completion, Request, prompt_bytes
@@ -62,7 +62,41 @@ class FakeChat:
         return Completion(text, prompt_bytes(request.messages) // 4, max(1, len(text.split())), self.name)
 
 
-class ChatServer:
+class Quiet(BaseHTTPRequestHandler):
+    """A request handler that logs nothing."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+class LocalServer:
+    """An HTTP server on 127.0.0.1 (a free port) in a background thread, while used as a context manager;
+    subclasses give the request handler."""
+
+    _server: ThreadingHTTPServer | None = None
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start the server first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> Self:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+class ChatServer(LocalServer):
     """A Chat Completions server on 127.0.0.1 (random port), run in a background thread.
 
     `answer(messages) -> content`; `faults(n) -> Fault | None` for the n-th request (0-based); `delay_s` before
@@ -88,20 +122,11 @@ class ChatServer:
         self.replies: list[tuple[int, int]] = []
         """(prompt, completion) tokens of every 200 reply, usable or not: what a provider would bill."""
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start the server first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def __enter__(self) -> ChatServer:
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # quiet
-                return
-
+        class Handler(Quiet):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 with owner._lock:
@@ -113,16 +138,7 @@ class ChatServer:
                         owner.fault_counts[fault] = owner.fault_counts.get(fault, 0) + 1
                 owner._respond(self, body, fault)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        return Handler
 
     def _respond(self, handler: BaseHTTPRequestHandler, body: dict[str, Any], fault: Fault | None) -> None:
         if fault == "timeout":

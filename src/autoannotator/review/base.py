@@ -7,13 +7,11 @@ A reviewer never guesses: an answer that names no task label is asked again once
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
-from autoannotator.labelsets import encode, parse_set
+from autoannotator.labelsets import encode, parse_set, read_answer
 from autoannotator.task import Task
 
 Status = Literal["ok", "invalid", "budget", "error"]
@@ -66,15 +64,7 @@ def parse_label(text: str, labels: Sequence[str]) -> tuple[str | None, str | Non
     Matching is exact after trimming quotes and case; anything else gives ``(None, rationale)``.
     """
     by_key = {label.casefold(): label for label in labels}
-    cleaned = re.sub(r"^```(?:json)?|```$", "", text.strip()).strip()
-    rationale = None
-    try:
-        value: Any = json.loads(cleaned)
-    except json.JSONDecodeError:
-        value = cleaned
-    if isinstance(value, dict):
-        rationale = value.get("rationale") if isinstance(value.get("rationale"), str) else None
-        value = value.get("label")
+    value, rationale = read_answer(text, "label")
     if not isinstance(value, str):
         return None, rationale
     return by_key.get(value.strip().strip("\"'.").casefold()), rationale

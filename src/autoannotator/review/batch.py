@@ -84,15 +84,6 @@ class BatchAPIReviewer(LLMReviewer):
             pending = retry
         return [self._combine([answers[(i, s)] for s in range(draws)]) for i in range(len(rows))]
 
-    def _combine(self, answers: list[Verdict]) -> Verdict:
-        verdict = self.strategy.combine(answers, self.task.label_names)
-        return replace(
-            verdict,
-            prompt_tokens=sum(a.prompt_tokens for a in answers),
-            completion_tokens=sum(a.completion_tokens for a in answers),
-            cost_usd=sum(a.cost_usd for a in answers),
-        )
-
     def _verdict(self, status: str, reason: str | None = None, **fields: Any) -> Verdict:
         return Verdict(label=None, status=status, reviewer=self.name, reason=reason, **fields)  # type: ignore[arg-type]
 

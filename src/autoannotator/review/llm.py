@@ -97,7 +97,10 @@ class LLMReviewer:
 
     async def _review(self, row: HardRow) -> Verdict:
         draws = self.strategy.calls(samples=self.samples)
-        answers = await asyncio.gather(*(self._ask(row, sample=s) for s in range(draws)))
+        return self._combine(await asyncio.gather(*(self._ask(row, sample=s) for s in range(draws))))
+
+    def _combine(self, answers: Sequence[Verdict]) -> Verdict:
+        """One verdict from a row's answers (the strategy combines them), with the spend of all of them."""
         verdict = self.strategy.combine(answers, self.task.label_names)
         return replace(
             verdict,
