@@ -123,10 +123,10 @@ class Learner:
         ledger: Ledger,
         specialists: dict[str, Trainable],
         inputs: Sequence[tuple[str, Specialist]] = (),
-    ) -> list[StageReport]:
+    ) -> dict[str, Trainable]:
         """Train every specialist in `specialists` on the rows reviewed so far (see the module docstring), save
-        and record each version, and swap the promoted ones into `specialists` (in place). `inputs` are the
-        fixed specialists whose outputs a stacked head sees."""
+        and record each version; returns the promoted new versions by name (the others stay as they are).
+        `inputs` are the fixed specialists whose outputs a stacked head sees."""
         stage = training.stage(ledger) + 1
         upto = ledger.next_pos()
         reviewed = training.reviewed_rows(ledger, upto=upto)
@@ -135,8 +135,8 @@ class Learner:
         replay = self._replay(ledger, upto)
         texts = [t for t, _ in train + replay]
         labels = [lab for _, lab in train + replay]
-        reports = []
-        for name, current in list(specialists.items()):
+        reports, promoted_versions = [], {}
+        for name, current in specialists.items():
             tick = time.perf_counter()
             candidate = current.fresh(self._inputs(inputs), self.config.seed)
             if len(set(labels)) >= 2:
@@ -148,7 +148,7 @@ class Learner:
             if candidate.fitted:
                 candidate.save(path)
             if promoted:
-                specialists[name] = candidate
+                promoted_versions[name] = candidate
             report = StageReport(
                 specialist=name,
                 stage=stage,
@@ -163,7 +163,7 @@ class Learner:
             )
             reports.append(report)
         training.record_training(ledger, stage, upto, reports)
-        return reports
+        return promoted_versions
 
     def previous(
         self, current: Trainable, val: Sequence[tuple[str, str]], inputs: Sequence[tuple[str, Specialist]]
@@ -208,11 +208,13 @@ class Learner:
         ledger: Ledger,
         specialists: dict[str, Trainable],
         inputs: Sequence[tuple[str, Specialist]] = (),
-    ) -> None:
-        """Load the last promoted version of each specialist (a resumed run)."""
-        for name, path in training.promoted_versions(ledger).items():
-            if name in specialists:
-                specialists[name] = specialists[name].load_version(Path(path), self._inputs(inputs))
+    ) -> dict[str, Trainable]:
+        """The last promoted version of each of `specialists` that has one (a resumed run), by name."""
+        return {
+            name: specialists[name].load_version(Path(path), self._inputs(inputs))
+            for name, path in training.promoted_versions(ledger).items()
+            if name in specialists
+        }
 
     def _inputs(self, inputs: Sequence[tuple[str, Specialist]]) -> Sequence[tuple[str, Specialist]]:
         """The fixed specialists a candidate stacks on: `inputs` when stacking is on, else none."""

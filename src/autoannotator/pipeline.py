@@ -314,14 +314,13 @@ def _learn(
     versions); returns `prepared` with the promoted versions swapped in. The router then re-judges them."""
     trainables = {n: s for n, s, _ in prepared if isinstance(s, Trainable)}
     fixed = [(n, s) for n, s, _ in prepared if n not in trainables]
-    if restore:
-        learner.restore(ledger, trainables, fixed)
+    changed = learner.restore(ledger, trainables, fixed) if restore else {}
     trained = bool(trainables) and learner.due(ledger)
     if trained:
-        learner.train(ledger, trainables, fixed)
+        changed |= learner.train(ledger, {**trainables, **changed}, fixed)
     prepared = [
-        (name, trainables[name], compile_adapter(None, trainables[name].card, task))
-        if name in trainables and trainables[name] is not specialist
+        (name, changed[name], compile_adapter(None, changed[name].card, task))
+        if name in changed
         else (name, specialist, adapter)
         for name, specialist, adapter in prepared
     ]
