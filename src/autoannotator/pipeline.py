@@ -27,12 +27,13 @@ from autoannotator.controller import select
 from autoannotator.errors import AutoAnnotatorError, InputError
 from autoannotator.evidence import read_calibration, self_estimate
 from autoannotator.inference import Remembered, vote
-from autoannotator.io import ColumnType, Record, Source, beside, exists, file_format, write_rows
+from autoannotator.io import Record, Source, exists, file_format
 from autoannotator.learning import Learner
-from autoannotator.ledger import Ledger, figures, output, training
+from autoannotator.ledger import Ledger, figures, training
 from autoannotator.ledger.cache import CallCache
 from autoannotator.llm.cost import Budget
 from autoannotator.multibatch import MultiRouter, run_multi_batch
+from autoannotator.outputs import write_output
 from autoannotator.review import Examples, HardRow, Reviewer, build_reviewer, llm_gateway
 from autoannotator.routing import Router
 from autoannotator.specialists import build, shared_minilm
@@ -41,28 +42,6 @@ from autoannotator.task import Task
 
 __all__ = ["RunConfig", "RunResult", "annotate", "baseline", "prepare", "vote", "write_output"]
 
-OUTPUT_COLUMNS: dict[str, ColumnType] = {
-    "id": "string",
-    "text": "string",
-    "label": "string",
-    "confidence": "float",
-    "source": "string",
-    "best_guess": "string",
-    "votes": "string",
-    "agreement": "float",
-    "stage": "int",
-    "review": "string",
-    "rationale": "string",
-    "tokens": "int",
-    "cost_usd": "float",
-}
-MULTI_LABEL_COLUMNS: dict[str, ColumnType] = {
-    **OUTPUT_COLUMNS,
-    "label": "labels",
-    "label_scores": "string",
-    "best_guess": "labels",
-}
-"""A multi-label run's columns: its sets as lists, and each chosen label's probability (`label_scores`)."""
 Progress = Callable[[int, int, int], None]
 """Called after each batch with (rows done, bytes read, bytes total)."""
 
@@ -373,27 +352,6 @@ def _router(config: RunConfig, ledger: Ledger, reviewer: Reviewer | None) -> Rou
     accuracy = float((said == calibration.reference).mean())
     ledger.set_meta("calibration", {"rows": len(said), "reviewer_accuracy": accuracy})
     return Router(config.trust, labels, replace(calibration, reviewer_accuracy=accuracy))
-
-
-def write_output(ledger: Ledger, out: Path) -> int:
-    """Write the run's rows to `out` (atomically) and its skipped rows beside it; returns the row count. CSV
-    cells that a spreadsheet would run as formulas are neutralised when the run asked for it (``csv_safe``)."""
-    config = ledger.meta("config")
-    n = write_rows(
-        out,
-        output.labelled(ledger),
-        columns=MULTI_LABEL_COLUMNS if config.get("task", {}).get("multi_label") else OUTPUT_COLUMNS,
-        csv_safe=bool(ledger.meta("csv_safe")),
-        labels=config["labels"],
-    )
-    skipped = output.skipped(ledger)
-    if skipped:
-        write_rows(
-            beside(out, ".skipped.jsonl", stem=True),
-            [skipped],
-            columns={"row": "int", "id": "string", "field": "string", "reason": "string"},
-        )
-    return n
 
 
 def _reviewer(config: RunConfig, ledger: Ledger, budget: Budget) -> tuple[Reviewer | None, Examples | None]:

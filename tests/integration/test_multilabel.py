@@ -118,7 +118,7 @@ def test_a_multi_label_output_as_a_dataset(run: tuple[Path, list[dict[str, str]]
     folder = tmp_path / "ds"
     run_cli("export", out.parent / "out.jsonl.run", "--out", tmp_path / "unused.csv")  # nothing unresolved
     from autoannotator.ledger import Ledger
-    from autoannotator.pipeline import write_output
+    from autoannotator.outputs import write_output
 
     with Ledger(out.parent / "out.jsonl.run" / "ledger.sqlite") as ledger:
         write_output(ledger, Path(f"hf-disk:{folder}"))

@@ -15,7 +15,7 @@ LAYERS = (
     ("io", "adapters", "task", "voting", "labelsets"),  # rows in; the task; votes and how they are combined
     ("ledger",),  # storage: schema, migrations, transactions
     ("trust", "learning", "review", "human", "testing", "batchserver"),  # trust, training, reviewers, people
-    ("inference", "evidence", "controller", "labelstudio", "config"),
+    ("inference", "evidence", "controller", "labelstudio", "config", "outputs"),
     ("multieval",),
     ("routing", "evaluation"),
     ("batch", "multibatch"),

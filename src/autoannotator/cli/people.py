@@ -20,7 +20,7 @@ from autoannotator.human import (
 from autoannotator.io import atomic_path, beside
 from autoannotator.labelstudio import pull, push
 from autoannotator.ledger import Ledger, humans
-from autoannotator.pipeline import write_output
+from autoannotator.outputs import write_output
 
 LABEL_STUDIO = "label-studio"
 TOKEN_ENV = "LABEL_STUDIO_API_KEY"
