@@ -242,3 +242,26 @@ class Asker:
             for i in chosen
         ]
         return dict(zip(chosen, self.reviewer.review(rows), strict=True))
+
+
+def relabel_multi(ledger: Ledger, prepared: Prepared, config: RunConfig, router: MultiRouter) -> None:
+    """The final heads re-label the accepted rows of earlier stages (``--relabel-final``): a row whose new set
+    clears the last measured threshold takes it; the others keep theirs. Chunk by chunk, each one transaction."""
+    stage = training.stage(ledger)
+    threshold, calibration, _ = router.threshold(ledger, prepared, [])
+    if threshold == np.inf:
+        return
+    task = config.task
+    for chunk in training.relabel_candidates(ledger, stage):
+        probs, covered, _ = presence([t for _, t, _ in chunk], prepared, len(task.labels))
+        records = [Record(pos, "", text) for pos, text, _ in chunk]
+        unaudited = [False] * len(records)
+        decisions = _decisions(
+            records, probs, covered, task, threshold, calibration, stage=stage, audited=unaudited
+        )
+        training.record_relabels(
+            ledger,
+            stage,
+            [(pos, old, d.label, d.confidence) for (pos, _, old), d in zip(chunk, decisions, strict=True)],
+            [d.scores for d in decisions],
+        )

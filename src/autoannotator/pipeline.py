@@ -32,7 +32,7 @@ from autoannotator.learning import Learner
 from autoannotator.ledger import Ledger, figures, training
 from autoannotator.ledger.cache import CallCache
 from autoannotator.llm.cost import Budget
-from autoannotator.multibatch import MultiRouter, run_multi_batch
+from autoannotator.multibatch import MultiRouter, relabel_multi, run_multi_batch
 from autoannotator.outputs import write_output
 from autoannotator.review import Examples, HardRow, Reviewer, build_reviewer, llm_gateway
 from autoannotator.routing import Router
@@ -227,8 +227,11 @@ def _run_batches(
             if progress is not None:
                 progress(done, source.bytes_read, source.size)
         learner = stages.learner
-        if learner is not None and learner.config.relabel_final and not isinstance(router, MultiRouter):
-            relabel(ledger, prepared, config, router, pool=pool)
+        if learner is not None and learner.config.relabel_final:
+            if isinstance(router, MultiRouter):
+                relabel_multi(ledger, prepared, config, router)
+            else:
+                relabel(ledger, prepared, config, router, pool=pool)
 
 
 def run_budget(config: RunConfig, ledger_path: Path) -> Budget:

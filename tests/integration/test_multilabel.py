@@ -46,7 +46,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, 
         run_cli(
             *("annotate", EXAMPLE, "--task", "aspects", "--specialists", "minilm,tfidf", "--out", out),
             *("--llm", "openai:gpt-4o-mini", "--review", "zero-shot", "--batch-size", "40", "--warmup", "30"),
-            *("--rows-per-stage", "40", "--target-agreement", "0.85", "--quiet"),
+            *("--rows-per-stage", "40", "--target-agreement", "0.85", "--relabel-final", "--quiet"),
             env=env,
         )
     return out, asked
@@ -59,7 +59,7 @@ def test_the_reviewer_is_asked_for_a_set_and_its_sets_are_kept(run: tuple[Path, 
     assert '{"labels": ["<label>", ...]}' in asked[0]["content"]
     truth = gold()
     rows = read_jsonl(out)
-    assert len(rows) == 600 and {r["source"] for r in rows} <= {"llm", "consensus"}
+    assert len(rows) == 600 and {r["source"] for r in rows} <= {"llm", "consensus", "relabelled"}
     reviewed = [r for r in rows if r["source"] == "llm"]
     assert reviewed and all(r["label"] == truth[r["text"]] for r in reviewed)  # lists, as the oracle said
     for row in rows:
@@ -79,8 +79,12 @@ def test_the_heads_learn_and_the_trusted_rows_are_as_good_as_the_evidence_says(
     assert {name for name, _, _ in trainings} == {"minilm", "tfidf"} and any(p for _, _, p in trainings)
     assert max(acc for name, acc, _ in trainings if name == "minilm") > 0.5  # exact sets on the held-out audit
     rows = read_jsonl(out)
-    accepted = [r for r in rows if r["source"] == "consensus"]
+    accepted = [r for r in rows if r["source"] in ("consensus", "relabelled")]
     assert accepted, "the heads learn these aspects quickly: some rows must be accepted"
+    with sqlite3.connect(out.parent / "out.jsonl.run" / "ledger.sqlite") as db:
+        relabels = db.execute("SELECT old_label, new_label FROM relabels").fetchall()
+    changed = [r for r in rows if r["source"] == "relabelled"]
+    assert len(changed) == sum(new is not None and new != old for old, new in relabels)
     assert all(r["label_scores"][label] > 0.5 for r in accepted for label in r["label"])
     assert any(r["threshold"] is not None for r in routing)
     truth = gold()

@@ -111,12 +111,23 @@ def relabel_candidates(ledger: Ledger, stage: int, chunk: int = 1000) -> Iterato
         yield [(int(p), t, lab) for p, t, lab in rows]
 
 
-def record_relabels(ledger: Ledger, stage: int, rows: Sequence[tuple[int, str, str | None, float | None]]) -> None:
+def record_relabels(
+    ledger: Ledger,
+    stage: int,
+    rows: Sequence[tuple[int, str, str | None, float | None]],
+    scores: Sequence[str | None] | None = None,
+) -> None:
     """One transaction: record (pos, old label, new label or None when undecided, confidence) and give the
-    changed rows their new label with source ``relabelled``."""
+    changed rows their new label with source ``relabelled`` (multi-label: and their per-label `scores`)."""
+    given = list(scores) if scores is not None else [None] * len(rows)
     with ledger.transaction() as db:
         db.executemany("INSERT INTO relabels VALUES (?, ?, ?, ?, ?)", [(*r, stage) for r in rows])
         db.executemany(
-            "UPDATE labels SET label = ?, confidence = ?, source = 'relabelled', stage = ? WHERE pos = ?",
-            [(new, conf, stage, pos) for pos, old, new, conf in rows if new is not None and new != old],
+            "UPDATE labels SET label = ?, confidence = ?, source = 'relabelled', stage = ?, "
+            "scores = COALESCE(?, scores) WHERE pos = ?",
+            [
+                (new, conf, stage, score, pos)
+                for (pos, old, new, conf), score in zip(rows, given, strict=True)
+                if new is not None and new != old
+            ],
         )
