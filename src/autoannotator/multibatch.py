@@ -1,6 +1,6 @@
 """One batch of a multi-label task: each specialist gives, per label, the probability that it applies (or
 abstains on labels it cannot speak about); the ensemble's per-label probability is the mean over those that
-speak; a row's set is the labels at 0.5 or more, and its confidence that of its least certain label
+speak; a row's set is the labels above 0.5, and its confidence that of its least certain label
 (`autoannotator.labelsets`). The batch's audit rows go to the reviewer first; a row is accepted without review
 when its confidence clears the threshold that the audit evidence shows keeps the whole output's exact-set
 agreement with the reviewer at the target (`MultiRouter`, the same count test as single-label runs); the
@@ -132,7 +132,7 @@ def run_multi_batch(
     records, skips = dedupe(rows, ledger.known_ids)
     probs, covered, seconds = presence([r.text for r in records], prepared, len(task.labels), pool=pool)
     speaks = np.asarray(covered.any(axis=1), dtype=bool)
-    votes: IntArray = np.where(speaks[None, :], masks(probs >= 0.5), -1)
+    votes: IntArray = np.where(speaks[None, :], masks(probs > 0.5), -1)
     ask = Asker(reviewer, records, votes, names, task.label_names)
     audited = [router is not None and reviewer is not None and config.trust.audited(r.id, r.pos) for r in records]
     verdicts = ask([i for i, a in enumerate(audited) if a])
