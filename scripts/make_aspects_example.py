@@ -44,7 +44,12 @@ PHRASES = {
         "the agent hung up on me",
     ],
 }
-NEUTRAL = ["I bought this for my brother", "ordered it on a Tuesday", "this is my second order", "got it as a gift"]
+NEUTRAL = [
+    "I bought this for my brother",
+    "ordered it on a Tuesday",
+    "this is my second order",
+    "got it as a gift",
+]
 
 
 def main() -> None:
