@@ -2,16 +2,18 @@
 confidence, and the canonical text a set is stored as (a JSON list in the task's label order).
 
 A label is chosen above 0.5; a label no specialist speaks about stays at 0.5 (undecided). A row of a
-multi-label task is right only when every label is: its confidence is that of its least certain
-label, ``min_l max(p_l, 1 - p_l)`` (a bound on the set being right when the labels' errors are independent,
-and the quantity the audit can check: trust accepts a row when this clears a threshold shown on audited rows).
+multi-label task is right only when every label is: its confidence is that of its least certain decision,
+``min_l (p_l if l is in the set else 1 - p_l)`` (a bound on the set being right when the labels' errors are
+independent, and the quantity the audit can check: trust accepts a row when this clears a threshold shown on
+audited rows).
 
 >>> names = ("anger", "joy", "sadness")
 >>> encode(["sadness", "anger"], names), decode('["anger", "sadness"]')
 ('["anger", "sadness"]', ['anger', 'sadness'])
 >>> p = np.array([[0.9, 0.2, 0.6], [0.1, 0.3, 0.2]])
->>> decide(p, max_labels=None, allow_empty=False).astype(int).tolist(), row_confidence(p).round(2).tolist()
-([[1, 0, 1], [0, 1, 0]], [0.6, 0.7])
+>>> sets = decide(p, max_labels=None, allow_empty=False)
+>>> sets.astype(int).tolist(), row_confidence(p, sets).round(2).tolist()
+([[1, 0, 1], [0, 1, 0]], [0.6, 0.3])
 """
 
 from __future__ import annotations
@@ -69,11 +71,12 @@ def decide(p: FloatArray, *, max_labels: int | None, allow_empty: bool) -> BoolA
     return chosen
 
 
-def row_confidence(p: FloatArray) -> FloatArray:
-    """(n,) the confidence of each row's set: that of its least certain label."""
+def row_confidence(p: FloatArray, chosen: BoolArray) -> FloatArray:
+    """(n,) the confidence of each row's set `chosen` (n, k): that of its least certain decision, p for a label
+    in the set, 1 - p for one left out (a label forced in below 0.5, or cut by max_labels, counts as unsure)."""
     if p.shape[1] == 0:
         return np.ones(p.shape[0])
-    result: FloatArray = np.maximum(p, 1.0 - p).min(axis=1)
+    result: FloatArray = np.where(chosen, p, 1.0 - p).min(axis=1)
     return result
 
 

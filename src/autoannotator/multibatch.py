@@ -101,7 +101,7 @@ class MultiRouter:
             probs, covered, _ = presence([t for _, t, _ in rows], prepared, len(task.labels))
             p = combine(probs, covered)
             sets = decide(p, max_labels=task.max_labels, allow_empty=task.allow_empty)
-            for (pos, _, said), conf, chosen in zip(rows, row_confidence(p), sets, strict=True):
+            for (pos, _, said), conf, chosen in zip(rows, row_confidence(p, sets), sets, strict=True):
                 self._seen[pos] = (
                     float(conf),
                     encode(np.array(task.label_names)[chosen], task.label_names) == said,
@@ -174,7 +174,7 @@ def _decisions(
     labels = task.label_names
     p = combine(probs, covered)
     sets = decide(p, max_labels=task.max_labels, allow_empty=task.allow_empty)
-    confidence = row_confidence(p)
+    confidence = row_confidence(p, sets)
     hard = (confidence < threshold) | (not covered.any())
     sure = np.interp(confidence, *calibration) if calibration[0] else confidence
     return [

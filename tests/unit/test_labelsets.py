@@ -35,9 +35,12 @@ def test_decide_keeps_labels_above_half_at_most_max_and_never_an_empty_set_unles
     assert capped == [[1, 1, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]]  # an undecided row stays empty: it is hard
 
 
-def test_row_confidence_is_that_of_the_least_certain_label() -> None:
-    p = np.array([[0.95, 0.1, 0.3, 0.02], [0.5, 0.0, 1.0, 1.0]])
-    assert row_confidence(p).tolist() == pytest.approx([0.7, 0.5])
+def test_row_confidence_is_that_of_the_least_certain_decision() -> None:
+    p = np.array([[0.95, 0.1, 0.3, 0.02], [0.5, 0.0, 1.0, 1.0], [0.2, 0.1, 0.05, 0.1]])
+    sets = decide(p, max_labels=None, allow_empty=False)  # the last row's set is forced: anger at 0.2
+    assert row_confidence(p, sets).tolist() == pytest.approx([0.7, 0.5, 0.2])
+    capped = decide(p, max_labels=1, allow_empty=False)  # the second row keeps one of two sure labels
+    assert row_confidence(p, capped)[1] == pytest.approx(0.0)
 
 
 def test_combine_averages_only_the_specialists_that_speak_about_a_label() -> None:
