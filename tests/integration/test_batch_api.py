@@ -106,3 +106,15 @@ def test_a_run_killed_while_a_job_is_in_flight_reattaches_and_pays_nothing_twice
     assert len(server.jobs) == 4 and "output" in server.jobs["batch_0"]  # the first job was read after all
     assert max(server.billed.values()) == 1
     assert len(read_jsonl(out)) == 300
+
+
+def test_an_endpoint_without_the_batch_api_is_one_line(tmp_path: Path) -> None:
+    """A Chat Completions server that has no Files endpoint: the run stops with one line, no traceback."""
+    from autoannotator.testing import ChatServer
+
+    data, out = rows(tmp_path, 20), tmp_path / "out.jsonl"
+    with ChatServer(answer) as server:
+        environment = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "k"}
+        result = run_cli(*args(data, out), env=environment, check=False)
+    assert result.returncode == 2 and "the Batch API failed" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -17,11 +17,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from typing import Any, Protocol
 
-from autoannotator.errors import BudgetError
+from autoannotator.errors import AutoAnnotatorError, BudgetError
 from autoannotator.llm.base import Completion, Request, prompt_bytes
 from autoannotator.llm.gateway import Cache, Gateway, completion_from_json, completion_json
 from autoannotator.llm.openai_batch import BatchJob, OpenAIBatches
-from autoannotator.review.base import HardRow, Verdict, parse_answer
+from autoannotator.review.base import HardRow, Status, Verdict, parse_answer
 from autoannotator.review.llm import LLMReviewer
 
 Key = tuple[int, int]
@@ -84,8 +84,8 @@ class BatchAPIReviewer(LLMReviewer):
             pending = retry
         return [self._combine([answers[(i, s)] for s in range(draws)]) for i in range(len(rows))]
 
-    def _verdict(self, status: str, reason: str | None = None, **fields: Any) -> Verdict:
-        return Verdict(label=None, status=status, reviewer=self.name, reason=reason, **fields)  # type: ignore[arg-type]
+    def _verdict(self, status: Status, reason: str | None = None, **fields: Any) -> Verdict:
+        return Verdict(label=None, status=status, reviewer=self.name, reason=reason, **fields)
 
     async def _round(self, pending: dict[Key, Request], attempt: int) -> dict[Key, Verdict]:
         """One verdict per pending request: from the cache, or from one Batch API job."""
@@ -116,9 +116,13 @@ class BatchAPIReviewer(LLMReviewer):
         paid = dict.fromkeys(held, 0.0)
         try:
             requests = {cid: asked[cid] for cid in held}
-            job = await self._attach(requests, attempt)
-            batch = await self.batches.wait(job, self.progress)
-            for cid, result in (await self.batches.results(batch, requests)).items():
+            try:
+                job = await self._attach(requests, attempt)
+                batch = await self.batches.wait(job, self.progress)
+                results = await self.batches.results(batch, requests)
+            except Exception as exc:  # the SDK retried: stop with one line; --resume re-attaches to a job
+                raise AutoAnnotatorError(f"the Batch API failed: {type(exc).__name__}: {exc}"[:400]) from None
+            for cid, result in results.items():
                 if isinstance(result, str):
                     found[cid] = result
                     continue
@@ -145,7 +149,7 @@ class BatchAPIReviewer(LLMReviewer):
     def _read(self, found: tuple[Completion, float] | str) -> Verdict:
         """A verdict from an answer (validated like any) or from the reason there is none."""
         if isinstance(found, str):
-            status = "budget" if found.startswith("budget:") else "error"
+            status: Status = "budget" if found.startswith("budget:") else "error"
             return self._verdict(status, found.removeprefix("budget: "))
         completion, cost = found
         spent = self._verdict(
