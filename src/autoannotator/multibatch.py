@@ -177,13 +177,14 @@ def _decisions(
     confidence = row_confidence(p, sets)
     hard = (confidence < threshold) | (not covered.any())
     sure = np.interp(confidence, *calibration) if calibration[0] else confidence
+    guesses = [encode(np.array(labels)[chosen], labels) for chosen in sets]
     return [
         Decision(
             pos=r.pos,
-            label=None if hard[i] else encode(np.array(labels)[sets[i]], labels),
+            label=None if hard[i] else guesses[i],
             confidence=None if hard[i] else float(sure[i]),
             source="unresolved" if hard[i] else "consensus",
-            best_guess=encode(np.array(labels)[sets[i]], labels),
+            best_guess=guesses[i],
             agreement=float(confidence[i]),
             margin=float(np.abs(p[i] - 0.5).min()) if len(labels) else 0.0,
             hard=bool(hard[i]),

@@ -206,6 +206,7 @@ def _run_batches(
                     reviewer=stages.reviewer,
                     router=multi,
                     stage=stage,
+                    pool=pool,
                 )
             else:
                 batch = run_batch(
