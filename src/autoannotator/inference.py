@@ -57,13 +57,17 @@ class Remembered:
     def card(self) -> Card:
         return self.inner.card
 
+    def remember(self, texts: Sequence[str], outputs: FloatArray) -> None:
+        """Keep the inner specialist's `outputs` for `texts`, computed elsewhere (on Ray actors)."""
+        for text, row in zip(texts, outputs, strict=True):
+            self._memo[text] = row
+        while len(self._memo) > self.size:
+            self._memo.popitem(last=False)
+
     def predict(self, texts: Sequence[str]) -> FloatArray:
         """As the inner specialist's `predict`: (n, k) probabilities or (n,) scores."""
         missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
         if missing:
-            for text, row in zip(missing, np.asarray(self.inner.predict(missing)), strict=True):
-                self._memo[text] = row
-            while len(self._memo) > self.size:
-                self._memo.popitem(last=False)
+            self.remember(missing, np.asarray(self.inner.predict(missing)))
         result: FloatArray = np.asarray([self._memo[t] for t in texts])
         return result

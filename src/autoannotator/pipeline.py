@@ -24,6 +24,7 @@ from autoannotator.adapters import AdapterSpec, Adapts, compile_adapter
 from autoannotator.batch import decide, run_batch, under_cap
 from autoannotator.config import RunConfig, adapter_json, baseline, fingerprint, stored_config, versions
 from autoannotator.controller import select
+from autoannotator.engines import Engine, LocalEngine, parts, remember
 from autoannotator.errors import AutoAnnotatorError, InputError
 from autoannotator.evidence import read_calibration, self_estimate
 from autoannotator.inference import Remembered, vote
@@ -118,9 +119,11 @@ def annotate(
     resume: bool = False,
     progress: Progress | None = None,
     csv_safe: bool = False,
+    engine: Engine | None = None,
 ) -> RunResult:
     """Label `config.input` into `out` (JSONL, CSV or Parquet), keeping the run in `run_dir`/ledger.sqlite;
-    `csv_safe` neutralises formula-like CSV cells."""
+    `csv_safe` neutralises formula-like CSV cells; `engine` reads the input and runs the specialists' first
+    pass (default: `LocalEngine`; the output is the same with any)."""
     started = time.perf_counter()
     check_paths(config, out)
     budget = run_budget(config, run_dir / "ledger.sqlite")
@@ -148,7 +151,8 @@ def annotate(
         if router is not None:
             router.refresh(ledger, prepared)
         try:
-            _run_batches(config, ledger, source, prepared, Stages(reviewer, router, learner, examples), progress)
+            stages = Stages(reviewer, router, learner, examples, engine or LocalEngine())
+            _run_batches(config, ledger, source, prepared, stages, progress)
         finally:
             if reviewer is not None:
                 reviewer.close()
@@ -173,12 +177,13 @@ def annotate(
 @dataclass(frozen=True)
 class Stages:
     """What acts on a run's batches besides the specialists: the reviewer, the trust router, the learner, the
-    few-shot pool (each None when the run has none)."""
+    few-shot pool (each None when the run has none), and the engine that reads them."""
 
     reviewer: Reviewer | None
     router: Router | MultiRouter | None
     learner: Learner | None
     examples: Examples | None
+    engine: Engine
 
 
 def _run_batches(
@@ -192,8 +197,11 @@ def _run_batches(
     """Every batch not yet committed, in input order: label, commit, then learn; at the end, relabel."""
     done, batch_index = ledger.next_pos(), ledger.next_batch()
     router = stages.router
+    fixed = parts(prepared, config.task)
     with ThreadPoolExecutor(max_workers=max(len(prepared), 1), thread_name_prefix="specialist") as pool:
-        for rows in source.batches(config.batch_size, start=done):
+        for block in stages.engine.blocks(source, config.batch_size, start=done, parts=fixed):
+            rows = block.rows
+            remember(fixed, prepared, [r.text for r in rows if isinstance(r, Record)], block.computed)
             stage = training.stage(ledger)
             if config.task.multi_label:
                 multi = router if isinstance(router, MultiRouter) else None
@@ -226,7 +234,7 @@ def _run_batches(
             if stages.learner is not None:
                 prepared = _learn(stages.learner, ledger, prepared, config.task, router)
             if progress is not None:
-                progress(done, source.bytes_read, source.size)
+                progress(done, block.bytes_read, source.size)
         learner = stages.learner
         if learner is not None and learner.config.relabel_final:
             if isinstance(router, MultiRouter):

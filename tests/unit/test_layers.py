@@ -18,7 +18,7 @@ LAYERS = (
     ("inference", "evidence", "controller", "labelstudio", "config", "outputs"),
     ("multieval",),
     ("routing", "evaluation"),
-    ("batch", "multibatch"),
+    ("batch", "multibatch", "engines"),  # a batch labelled; the engines that read and infer
     ("pipeline",),  # the run
     ("planning", "report"),
     ("cli", "autoannotator", "__main__"),  # the user's surface

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from autoannotator.cli.common import app, err, errors_as_lines, warn_deprecated
 from autoannotator.config import RunConfig
+from autoannotator.engines import Engine, build_engine
 from autoannotator.evaluation import hard_share
 from autoannotator.evidence import describe as describe_trust
 from autoannotator.io import beside
@@ -137,6 +138,21 @@ def annotate_command(
         bool, typer.Option(help="CSV output: cells starting with = + - @ get a leading ' (no formulas).")
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    engine: Annotated[
+        Literal["local", "ray"],
+        typer.Option(
+            help="local: everything in this process. ray: the input read and the fixed specialists and MiniLM "
+            "embeddings computed on a Ray cluster (the ray extra); same output."
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="With --engine ray: a running cluster (HOST:PORT); default: start one here.")
+    ] = None,
+    ray_actors: Annotated[int, typer.Option(min=1, help="With --engine ray: inference actors.")] = 1,
+    ray_cpus: Annotated[
+        float, typer.Option(help="With --engine ray: CPUs per actor (its inference threads).")
+    ] = 1.0,
+    ray_gpus: Annotated[float, typer.Option(help="With --engine ray: GPUs per actor.")] = 0.0,
 ) -> None:
     """Label every row of INPUT: the specialists vote, and the rows they disagree on go to the reviewer."""
     warn_deprecated(sys.argv[1:])
@@ -183,7 +199,8 @@ def annotate_command(
             }
         )
         folder = run_dir or beside(out, ".run")
-        _run(config, out, folder, resume=resume, quiet=quiet, csv_safe=csv_safe)
+        runner = build_engine(engine, address=ray_address, actors=ray_actors, cpus=ray_cpus, gpus=ray_gpus)
+        _run(config, out, folder, resume=resume, quiet=quiet, csv_safe=csv_safe, engine=runner)
 
 
 @app.command("baseline")
@@ -230,7 +247,16 @@ def baseline_command(
         _run(config, out, folder, resume=resume, quiet=quiet, csv_safe=csv_safe)
 
 
-def _run(config: RunConfig, out: Path, folder: Path, *, resume: bool, quiet: bool, csv_safe: bool) -> None:
+def _run(
+    config: RunConfig,
+    out: Path,
+    folder: Path,
+    *,
+    resume: bool,
+    quiet: bool,
+    csv_safe: bool,
+    engine: Engine | None = None,
+) -> None:
     """Run `config` with a progress bar, then print what happened."""
     check_paths(config, out)  # before the progress bar: a bad path is one line, nothing else
     signal.signal(signal.SIGINT, _interrupted)
@@ -250,7 +276,9 @@ def _run(config: RunConfig, out: Path, folder: Path, *, resume: bool, quiet: boo
             elapsed = bar.tasks[0].elapsed or 1e-9
             bar.update(job, completed=read, total=size, description=f"{rows:,} rows, {rows / elapsed:,.0f} rows/s")
 
-        result = annotate(config, out=out, run_dir=folder, resume=resume, progress=report, csv_safe=csv_safe)
+        result = annotate(
+            config, out=out, run_dir=folder, resume=resume, progress=report, csv_safe=csv_safe, engine=engine
+        )
     counts = result.counts
     usage = result.review_usage
     tokens = usage["prompt_tokens"] + usage["completion_tokens"]

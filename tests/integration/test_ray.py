@@ -1,0 +1,163 @@
+"""The Ray engine on a real Ray cluster started here (a head and a worker node on 127.0.0.1, one CPU each):
+the same output as the local engine with learning on, after a SIGKILL of the driver and `--resume`, and after
+an inference actor is killed mid-run (Ray restarts it and its block is computed again)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+
+ROWS = 2100
+BATCH = 250
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """`ray start --head` plus one worker node, with a token of their own; the environment a driver needs."""
+    binary = shutil.which("ray", path=str(Path(sys.executable).parent))
+    assert binary is not None
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    temp = tmp_path_factory.mktemp("ray")
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    common = ["--num-cpus", "1", "--disable-usage-stats", "--node-ip-address", "127.0.0.1"]
+    try:
+        subprocess.run(
+            [binary, "start", "--head", "--port", str(port), "--include-dashboard", "false", "--temp-dir",
+             str(temp), *common],
+            env=env, check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        subprocess.run(
+            [binary, "start", "--address", f"127.0.0.1:{port}", *common],
+            env=env, check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        yield {**env, "RAY_ADDRESS": f"127.0.0.1:{port}"}
+    finally:
+        subprocess.run([binary, "stop", "--force"], env=env, capture_output=True, timeout=120, check=False)
+
+
+@pytest.fixture(scope="module")
+def dataset(example_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """3,000 review sentences (the bundled 300, numbered), and a reviewer's answers: the gold label."""
+    folder = tmp_path_factory.mktemp("data")
+    with example_csv.open(encoding="utf-8", newline="") as f:
+        base = list(csv.DictReader(f))
+    rows = [(f"{r['text']} (#{i})", r["label"]) for i in range(ROWS // len(base)) for r in base]
+    data, answers = folder / "reviews.csv", folder / "answers.csv"
+    with data.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["text", "label"], *rows])
+    with answers.open("w", encoding="utf-8", newline="") as f:
+        columns = ["text", "llm_label", "model", "setting", "prompt_tokens", "completion_tokens", "raw_response"]
+        csv.writer(f).writerows([columns, *([t, g, "oracle", "gold", 40, 1, g] for t, g in rows)])
+    return data, answers
+
+
+def command(data: Path, answers: Path, out: Path, *engine: str) -> list[str]:
+    return [sys.executable, "-m", "autoannotator", "annotate", str(data), "--task", "sentiment-2",
+            "--specialists", "vader,minilm,tfidf", "--review", f"replay:{answers}", "--batch-size", str(BATCH),
+            "--rows-per-stage", "200", "--warmup", "100", "--out", str(out), "--quiet", *engine]  # fmt: skip
+
+
+def on_ray(actors: int) -> tuple[str, ...]:
+    return ("--engine", "ray", "--ray-actors", str(actors))
+
+
+@pytest.fixture(scope="module")
+def local_output(dataset: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    out = tmp_path_factory.mktemp("local") / "out.jsonl"
+    subprocess.run(command(*dataset, out), check=True, capture_output=True, timeout=900)
+    return out.read_bytes()
+
+
+def test_two_actors_on_two_nodes_give_the_local_engines_output_byte_for_byte(
+    cluster: dict[str, str], dataset: tuple[Path, Path], local_output: bytes, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.jsonl"
+    done = subprocess.run(
+        command(*dataset, out, *on_ray(2)), env=cluster, capture_output=True, text=True, timeout=900, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == local_output
+    with sqlite3.connect(tmp_path / "out.jsonl.run" / "ledger.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM trainings").fetchone()[0] >= 3  # learning was on
+    assert "core_worker" not in done.stderr and "INFO" not in done.stderr  # Ray's logs stay out of the way
+
+
+def test_a_killed_driver_resumes_on_ray_to_the_same_output(
+    cluster: dict[str, str], dataset: tuple[Path, Path], local_output: bytes, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.jsonl"
+    args = command(*dataset, out, *on_ray(2))
+    proc = subprocess.Popen(args, env=cluster, stderr=subprocess.DEVNULL)
+    wait_for(lambda: committed(tmp_path / "out.jsonl.run") >= 3 * BATCH, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert committed(tmp_path / "out.jsonl.run") < ROWS
+    resumed = subprocess.run(
+        [*args, "--resume"], env=cluster, capture_output=True, text=True, timeout=900, check=False
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert out.read_bytes() == local_output
+
+
+def test_an_actor_killed_mid_run_is_restarted_and_no_row_is_lost_or_repeated(
+    cluster: dict[str, str], dataset: tuple[Path, Path], local_output: bytes, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.Popen(command(*dataset, out, *on_ray(2)), env=cluster, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: len(actors()) == 2, proc)  # before the first batch is labelled: both have blocks to do
+    first = actors()
+    os.kill(first[0], signal.SIGKILL)
+    seen = set(first)
+    while proc.poll() is None:
+        seen.update(actors())
+        time.sleep(0.05)
+    _, stderr = proc.communicate(timeout=900)
+    assert proc.returncode == 0, stderr
+    assert len(seen - set(first)) >= 1  # Ray started another actor in the killed one's place
+    assert committed(tmp_path / "out.jsonl.run") == ROWS  # each row once: the ledger's primary key is the row
+    assert out.read_bytes() == local_output
+
+
+def actors() -> list[int]:
+    """The pids of the running inference actors (Ray names its worker processes after the actor)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and b"MapWorker(MapBatches(Infer))" in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return sorted(found)
+
+
+def committed(run: Path) -> int:
+    try:
+        with sqlite3.connect(run / "ledger.sqlite", timeout=1) as db:
+            return int(db.execute("SELECT COUNT(*) FROM labels").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
+def wait_for(ready: object, proc: subprocess.Popen[str] | subprocess.Popen[bytes], timeout: float = 600) -> None:
+    assert callable(ready)
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline and not ready():
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before the fault could be injected"
