@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from autoannotator.testing import run_cli
+
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 
@@ -47,7 +49,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
             [binary, "start", "--address", f"127.0.0.1:{port}", *common],
             env=env, check=True, capture_output=True, timeout=120,
         )  # fmt: skip
-        yield {**env, "RAY_ADDRESS": f"127.0.0.1:{port}"}
+        yield {**env, "ADDRESS": f"127.0.0.1:{port}"}
     finally:
         subprocess.run([binary, "stop", "--force"], env=env, capture_output=True, timeout=120, check=False)
 
@@ -74,8 +76,8 @@ def command(data: Path, answers: Path, out: Path, *engine: str) -> list[str]:
             "--rows-per-stage", "200", "--warmup", "100", "--out", str(out), "--quiet", *engine]  # fmt: skip
 
 
-def on_ray(actors: int) -> tuple[str, ...]:
-    return ("--engine", "ray", "--ray-actors", str(actors))
+def on_ray(cluster: dict[str, str], actors: int) -> tuple[str, ...]:
+    return ("--engine", "ray", "--ray-address", cluster["ADDRESS"], "--ray-actors", str(actors))
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +92,12 @@ def test_two_actors_on_two_nodes_give_the_local_engines_output_byte_for_byte(
 ) -> None:
     out = tmp_path / "out.jsonl"
     done = subprocess.run(
-        command(*dataset, out, *on_ray(2)), env=cluster, capture_output=True, text=True, timeout=900, check=False
+        command(*dataset, out, *on_ray(cluster, 2)),
+        env=cluster,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert out.read_bytes() == local_output
@@ -99,11 +106,31 @@ def test_two_actors_on_two_nodes_give_the_local_engines_output_byte_for_byte(
     assert "core_worker" not in done.stderr and "INFO" not in done.stderr  # Ray's logs stay out of the way
 
 
+def test_without_an_address_the_run_starts_and_stops_a_ray_runtime_of_its_own(
+    example_csv: Path, tmp_path: Path
+) -> None:
+    outputs, before = [], processes(b"gcs_server")
+    for engine in ((), ("--engine", "ray")):
+        out = tmp_path / f"out{len(outputs)}.csv"
+        args = [
+            "annotate",
+            example_csv,
+            "--task",
+            "sentiment-2",
+            "--specialists",
+            "vader,textblob,minilm-sentiment",
+        ]
+        run_cli(*args, "--out", out, "--quiet", *engine)
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert processes(b"gcs_server") == before  # its runtime was stopped
+
+
 def test_a_killed_driver_resumes_on_ray_to_the_same_output(
     cluster: dict[str, str], dataset: tuple[Path, Path], local_output: bytes, tmp_path: Path
 ) -> None:
     out = tmp_path / "out.jsonl"
-    args = command(*dataset, out, *on_ray(2))
+    args = command(*dataset, out, *on_ray(cluster, 2))
     proc = subprocess.Popen(args, env=cluster, stderr=subprocess.DEVNULL)
     wait_for(lambda: committed(tmp_path / "out.jsonl.run") >= 3 * BATCH, proc)
     os.kill(proc.pid, signal.SIGKILL)
@@ -120,7 +147,9 @@ def test_an_actor_killed_mid_run_is_restarted_and_no_row_is_lost_or_repeated(
     cluster: dict[str, str], dataset: tuple[Path, Path], local_output: bytes, tmp_path: Path
 ) -> None:
     out = tmp_path / "out.jsonl"
-    proc = subprocess.Popen(command(*dataset, out, *on_ray(2)), env=cluster, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        command(*dataset, out, *on_ray(cluster, 2)), env=cluster, stderr=subprocess.PIPE, text=True
+    )
     wait_for(lambda: len(actors()) == 2, proc)  # before the first batch is labelled: both have blocks to do
     first = actors()
     os.kill(first[0], signal.SIGKILL)
@@ -137,10 +166,15 @@ def test_an_actor_killed_mid_run_is_restarted_and_no_row_is_lost_or_repeated(
 
 def actors() -> list[int]:
     """The pids of the running inference actors (Ray names its worker processes after the actor)."""
+    return processes(b"MapWorker(MapBatches(Infer))")
+
+
+def processes(name: bytes) -> list[int]:
+    """The pids of the processes whose command line holds `name`."""
     found = []
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and b"MapWorker(MapBatches(Infer))" in (proc / "cmdline").read_bytes():
+            if proc.name.isdigit() and name in (proc / "cmdline").read_bytes():
                 found.append(int(proc.name))
         except OSError:
             continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from autoannotator.engines.base import Block, Engine, LocalEngine
 from autoannotator.engines.parts import Part, parts, remember
+from autoannotator.errors import AutoAnnotatorError
 
 __all__ = ["Block", "Engine", "LocalEngine", "Part", "build_engine", "parts", "remember"]
 
@@ -22,7 +23,11 @@ def build_engine(
     if name == "local":
         return LocalEngine()
     if name == "ray":
-        from autoannotator.engines.ray_data import RayEngine
-
+        try:
+            from autoannotator.engines.ray_data import RayEngine
+        except ImportError as error:
+            raise AutoAnnotatorError(
+                f"--engine ray needs the ray extra: pip install 'autoannotator[ray]' ({error})"
+            ) from None
         return RayEngine(address=address, actors=actors, cpus=cpus, gpus=gpus)
-    raise ValueError(f"unknown engine {name!r}: local or ray")
+    raise AutoAnnotatorError(f"unknown engine {name!r}: local or ray")
