@@ -82,9 +82,9 @@ test: $(VENV)/.installed-dev locale browser labelstudio lint typecheck
 test-fast: $(VENV)/.installed-dev
 	$(BIN)/pytest -q tests/unit tests/property src/autoannotator -m "not slow"
 
-# The benchmark suite (about 80 minutes on 2 cores); bench-load (1M rows, about 20 minutes) is separate.
+# The benchmark suite (about 95 minutes on 2 cores); bench-load (1M rows, about 20 minutes) is separate.
 bench: $(VENV)/.installed-dev locale
-	for name in trust calibrated goemotions paper stages chaos throughput consensus review_replay llm_concurrency; do \
+	for name in trust calibrated goemotions paper stages chaos throughput scale consensus review_replay llm_concurrency; do \
 	  $(BIN)/python bench/$$name.py --out bench/results/$$name.md || exit 1; done
 
 bench-load: $(VENV)/.installed-dev

@@ -4,10 +4,11 @@ On a Ray cluster started here (`ray start --head`, 2 CPUs):
 
 - speed: rows/s of the local engine on one inference thread, and of `--engine ray` with 1 and 2 actors of one
   CPU (one inference thread) each, in the same run; each in a fresh child process (its peak RSS is the
-  driver's own). Specialists vader, textblob, afinn and minilm (MiniLM is what costs), no reviewer, no
-  learning: the rows/s of inference. "steady" leaves out the start (Ray's actors load their models, the
-  first blocks fill the pipe) and counts from the third batch committed to the last. A fourth run with vader alone measures the driver's own ceiling
-  (voting, deciding, committing): the bound of any number of actors feeding one driver.
+  driver's own). Specialists vader, textblob, afinn and minilm-sentiment (MiniLM is what costs), no reviewer,
+  no learning: the rows/s of inference. "steady" leaves out the start (Ray's actors load their models, the
+  first blocks fill the pipe) and counts from the third batch committed to the last. A fourth run with vader
+  alone measures the driver's own ceiling (voting, deciding, committing): the bound of any number of actors
+  feeding one driver.
 - sameness: 10,000 TweetEval sentiment rows, the replayed GPT-3.5 reviewer, default settings (trust routing,
   learning on), local vs ray with 2 actors, byte for byte; then the ray run killed (SIGKILL) mid-run and
   resumed, byte for byte again.

@@ -109,18 +109,13 @@ def test_two_actors_on_two_nodes_give_the_local_engines_output_byte_for_byte(
 def test_without_an_address_the_run_starts_and_stops_a_ray_runtime_of_its_own(
     example_csv: Path, tmp_path: Path
 ) -> None:
-    outputs, before = [], processes(b"gcs_server")
+    outputs: list[bytes] = []
+    before = processes(b"gcs_server")
     for engine in ((), ("--engine", "ray")):
         out = tmp_path / f"out{len(outputs)}.csv"
-        args = [
-            "annotate",
-            example_csv,
-            "--task",
-            "sentiment-2",
-            "--specialists",
-            "vader,textblob,minilm-sentiment",
-        ]
-        run_cli(*args, "--out", out, "--quiet", *engine)
+        specialists = "vader,textblob,minilm-sentiment"
+        run_cli("annotate", example_csv, "--task", "sentiment-2", "--specialists", specialists, "--out", out,
+                "--quiet", *engine)  # fmt: skip
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
     assert processes(b"gcs_server") == before  # its runtime was stopped

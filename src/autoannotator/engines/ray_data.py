@@ -30,7 +30,10 @@ from autoannotator.io import Record, Row, Skip, Source
 from autoannotator.specialists.base import FloatArray
 from autoannotator.specialists.features import THREADS_ENV
 
-COLUMNS = ("batch", "pos", "id", "has_id", "text", "field", "reason", "bytes")
+BLOCK_BYTES = 64 * 1024
+"""Ray Data's block size: by default it gathers a task's output into blocks of up to 128 MiB, which would make
+the whole read one block for one actor, delivered at the end. At 64 KiB a block is a few hundred short texts:
+they spread over the actors and stream to the driver as they are done."""
 
 
 class RayEngine:
@@ -60,6 +63,7 @@ class RayEngine:
         context.execution_options.preserve_order = True  # the driver commits in input order
         context.enable_progress_bars = False  # the CLI has its own
         context.print_on_execution_start = False
+        context.target_max_block_size = BLOCK_BYTES
         reader = InputDatasource(source.path, source.text_field, source.id_field, batch_size, start)
         # a read with no CPU of its own is not fused into the actors: it feeds all of them
         dataset = ray.data.read_datasource(reader, override_num_blocks=1, num_cpus=0)
@@ -113,10 +117,10 @@ def _init(address: str | None) -> None:
             _node_ip_address="127.0.0.1",
             include_dashboard=False,
             log_to_driver=False,
-            logging_level=logging.WARNING,
+            logging_level=logging.ERROR,
         )
     else:
-        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+        ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
 
 
 def _block(rows: list[Row], read: int, outputs: dict[str, list[FloatArray]]) -> Block:
@@ -124,7 +128,7 @@ def _block(rows: list[Row], read: int, outputs: dict[str, list[FloatArray]]) -> 
 
 
 def _row(chunk: dict[str, Any], i: int) -> Row:
-    pos, ident = int(chunk["pos"][i]), str(chunk["id"][i]) if chunk["has_id"][i] else None
+    pos, ident = int(chunk["pos"][i]), (str(chunk["id"][i]) if chunk["has_id"][i] else None)
     if chunk["reason"][i]:
         return Skip(pos, ident, str(chunk["field"][i]), str(chunk["reason"][i]))
     assert ident is not None
