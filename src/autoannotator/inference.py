@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from typing import Any
 
 import numpy as np
 
 from autoannotator.adapters import Adapts
 from autoannotator.learning import silent
+from autoannotator.specialists._common import TextMemo
 from autoannotator.specialists.base import Card, FloatArray, IntArray, Specialist
 
 Prepared = Sequence[tuple[str, Specialist, Adapts]]
@@ -50,8 +49,7 @@ class Remembered:
 
     def __init__(self, inner: Specialist, size: int = 50_000) -> None:
         self.inner = inner
-        self.size = size
-        self._memo: OrderedDict[str, Any] = OrderedDict()
+        self._memo = TextMemo(size)
 
     @property
     def card(self) -> Card:
@@ -59,15 +57,9 @@ class Remembered:
 
     def remember(self, texts: Sequence[str], outputs: FloatArray) -> None:
         """Keep the inner specialist's `outputs` for `texts`, computed elsewhere (on Ray actors)."""
-        for text, row in zip(texts, outputs, strict=True):
-            self._memo[text] = row
-        while len(self._memo) > self.size:
-            self._memo.popitem(last=False)
+        self._memo.keep(texts, outputs)
 
     def predict(self, texts: Sequence[str]) -> FloatArray:
         """As the inner specialist's `predict`: (n, k) probabilities or (n,) scores."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
-        if missing:
-            self.remember(missing, np.asarray(self.inner.predict(missing)))
-        result: FloatArray = np.asarray([self._memo[t] for t in texts])
+        result: FloatArray = np.asarray(self._memo.rows(texts, lambda new: np.asarray(self.inner.predict(new))))
         return result

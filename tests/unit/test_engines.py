@@ -17,6 +17,7 @@ from autoannotator.engines.parts import EmbeddingPart, SpecialistPart
 from autoannotator.inference import Remembered
 from autoannotator.io import Record, Source
 from autoannotator.pipeline import prepare
+from autoannotator.specialists._common import TextMemo
 from autoannotator.specialists.base import Card, FloatArray
 from autoannotator.specialists.features import OnnxMiniLM
 from autoannotator.task import load_task
@@ -100,3 +101,17 @@ def test_remember_hands_outputs_to_the_specialist_so_it_is_not_asked_again(tmp_p
     remember([part], prepared, ["a", "bb"], {part.key: np.array([0.5, -0.5])})  # type: ignore[arg-type]
     assert prepared[0][1].predict(["bb", "a"]).tolist() == [-0.5, 0.5]
     assert inner.asked == 0
+
+
+def test_the_text_memo_computes_each_distinct_text_once_and_keeps_the_last_used() -> None:
+    calls: list[list[str]] = []
+
+    def compute(texts: list[str]) -> FloatArray:
+        calls.append(texts)
+        return np.array([[float(len(t))] for t in texts])
+
+    memo = TextMemo(2)
+    assert [r.tolist() for r in memo.rows(["a", "bb", "a", "ccc"], compute)] == [[1.0], [2.0], [1.0], [3.0]]
+    assert calls == [["a", "bb", "ccc"]]  # more texts than it keeps in one call: all answered
+    memo.rows(["ccc", "a"], compute)
+    assert calls[-1] == ["a"]  # "a" was let go (least recently used), "ccc" kept

@@ -1,8 +1,9 @@
-"""Small helpers shared by the bundled specialists."""
+"""Small helpers shared by the bundled specialists, and the text-keyed memo that keeps their outputs."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from importlib import metadata, resources
 from pathlib import Path
 
@@ -34,3 +35,28 @@ def one_hot(columns: list[int], k: int) -> FloatArray:
 def clip(texts: Sequence[str], max_chars: int | None) -> list[str]:
     """`texts` cut to their first `max_chars` characters (unchanged when `max_chars` is None)."""
     return list(texts) if max_chars is None else [t[:max_chars] for t in texts]
+
+
+class TextMemo:
+    """Outputs kept by text: the `size` texts used last (least recently used ones go first)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._rows: OrderedDict[str, FloatArray] = OrderedDict()
+
+    def keep(self, texts: Sequence[str], rows: Sequence[FloatArray] | FloatArray) -> None:
+        """Keep one output row per text (replacing what was kept for it)."""
+        for text, row in zip(texts, rows, strict=True):
+            self._rows[text] = row
+            self._rows.move_to_end(text)
+        while len(self._rows) > self.size:
+            self._rows.popitem(last=False)
+
+    def rows(self, texts: Sequence[str], compute: Callable[[list[str]], FloatArray]) -> list[FloatArray]:
+        """The output row of each text, `compute` (n texts -> n rows) called once for the distinct texts not
+        kept; every one of them kept after."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._rows]
+        found = dict(zip(missing, compute(missing), strict=True)) if missing else {}
+        found.update((t, self._rows[t]) for t in texts if t not in found)
+        self.keep(list(found), list(found.values()))
+        return [found[t] for t in texts]

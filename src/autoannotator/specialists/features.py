@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cache, cached_property
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoannotator.errors import SpecialistError
-from autoannotator.specialists._common import bundled
+from autoannotator.specialists._common import TextMemo, bundled
 from autoannotator.specialists.base import FloatArray, Specialist
 
 RECENT_TEXTS = 20_000
@@ -78,7 +77,7 @@ class OnnxMiniLM:
         self.batch_size = batch_size
         self.threads = threads
         self._lock = threading.Lock()
-        self._memo: OrderedDict[str, FloatArray] = OrderedDict()
+        self._memo = TextMemo(RECENT_TEXTS)
 
     @cached_property
     def _session(self) -> Any:
@@ -110,23 +109,13 @@ class OnnxMiniLM:
 
     def transform(self, texts: Sequence[str]) -> FloatArray:
         with self._lock:  # a second caller of the same batch waits for the first one's embeddings
-            missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
-            found = dict(zip(missing, self.embed(missing), strict=True)) if missing else {}
-            found.update((t, self._memo[t]) for t in texts if t not in found)
-            self._keep(list(found), list(found.values()))
-        return np.vstack([found[t] for t in texts]) if texts else np.zeros((0, 384))
+            rows = self._memo.rows(texts, self.embed)
+        return np.vstack(rows) if rows else np.zeros((0, 384))
 
     def remember(self, texts: Sequence[str], embeddings: FloatArray) -> None:
         """Keep (n, 384) `embeddings` of `texts` computed elsewhere."""
         with self._lock:
-            self._keep(texts, embeddings)
-
-    def _keep(self, texts: Sequence[str], embeddings: Sequence[FloatArray] | FloatArray) -> None:
-        for text, row in zip(texts, embeddings, strict=True):
-            self._memo[text] = row
-            self._memo.move_to_end(text)
-        while len(self._memo) > RECENT_TEXTS:
-            self._memo.popitem(last=False)
+            self._memo.keep(texts, embeddings)
 
     def embed(self, texts: Sequence[str]) -> FloatArray:
         """(n, 384) embeddings of `texts`, computed here (no cache)."""
