@@ -27,11 +27,7 @@ import csv
 import json
 import os
 import resource
-import secrets
-import shutil
 import signal
-import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -40,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from _report import emit, machine
+from autoannotator.testing import RayCluster, committed
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATA = SHARED / "tweeteval-sentiment" / "test.csv"
@@ -110,7 +107,7 @@ def sameness(data: Path, rows: int, folder: Path, env: dict[str, str]) -> dict[s
     args = annotate_args(data, out, "--engine", "ray", "--ray-actors", "2")
     proc = subprocess.Popen(args, env=env, stderr=subprocess.DEVNULL)
     at = 0
-    while proc.poll() is None and (at := labelled(folder / "killed.jsonl.run")) < rows * 0.3:
+    while proc.poll() is None and (at := committed(folder / "killed.jsonl.run" / "ledger.sqlite")) < rows * 0.3:
         time.sleep(0.05)
     if proc.poll() is not None:
         raise SystemExit("the ray run ended before it could be killed")
@@ -125,14 +122,6 @@ def sameness(data: Path, rows: int, folder: Path, env: dict[str, str]) -> dict[s
     }
 
 
-def labelled(run: Path) -> int:
-    try:
-        with sqlite3.connect(run / "ledger.sqlite", timeout=1) as db:
-            return int(db.execute("SELECT COUNT(*) FROM labels").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
-
-
 def cost(rows: int) -> tuple[float, float]:
     """USD for `rows` hard rows at GPT-3.5's recorded zero-shot tokens: interactive, Batch API."""
     from autoannotator.llm import load_prices
@@ -143,26 +132,6 @@ def cost(rows: int) -> tuple[float, float]:
     tokens = [(int(r["prompt_tokens"]), int(r["completion_tokens"])) for r in calls]
     interactive = sum(prices.cost("gpt-3.5-turbo", p, c) for p, c in tokens)
     return interactive, sum(prices.cost("gpt-3.5-turbo", p, c, batch=True) for p, c in tokens)
-
-
-class Cluster:
-    """`ray start --head` with 2 CPUs and a token of its own, stopped on exit."""
-
-    def __enter__(self) -> dict[str, str]:
-        self.binary = shutil.which("ray", path=str(Path(sys.executable).parent)) or "ray"
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
-        subprocess.run(
-            [self.binary, "start", "--head", "--port", str(port), "--num-cpus", "2", "--include-dashboard",
-             "false", "--disable-usage-stats", "--node-ip-address", "127.0.0.1"],
-            env=self.env, check=True, capture_output=True,
-        )  # fmt: skip
-        return {**self.env, "RAY_ADDRESS": f"127.0.0.1:{port}"}
-
-    def __exit__(self, *exc: object) -> None:
-        subprocess.run([self.binary, "stop", "--force"], env=self.env, capture_output=True, check=False)
 
 
 def main() -> None:
@@ -176,7 +145,8 @@ def main() -> None:
         path, engine, actors, specialists = args.child
         print(json.dumps(child_speed(Path(path), engine, int(actors), tuple(specialists.split(",")))))
         return
-    with tempfile.TemporaryDirectory() as tmp, Cluster() as env:
+    with tempfile.TemporaryDirectory() as tmp, RayCluster((2,)) as cluster:
+        env = {**cluster.env, "RAY_ADDRESS": cluster.address}
         folder = Path(tmp)
         speed_input = str(make_input(args.speed_rows, folder))
         everything = ",".join(SPEED_SPECIALISTS)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autoannotator.llm.cost import load_prices
-from autoannotator.testing import FAULTS, ChatServer, Fault, read_jsonl
+from autoannotator.testing import FAULTS, ChatServer, Fault, committed, read_jsonl
 
 LABELS = ("negative", "positive")
 MODEL = "gpt-4o-mini"
@@ -210,7 +210,7 @@ def _kill_at(
     while proc.poll() is None:
         if target is None and any(out.parent.glob(f".{out.name}.*.tmp")):
             break
-        if target is not None and _committed(ledger) >= target:
+        if target is not None and committed(ledger) >= target:
             time.sleep(delay_s)
             break
         time.sleep(0.002)
@@ -219,15 +219,6 @@ def _kill_at(
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()
     return "output" if target is None else "progress"
-
-
-def _committed(ledger: Path) -> int:
-    """The input position up to which the ledger holds committed batches (0 before any)."""
-    try:
-        with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=1) as db:
-            return int(db.execute("SELECT COALESCE(MAX(next_pos), 0) FROM batches").fetchone()[0])
-    except sqlite3.Error:
-        return 0
 
 
 def _phase(run: Path, trigger: str) -> str:

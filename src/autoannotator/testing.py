@@ -13,6 +13,11 @@ True
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import shutil
+import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -222,3 +227,57 @@ def run_cli(
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """The rows of a JSONL file (split on newlines only: texts may hold U+2028 or U+0085)."""
     return list(read_rows(path))
+
+
+def committed(ledger: Path) -> int:
+    """The input position up to which a run's ledger holds committed batches (0 before any, or while it
+    cannot be read): a running run's progress, read without disturbing it."""
+    try:
+        with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=1) as db:
+            return int(db.execute("SELECT COALESCE(MAX(next_pos), 0) FROM batches").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+class RayCluster:
+    """A Ray cluster on this machine while used as a context manager, for tests and benchmarks: ``ray start
+    --head`` on a free port, then one worker node per further entry of `cpus` (the CPUs of each node), all with
+    a random token of their own (Ray's servers listen on every interface); ``ray stop --force`` on exit.
+    `env` is the environment a driver needs (the token); `address` is HOST:PORT."""
+
+    def __init__(self, cpus: tuple[int, ...] = (2,), temp: Path | None = None) -> None:
+        self.cpus = cpus
+        self.temp = temp
+        self.env: dict[str, str] = {}
+        self.address = ""
+
+    @property
+    def binary(self) -> str:
+        """The ``ray`` command beside this Python."""
+        return shutil.which("ray", path=str(Path(sys.executable).parent)) or "ray"
+
+    def __enter__(self) -> Self:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.address = f"127.0.0.1:{port}"
+        self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+        temp = ["--temp-dir", str(self.temp)] if self.temp is not None else []
+        nodes = [["--head", "--port", str(port), "--include-dashboard", "false", *temp]]
+        nodes += [["--address", self.address]] * (len(self.cpus) - 1)
+        try:
+            for cpus, node in zip(self.cpus, nodes, strict=True):
+                subprocess.run(
+                    [self.binary, "start", *node, "--num-cpus", str(cpus), "--disable-usage-stats",
+                     "--node-ip-address", "127.0.0.1"],
+                    env=self.env, check=True, capture_output=True, timeout=120,
+                )  # fmt: skip
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        subprocess.run(
+            [self.binary, "stop", "--force"], env=self.env, capture_output=True, timeout=120, check=False
+        )

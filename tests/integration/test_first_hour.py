@@ -19,7 +19,7 @@ from autoannotator import RunConfig, load_task
 from autoannotator.evaluation import hard_share
 from autoannotator.learning import LearningConfig
 from autoannotator.specialists import ZOO
-from autoannotator.testing import ChatServer, read_jsonl, run_cli, vader_reviewer
+from autoannotator.testing import ChatServer, committed, read_jsonl, run_cli, vader_reviewer
 from faults import write_rows
 
 pytestmark = pytest.mark.slow
@@ -164,7 +164,7 @@ def test_ctrl_c_stops_within_two_seconds_with_a_resume_hint(tmp_path: Path) -> N
     )
     ledger = tmp_path / "o.jsonl.run" / "ledger.sqlite"
     deadline = time.monotonic() + 120
-    while not _committed(ledger) and proc.poll() is None and time.monotonic() < deadline:
+    while not committed(ledger) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     tick = time.monotonic()
@@ -174,11 +174,3 @@ def test_ctrl_c_stops_within_two_seconds_with_a_resume_hint(tmp_path: Path) -> N
     assert proc.returncode == 130 and "--resume" in stderr and "Traceback" not in stderr
     run_cli(*args, "--quiet", "--resume")
     assert len(read_jsonl(out)) == 3000
-
-
-def _committed(ledger: Path) -> bool:
-    try:
-        with sqlite3.connect(ledger, timeout=1) as db:
-            return bool(db.execute("SELECT COUNT(*) FROM batches").fetchone()[0] > 0)
-    except sqlite3.OperationalError:
-        return False

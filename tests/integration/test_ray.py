@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import csv
 import os
-import secrets
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from autoannotator.testing import run_cli
+from autoannotator.testing import RayCluster, committed, run_cli
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
@@ -29,29 +26,10 @@ BATCH = 250
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """`ray start --head` plus one worker node, with a token of their own; the environment a driver needs."""
-    binary = shutil.which("ray", path=str(Path(sys.executable).parent))
-    assert binary is not None
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    temp = tmp_path_factory.mktemp("ray")
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
-    common = ["--num-cpus", "1", "--disable-usage-stats", "--node-ip-address", "127.0.0.1"]
-    try:
-        subprocess.run(
-            [binary, "start", "--head", "--port", str(port), "--include-dashboard", "false", "--temp-dir",
-             str(temp), *common],
-            env=env, check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
-        subprocess.run(
-            [binary, "start", "--address", f"127.0.0.1:{port}", *common],
-            env=env, check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
-        yield {**env, "ADDRESS": f"127.0.0.1:{port}"}
-    finally:
-        subprocess.run([binary, "stop", "--force"], env=env, capture_output=True, timeout=120, check=False)
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
+    """A head and one worker node, one CPU each."""
+    with RayCluster((1, 1), tmp_path_factory.mktemp("ray")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +54,8 @@ def command(data: Path, answers: Path, out: Path, *engine: str) -> list[str]:
             "--rows-per-stage", "200", "--warmup", "100", "--out", str(out), "--quiet", *engine]  # fmt: skip
 
 
-def on_ray(cluster: dict[str, str], actors: int) -> tuple[str, ...]:
-    return ("--engine", "ray", "--ray-address", cluster["ADDRESS"], "--ray-actors", str(actors))
+def on_ray(cluster: RayCluster, actors: int) -> tuple[str, ...]:
+    return ("--engine", "ray", "--ray-address", cluster.address, "--ray-actors", str(actors))
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +66,12 @@ def local_output(dataset: tuple[Path, Path], tmp_path_factory: pytest.TempPathFa
 
 
 def test_two_actors_on_two_nodes_give_the_local_engines_output_byte_for_byte(
-    cluster: dict[str, str], dataset: tuple[Path, Path], local_output: bytes, tmp_path: Path
+    cluster: RayCluster, dataset: tuple[Path, Path], local_output: bytes, tmp_path: Path
 ) -> None:
     out = tmp_path / "out.jsonl"
     done = subprocess.run(
         command(*dataset, out, *on_ray(cluster, 2)),
-        env=cluster,
+        env=cluster.env,
         capture_output=True,
         text=True,
         timeout=900,
@@ -122,28 +100,28 @@ def test_without_an_address_the_run_starts_and_stops_a_ray_runtime_of_its_own(
 
 
 def test_a_killed_driver_resumes_on_ray_to_the_same_output(
-    cluster: dict[str, str], dataset: tuple[Path, Path], local_output: bytes, tmp_path: Path
+    cluster: RayCluster, dataset: tuple[Path, Path], local_output: bytes, tmp_path: Path
 ) -> None:
     out = tmp_path / "out.jsonl"
     args = command(*dataset, out, *on_ray(cluster, 2))
-    proc = subprocess.Popen(args, env=cluster, stderr=subprocess.DEVNULL)
-    wait_for(lambda: committed(tmp_path / "out.jsonl.run") >= 3 * BATCH, proc)
+    proc = subprocess.Popen(args, env=cluster.env, stderr=subprocess.DEVNULL)
+    wait_for(lambda: committed(tmp_path / "out.jsonl.run" / "ledger.sqlite") >= 3 * BATCH, proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert committed(tmp_path / "out.jsonl.run") < ROWS
+    assert committed(tmp_path / "out.jsonl.run" / "ledger.sqlite") < ROWS
     resumed = subprocess.run(
-        [*args, "--resume"], env=cluster, capture_output=True, text=True, timeout=900, check=False
+        [*args, "--resume"], env=cluster.env, capture_output=True, text=True, timeout=900, check=False
     )
     assert resumed.returncode == 0, resumed.stderr
     assert out.read_bytes() == local_output
 
 
 def test_an_actor_killed_mid_run_is_restarted_and_no_row_is_lost_or_repeated(
-    cluster: dict[str, str], dataset: tuple[Path, Path], local_output: bytes, tmp_path: Path
+    cluster: RayCluster, dataset: tuple[Path, Path], local_output: bytes, tmp_path: Path
 ) -> None:
     out = tmp_path / "out.jsonl"
     proc = subprocess.Popen(
-        command(*dataset, out, *on_ray(cluster, 2)), env=cluster, stderr=subprocess.PIPE, text=True
+        command(*dataset, out, *on_ray(cluster, 2)), env=cluster.env, stderr=subprocess.PIPE, text=True
     )
     wait_for(lambda: len(actors()) == 2, proc)  # before the first batch is labelled: both have blocks to do
     first = actors()
@@ -155,7 +133,8 @@ def test_an_actor_killed_mid_run_is_restarted_and_no_row_is_lost_or_repeated(
     _, stderr = proc.communicate(timeout=900)
     assert proc.returncode == 0, stderr
     assert len(seen - set(first)) >= 1  # Ray started another actor in the killed one's place
-    assert committed(tmp_path / "out.jsonl.run") == ROWS  # each row once: the ledger's primary key is the row
+    with sqlite3.connect(tmp_path / "out.jsonl.run" / "ledger.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM labels").fetchone()[0] == ROWS  # each once: the key is the row
     assert out.read_bytes() == local_output
 
 
@@ -174,14 +153,6 @@ def processes(name: bytes) -> list[int]:
         except OSError:
             continue
     return sorted(found)
-
-
-def committed(run: Path) -> int:
-    try:
-        with sqlite3.connect(run / "ledger.sqlite", timeout=1) as db:
-            return int(db.execute("SELECT COUNT(*) FROM labels").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
 
 
 def wait_for(ready: object, proc: subprocess.Popen[str] | subprocess.Popen[bytes], timeout: float = 600) -> None:
