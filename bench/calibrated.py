@@ -53,7 +53,8 @@ def scored(out: Path, data: Path, held: set[str], result: Any) -> dict[str, Any]
     estimate = (result.trust or {}).get("overall", {})
     return {
         "accuracy": float(right.mean()),
-        "sent": float(np.mean([r["source"] == "llm" for r in read_rows(out)])),
+        "sent": float(np.mean([r["review"] is not None for r in read_rows(out)])),  # asked, whatever kept
+        "asked": len({r["text"] for r in read_rows(out) if r["review"] is not None} | held) / len(gold),
         "accepted": float(accepted.mean()),
         "true": float(right[accepted].mean()) if accepted.any() else float("nan"),
         "estimate": estimate.get("agreement"),
@@ -85,7 +86,8 @@ def bench(name: str, seeds: list[int], folder: Path) -> list[str]:
         out = folder / f"c{seed}.jsonl"
         f = scored(out, data, held, annotate(config, out=out, run_dir=folder / f"c{seed}.run"))
         lines.append(
-            f"| {name} | {seed} | {len(held)} | {f['accuracy']:.3f} | {f['sent']:.1%} | {f['accepted']:.1%} | "
+            f"| {name} | {seed} | {len(held)} | {f['accuracy']:.3f} | {f['sent']:.1%} | {f['asked']:.1%} | "
+            f"{f['accepted']:.1%} | "
             f"{estimate_cell(f)} | {f['true']:.3f} | {f['reviewer']:.3f} | {f['ece']:.3f} |"
         )
         print(lines[-1], flush=True)
@@ -102,9 +104,10 @@ def main() -> None:
         "Reviewer: replayed GPT-3.5 (zero-shot; 10-shot on Rotten Tomatoes); default settings plus `--calibration`"
         " (rows drawn at random from the scored file; every figure but 'sent' on the other rows).",
         "",
-        "| dataset | seed | calibration rows | accuracy | sent to LLM | accepted | estimated accuracy of accepted "
-        "[95% CI] | true accuracy of accepted | reviewer accuracy (measured) | ECE |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | seed | calibration rows | accuracy | sent to LLM | texts asked, calibration rows included | "
+        "accepted | estimated accuracy of accepted [95% CI] | true accuracy of accepted | reviewer accuracy "
+        "(measured) | ECE |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in args.datasets.split(","):
         with tempfile.TemporaryDirectory() as tmp:

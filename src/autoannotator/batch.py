@@ -1,8 +1,9 @@
 """One batch on its way through a run: the specialists vote; the batch's audit rows go to the reviewer first;
 trust is measured on the audit evidence of earlier batches and on this batch's audit rows outside the
 validation half (those are kept out so that they measure this batch's routing without bias: the run's
-self-estimate rests on them); every row is decided; the rows nobody may accept go to the reviewer. The
-result is one `Batch`, committed by the caller in one transaction.
+self-estimate rests on them); every row is decided; the rows nobody may accept go to the reviewer. A reviewed
+row takes the reviewer's label, unless (calibration labels) it was accepted with a measured probability of
+being right above the reviewer's accuracy. The result is one `Batch`, committed by the caller in one transaction.
 """
 
 from __future__ import annotations
@@ -88,8 +89,11 @@ def run_batch(
         rows_out = _hard_rows(records, chosen, votes, names, labels, guesses)
         verdicts.update(zip(chosen, reviewer.review(rows_out) if rows_out else [], strict=True))
     for i, verdict in verdicts.items():
-        if verdict.status == "ok":  # against the reviewer it agrees with itself; against truth, as measured
-            sure = router.reviewer_confidence if router is not None else verdict.confidence
+        # against the reviewer it agrees with itself; against the truth, it is as sure as measured, and an
+        # accepted row (audited) keeps its label where that is more likely right than the reviewer's
+        sure = router.reviewer_confidence if router is not None else verdict.confidence
+        kept = router is not None and (decisions[i].confidence or 0.0) > router.reviewer_confidence
+        if verdict.status == "ok" and (decisions[i].hard or not kept):
             decisions[i] = replace(decisions[i], label=verdict.label, confidence=sure, source="llm")
     routing = None if acceptance is None else acceptance.as_json()
     return assemble(index, rows, records, skips, votes, probs, decisions, seconds, verdicts, routing)

@@ -34,6 +34,9 @@ class RunConfig(BaseModel):
     aggregate: AggregatorName = "majority"
     hard_rule: HardRule = HardRule()
     batch_size: int = Field(default=1000, ge=1)
+    first_batch: int = Field(default=100, ge=1)
+    """Rows in the first batch; each next one is twice as large, up to `batch_size` (`io.batch_ends`): trust is
+    measured and the first training done after 100 rows, not 1,000, so a small input benefits from both."""
     review: ReviewConfig | None = None
     """The reviewer of hard rows; None (the default, as in the CLI without --llm) leaves them unresolved."""
     allow_generated_code: bool = False
@@ -142,6 +145,7 @@ def stored_config(config: RunConfig, prepared: Sequence[tuple[str, Specialist, A
         "aggregate": config.aggregate,
         "hard_rule": config.hard_rule.model_dump(),
         "batch_size": config.batch_size,
+        "first_batch": config.first_batch,
         "review": None if config.review is None else config.review.model_dump(mode="json", exclude=OPERATIONAL),
         "learning": None if config.learning is None else config.learning.model_dump(mode="json"),
         "routing": "trust" if config.trusting else "rule",

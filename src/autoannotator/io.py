@@ -66,6 +66,17 @@ def row_id(text: str, pos: int) -> str:
     return f"{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}-{pos}"
 
 
+def batch_ends(size: int, first: int) -> Iterator[int]:
+    """Where a run's batches end, as input positions (exclusive): the first holds `first` rows, each next one twice
+    as many, up to `size`: (1000, 100) -> 100, 300, 700, 1500, 2500, 3500, ... Small first batches let trust be
+    measured and the trainable specialists learn before most of a small input is labelled."""
+    end, step = 0, max(min(first, size), 1)
+    while True:
+        end += step
+        yield end
+        step = min(step * 2, size)
+
+
 class Source:
     """A dataset file read as a stream of batches. `bytes_read` / `size` tell the progress."""
 
@@ -81,16 +92,22 @@ class Source:
         the progress bar asks for it after every batch."""
         return hfdata.num_rows(self.path) if hfdata.is_hf(self.path) else self.path.stat().st_size
 
-    def batches(self, batch_size: int, *, start: int = 0) -> Iterator[list[Row]]:
-        """Batches of up to `batch_size` rows, beginning with the row at position `start`."""
+    def batches(self, batch_size: int, *, start: int = 0, first: int | None = None) -> Iterator[list[Row]]:
+        """The input's batches (see `batch_ends`: `first` rows, then doubling up to `batch_size`; all of
+        `batch_size` when `first` is None), beginning with the row at position `start` (a batch boundary
+        on resume, else the rest of its batch comes first)."""
         if not exists(self.path):
             raise InputError(self.path, "file not found")
+        ends = batch_ends(batch_size, batch_size if first is None else first)
+        end = next(ends)
         batch: list[Row] = []
         for pos, values in enumerate(self._values()):
             if pos < start:
                 continue
+            while end <= pos:
+                end = next(ends)
             batch.append(self._row(pos, values))
-            if len(batch) == batch_size:
+            if pos + 1 == end:
                 yield batch
                 batch = []
         if batch:

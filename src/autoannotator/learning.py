@@ -7,17 +7,19 @@ settles into stages of `rows_per_stage`. At most one training follows a batch. E
 trained anew on:
 
 - every reviewed row so far except the *validation slice*: the frozen half of the audit stream (see
-  `autoannotator.trust`), never trained on;
+  `autoannotator.trust`), never trained on; with calibration labels, those are the validation slice (the truth)
+  and every reviewed row trains;
 - a *replay buffer* of rows the specialists labelled themselves, class-balanced (at most `replay_buffer` rows,
   chosen by a hash of the id), against forgetting and for the classes the reviewer rarely sees.
 
 A trainable specialist's features are its own (MiniLM embeddings, TF-IDF) followed by the run's fixed
 specialists' outputs (`Stacked`), so its head also learns how far to trust each of them.
 
-The new version replaces the current one only if its agreement with the reviewer on the validation slice is
-not worse; otherwise it is rolled back. Every version is saved under ``RUN_DIR/specialists/NAME/vSTAGE`` and
-recorded in the ledger (training rows, validation figures, promoted or not, seconds), so a resumed run loads
-the last promoted versions and redoes an interrupted training identically (fixed seeds, same rows).
+The new version replaces the current one only if its agreement with the reviewer (or the truth) on the
+validation slice is not worse; otherwise it is rolled back. Every version is saved under
+``RUN_DIR/specialists/NAME/vSTAGE`` and recorded in the ledger (training rows, validation figures, promoted or
+not, seconds), so a resumed run loads the last promoted versions and redoes an interrupted training identically
+(fixed seeds, same rows).
 """
 
 from __future__ import annotations
@@ -103,12 +105,16 @@ class Learner:
         held_out: Callable[[str, int], bool],
         *,
         sets: tuple[int | None, bool] = (None, True),
+        validation: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.config = config
         self.run_dir = run_dir
         self.labels = tuple(labels)
         self.held_out = held_out
         """(row id, input position) -> whether a reviewed row is in the validation slice."""
+        self.validation = validation
+        """(text, label) rows that judge the versions instead of the held-out reviewed rows (calibration
+        labels: the truth)."""
         self.sets = sets
         """Multi-label: (max_labels, allow_empty), how a head's probabilities become a set."""
 
@@ -130,7 +136,7 @@ class Learner:
         stage = training.stage(ledger) + 1
         upto = ledger.next_pos()
         reviewed = training.reviewed_rows(ledger, upto=upto)
-        val = [(t, lab) for pos, ident, t, lab in reviewed if self.held_out(ident, pos)]
+        val = list(self.validation) or [(t, lab) for pos, ident, t, lab in reviewed if self.held_out(ident, pos)]
         train = [(t, lab) for pos, ident, t, lab in reviewed if not self.held_out(ident, pos)]
         replay = self._replay(ledger, upto)
         texts = [t for t, _ in train + replay]

@@ -127,6 +127,8 @@ def annotate(
     started = time.perf_counter()
     check_paths(config, out)
     budget = run_budget(config, run_dir / "ledger.sqlite")
+    if config.calibration is not None and not config.task.multi_label:
+        config = config.model_copy(update={"trust": config.trust.calibrated()})
     if config.specialists == ("auto",):
         config = choose(config, run_dir / "ledger.sqlite", budget)
     prepared = prepare(config)
@@ -141,12 +143,8 @@ def annotate(
         )
         reviewer, examples = _reviewer(config, ledger, budget)
         router = _router(config, ledger, reviewer)
-        learner = None
-        if config.learning is not None:
-            # multi-label heads never train on audited rows: every audited row then measures every version
-            held_out = config.trust.audited if config.task.multi_label else config.trust.held_out
-            sets = (config.task.max_labels, config.task.allow_empty)
-            learner = Learner(config.learning, run_dir, config.task.label_names, held_out=held_out, sets=sets)
+        learner = _learner(config, run_dir, router)
+        if learner is not None:
             prepared = _learn(learner, ledger, prepared, config.task, router, restore=True)
         if router is not None:
             router.refresh(ledger, prepared)
@@ -199,7 +197,10 @@ def _run_batches(
     router = stages.router
     fixed = parts(prepared, config.task)
     with ThreadPoolExecutor(max_workers=max(len(prepared), 1), thread_name_prefix="specialist") as pool:
-        for block in stages.engine.blocks(source, config.batch_size, start=done, parts=fixed):
+        batches = stages.engine.blocks(
+            source, config.batch_size, start=done, parts=fixed, first=config.first_batch
+        )
+        for block in batches:
             rows = block.rows
             remember(fixed, prepared, [r.text for r in rows if isinstance(r, Record)], block.computed)
             stage = training.stage(ledger)
@@ -364,6 +365,21 @@ def _router(config: RunConfig, ledger: Ledger, reviewer: Reviewer | None) -> Rou
     accuracy = float((said == calibration.reference).mean())
     ledger.set_meta("calibration", {"rows": len(said), "reviewer_accuracy": accuracy})
     return Router(config.trust, labels, replace(calibration, reviewer_accuracy=accuracy))
+
+
+def _learner(config: RunConfig, run_dir: Path, router: Router | MultiRouter | None) -> Learner | None:
+    """The run's learner: versions are judged on the calibration rows (the truth) when there are some, else on
+    the validation half of the audit (multi-label: on every audited row, never trained on)."""
+    if config.learning is None:
+        return None
+    labels, sets = config.task.label_names, (config.task.max_labels, config.task.allow_empty)
+    if isinstance(router, Router) and router.calibration is not None:
+        truth = router.calibration
+        validation = [(t, labels[r]) for t, r in zip(truth.texts, truth.reference.tolist(), strict=True)]
+        never = lambda _i, _p: False  # noqa: E731
+        return Learner(config.learning, run_dir, labels, held_out=never, sets=sets, validation=validation)
+    held_out = config.trust.audited if config.task.multi_label else config.trust.held_out
+    return Learner(config.learning, run_dir, labels, held_out=held_out, sets=sets)
 
 
 def _reviewer(config: RunConfig, ledger: Ledger, budget: Budget) -> tuple[Reviewer | None, Examples | None]:

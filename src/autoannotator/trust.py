@@ -3,9 +3,10 @@
 **Audit stream.** Every row is audited (sent to the reviewer whatever the vote) with probability `audit_share`
 of its input position: `early_share` (20%) of the first `early_rows` (1,000) rows, so that about 200 audited rows
 judge the specialists before most of the data is labelled, then `share` (5%), enough to re-check every batch and
-to catch drift at a small cost. The draw is a hash of the row id and the seed: uniform, reproducible, the same
-on resume. Half of the audited rows (a second hash) are the frozen *validation* slice: never trained on, and
-not used to choose the routing of their own batch, so that they measure it without bias.
+to catch drift at a small cost (with calibration labels, those judge, and the audit is `share` from the start).
+The draw is a hash of the row id and the seed: uniform, reproducible, the same on resume. Half of the audited
+rows (a second hash) are the frozen *validation* slice: never trained on, and not used to choose the routing of
+their own batch, so that they measure it without bias.
 
 **Acceptance (Learn-then-Test).** For each candidate decider (each specialist alone, the accuracy-weighted vote,
 each trained head), the audited rows give its confidence and whether its label agrees with the reference. For
@@ -56,6 +57,12 @@ made: on few rows it fails on one unlucky disagreement (at 30 rows and a 0.9 tar
 fails 26% of the time; at 100, 0.3%), while a fixed minimum of 100 would stop a small audit from accepting any
 part of the data (the top 30% would need 333 audited rows). A failed test only costs money: the batch's rows go
 to the reviewer and the next batch tests again on more evidence."""
+FOLDS = 5
+"""Parts of the calibration rows in the cross-fitted estimate: each judged by a routing chosen on the other 80%,
+close to the one chosen on all of them (with halves, 50 of 100 rows often accept nothing the whole would)."""
+EARLY_SHARE = 0.2
+"""The audit share of the first `TrustConfig.early_rows` rows without calibration labels: about 200 audited rows
+to judge the specialists on before most of a 1,000-row set is labelled."""
 VOTE = "vote"
 """The name of the accuracy-weighted vote among the candidate deciders."""
 DEFAULT_TARGET = 0.97
@@ -78,7 +85,13 @@ class TrustConfig(BaseModel):
         "with calibration labels, the accepted rows are as accurate as the reviewer measured on them",
     )
     delta: float = Field(default=0.05, gt=0.0, lt=1.0, description="risk that the accepted rows miss the target")
-    early_share: float = Field(default=0.2, ge=0.0, le=1.0, description="audit share of the first early_rows")
+    early_share: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description=f"audit share of the first early_rows: {EARLY_SHARE}, or `share` with calibration labels "
+        "(they judge the specialists; the audit then only trains and checks)",
+    )
     early_rows: int = Field(default=1000, ge=0, description="input rows audited at early_share")
     share: float = Field(default=0.05, ge=0.0, le=1.0, description="audit share of the later rows")
     min_evidence: int = Field(default=30, ge=1, description="audited rows a candidate needs to be judged")
@@ -93,7 +106,13 @@ class TrustConfig(BaseModel):
 
     def audit_share(self, pos: int) -> float:
         """The probability that the row at input position `pos` is audited."""
-        return self.early_share if pos < self.early_rows else self.share
+        early = EARLY_SHARE if self.early_share is None else self.early_share
+        return early if pos < self.early_rows else self.share
+
+    def calibrated(self) -> TrustConfig:
+        """This configuration for a run with calibration labels: unless set, the early audit share is `share`
+        (the calibration rows judge the specialists, so the early audit is not needed to)."""
+        return self if self.early_share is not None else self.model_copy(update={"early_share": self.share})
 
     def audited(self, row_id: str, pos: int) -> bool:
         """Whether the row is in the audit stream (a hash of its id: uniform and reproducible)."""
@@ -268,11 +287,11 @@ def crossfit(
     target: float,
 ) -> tuple[float, float, float, int]:
     """An honest estimate of the agreement of the rows `choose` accepts, when the evidence (votes (n, m),
-    probs (n, m, k), reference (n,), all fresh) is also what chose them: each half (a seeded split) is judged
-    by the routing chosen on the other half; (rate, low, high, rows) over both halves, as `interval`."""
-    half = np.random.default_rng(config.seed).permutation(len(reference)) % 2 == 0
+    probs (n, m, k), reference (n,), all fresh) is also what chose them: each of `FOLDS` parts (a seeded split)
+    is judged by the routing chosen on the others; (rate, low, high, rows) over all parts, as `interval`."""
+    fold = np.random.default_rng(config.seed).permutation(len(reference)) % FOLDS
     agree: list[bool] = []
-    for fit in (half, ~half):
+    for fit in (fold != f for f in range(FOLDS)):
         found, weights = candidates(
             names, fixed, votes[fit], probs[fit], reference[fit], np.ones(int(fit.sum()), bool)
         )

@@ -78,15 +78,16 @@ def test_the_ray_columns_give_back_the_local_engines_batches_and_outputs(
         csv.writer(f).writerows([["text"], *rows])
     task = load_task("sentiment-2")
     part = SpecialistPart("vader", task)
-    reader = ray_data.InputDatasource(data, "text", None, 20, 5)
+    reader = ray_data.InputDatasource(data, "text", None, (20, 4), 5)  # batches end at 4, 12, 28, 48
     infer = ray_data.Infer([part], threads=1)
     chunks: list[dict[str, Any]] = []
     for table in reader._read():  # as Ray would: a block to the actor, then cut anew on the way back
         batch = infer({k: table.column(k).to_numpy(zero_copy_only=False) for k in table.column_names})
         chunks.extend({k: v[i : i + 7] for k, v in batch.items()} for i in range(0, len(batch["pos"]), 7))
     blocks = list(ray_data.regroup(chunks, [part.key]))
-    local = list(LocalEngine().blocks(Source(data), 20, start=5, parts=[part]))
+    local = list(LocalEngine().blocks(Source(data), 20, start=5, parts=[part], first=4))
     assert [b.rows for b in blocks] == [b.rows for b in local]
+    assert [[r.pos for r in b.rows][::-1][0] for b in local] == [11, 27, 44]
     assert [b.bytes_read for b in blocks] == [b.bytes_read for b in local]
     vader = part.build(1)
     for block in blocks:

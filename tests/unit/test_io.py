@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from autoannotator.errors import InputError
-from autoannotator.io import Record, Skip, Source, row_id, write_rows
+from autoannotator.io import Record, Skip, Source, batch_ends, row_id, write_rows
 
 
 def rows_of(
@@ -20,6 +21,17 @@ def rows_of(
     batches = list(source.batches(batch_size, start=start))
     assert all(len(b) <= batch_size for b in batches)
     return [row for batch in batches for row in batch]
+
+
+def test_batches_start_small_and_double_up_to_the_batch_size(tmp_path: Path) -> None:
+    """100, 200, 400, then 800 and 1,000-row batches; a run resumed at a boundary reads the same batches on."""
+    assert list(itertools.islice(batch_ends(1000, 100), 6)) == [100, 300, 700, 1500, 2500, 3500]
+    path = tmp_path / "d.csv"
+    path.write_text("text\n" + "".join(f"row {i}\n" for i in range(40)), encoding="utf-8")
+    whole = [[r.pos for r in b] for b in Source(path).batches(10, first=3)]
+    assert [len(b) for b in whole] == [3, 6, 10, 10, 10, 1]
+    assert [[r.pos for r in b] for b in Source(path).batches(10, start=9, first=3)] == whole[2:]
+    assert [len(b) for b in Source(path).batches(10)] == [10, 10, 10, 10]
 
 
 def test_csv_quoted_newlines_bom_and_positions(tmp_path: Path) -> None:

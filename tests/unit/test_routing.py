@@ -41,6 +41,15 @@ def test_the_audit_is_uniform_seeded_and_reproducible(seed: int, early: float, l
     assert abs(np.mean(even) - np.mean(odd)) < 0.08
 
 
+def test_with_calibration_labels_the_audit_is_the_late_share_from_the_start() -> None:
+    """Calibration rows judge the specialists, so the early audit (20% of the first 1,000 rows) is not needed to;
+    an early share the user set is kept."""
+    config = TrustConfig(share=0.05)
+    assert config.audit_share(0) == 0.2 and config.calibrated().audit_share(0) == 0.05
+    assert config.calibrated().audit_share(5000) == 0.05
+    assert TrustConfig(early_share=0.3).calibrated().audit_share(0) == 0.3
+
+
 def test_the_threshold_matches_a_hand_computation() -> None:
     """60 rows, target 0.8, delta 0.05: 0.8^n <= 0.05 needs n >= 14, and shares under a third of the evidence
     (20 rows) are skipped too (counts only), so the first test is the top 21 (35%): 21/21 agree,

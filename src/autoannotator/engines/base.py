@@ -24,8 +24,11 @@ class Block:
 class Engine(Protocol):
     """Reads a run's input and runs what it can of the specialists' inference."""
 
-    def blocks(self, source: Source, batch_size: int, *, start: int, parts: Sequence[Part]) -> Iterator[Block]:
-        """Batches of `batch_size` rows from position `start`, in input order, with the `parts` it computed."""
+    def blocks(
+        self, source: Source, batch_size: int, *, start: int, parts: Sequence[Part], first: int | None = None
+    ) -> Iterator[Block]:
+        """The input's batches (`Source.batches`: `first` rows, then doubling up to `batch_size`) from position
+        `start`, in input order, with the `parts` it computed."""
         ...
 
 
@@ -33,6 +36,8 @@ class LocalEngine:
     """Reads the input in the driver and computes nothing ahead: the specialists run on the driver's thread
     pool when a batch is labelled."""
 
-    def blocks(self, source: Source, batch_size: int, *, start: int, parts: Sequence[Part]) -> Iterator[Block]:
-        for rows in source.batches(batch_size, start=start):
+    def blocks(
+        self, source: Source, batch_size: int, *, start: int, parts: Sequence[Part], first: int | None = None
+    ) -> Iterator[Block]:
+        for rows in source.batches(batch_size, start=start, first=first):
             yield Block(rows, source.bytes_read)

@@ -48,23 +48,27 @@ class RayEngine:
         self.cpus = cpus
         self.gpus = gpus
 
-    def blocks(self, source: Source, batch_size: int, *, start: int, parts: Sequence[Part]) -> Iterator[Block]:
+    def blocks(
+        self, source: Source, batch_size: int, *, start: int, parts: Sequence[Part], first: int | None = None
+    ) -> Iterator[Block]:
         started = not ray.is_initialized()
         if started:
             _init(self.address)
         try:
-            yield from self._blocks(source, batch_size, start, parts)
+            yield from self._blocks(source, (batch_size, first), start, parts)
         finally:
             if started:
                 ray.shutdown()
 
-    def _blocks(self, source: Source, batch_size: int, start: int, parts: Sequence[Part]) -> Iterator[Block]:
+    def _blocks(
+        self, source: Source, sizes: tuple[int, int | None], start: int, parts: Sequence[Part]
+    ) -> Iterator[Block]:
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # the driver commits in input order
         context.enable_progress_bars = False  # the CLI has its own
         context.print_on_execution_start = False
         context.target_max_block_size = BLOCK_BYTES
-        reader = InputDatasource(source.path, source.text_field, source.id_field, batch_size, start)
+        reader = InputDatasource(source.path, source.text_field, source.id_field, sizes, start)
         # a read with no CPU of its own is not fused into the actors: it feeds all of them
         dataset = ray.data.read_datasource(reader, override_num_blocks=1, num_cpus=0)
         if parts:
@@ -136,15 +140,18 @@ def _row(chunk: dict[str, Any], i: int) -> Row:
 
 
 class InputDatasource(Datasource):
-    """The run's input as one Ray Data read task streaming blocks of `batch_size` rows from row `start` (the
-    reader of the local engine, `autoannotator.io.Source`, so rows, ids and skips are the same)."""
+    """The run's input as one Ray Data read task streaming its batches from row `start`, `sizes` = (batch size,
+    first batch's) (the reader of the local engine, `autoannotator.io.Source`, so rows, ids, skips and batches
+    are the same)."""
 
-    def __init__(self, path: Path, text_field: str, id_field: str | None, batch_size: int, start: int) -> None:
+    def __init__(
+        self, path: Path, text_field: str, id_field: str | None, sizes: tuple[int, int | None], start: int
+    ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.path = path
         self.text_field = text_field
         self.id_field = id_field
-        self.batch_size = batch_size
+        self.sizes = sizes
         self.start = start
 
     def estimate_inmemory_data_size(self) -> int | None:
@@ -158,8 +165,8 @@ class InputDatasource(Datasource):
 
     def _read(self) -> Iterator[pa.Table]:
         source = Source(self.path, text_field=self.text_field, id_field=self.id_field)
-        batches = source.batches(self.batch_size, start=self.start)
-        for number, rows in enumerate(batches, start=self.start // self.batch_size):
+        size, first = self.sizes
+        for number, rows in enumerate(source.batches(size, start=self.start, first=first)):
             yield pa.table(
                 {
                     "batch": [number] * len(rows),
