@@ -75,7 +75,8 @@ def self_estimate(ledger: Ledger, config: TrustConfig) -> dict[str, Any]:
     Against the reviewer: the audited rows of the validation half that the routing accepted (not hard) are a
     uniform sample of all accepted rows, and none of them chose the threshold that accepted it (see
     `autoannotator.batch`); each weighs 1 / its audit probability (early rows are audited more). Against the truth
-    (calibration labels): the accuracy the last routing of the stage (or run) measured on them."""
+    (calibration labels): the accuracy the routings of the stage (or run) measured on them, each weighted by
+    the rows it accepted."""
     totals = figures.rows_by_stage(ledger)
     accepted = figures.rows_by_stage(ledger, source="consensus")
     routings = figures.acceptances(ledger)
@@ -101,17 +102,20 @@ def self_estimate(ledger: Ledger, config: TrustConfig) -> dict[str, Any]:
 
 
 def _measured(routings: Sequence[dict[str, Any]], stages: Sequence[int]) -> dict[int | None, dict[str, Any]]:
-    """Against the truth: the estimate the last routing of each stage (None: of the run) measured."""
-    last = {r["stage"]: r for r in routings}
+    """Against the truth: for the run (None) and each stage, the estimates the batches' routings measured,
+    weighted by the rows each accepted (their intervals too, a conservative mix: they share the calibration
+    rows)."""
 
-    def measured(routing: dict[str, Any] | None) -> dict[str, Any]:
-        estimate = None if routing is None else routing.get("estimate")
-        if estimate is None or not estimate[3]:  # no row to estimate on: say so, not "nan"
+    def measured(chosen: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        usable = [(r["estimate"], r["accepted"]) for r in chosen if r.get("estimate") and r["estimate"][3]]
+        weights = np.array([w for _, w in usable], dtype=np.float64)
+        if not usable or weights.sum() == 0:  # no row to estimate on: say so, not "nan"
             return {"agreement": None, "low": 0.0, "high": 1.0, "audited": 0}
-        rate, low, high, n = estimate
-        return {"agreement": rate, "low": low, "high": high, "audited": n}
+        rate, low, high = (float(np.array([e[i] for e, _ in usable]) @ weights / weights.sum()) for i in range(3))
+        return {"agreement": rate, "low": low, "high": high, "audited": max(e[3] for e, _ in usable)}
 
-    return {None: measured(routings[-1] if routings else None)} | {s: measured(last.get(s)) for s in stages}
+    per_stage = {s: measured([r for r in routings if r["stage"] == s]) for s in stages}
+    return {None: measured(routings)} | per_stage
 
 
 def _audited(ledger: Ledger, config: TrustConfig, stages: Sequence[int]) -> dict[int | None, dict[str, Any]]:

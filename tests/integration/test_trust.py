@@ -17,18 +17,21 @@ pytestmark = pytest.mark.slow
 
 
 def test_calibration_labels_let_accurate_specialists_outvote_a_weak_reviewer(tmp_path: Path) -> None:
-    """A reviewer near chance (a hash of the prompt), and 150 human labels that say what VADER says: with
-    them the run measures the reviewer (about 0.5) and keeps the specialists' labels; without, it cannot
-    trust the specialists (they do not agree with the reviewer) and every row goes to it."""
+    """A reviewer near chance (a hash of the prompt), and 150 human labels that say what VADER says but on its
+    two least sure kinds of review (a quarter of rows): with them the run measures the reviewer (about 0.5)
+    and keeps the specialists' labels where they are shown right; without, it cannot trust the specialists
+    (they do not agree with the reviewer) and every row goes to it."""
     data = tmp_path / "in.csv"
     write_rows(data, 1500)
     with data.open(encoding="utf-8", newline="") as f:
         texts = [r["text"] for r in csv.DictReader(f)][:150]
     calibration = tmp_path / "human.csv"
+    unsure = ("solid, and the delivery was cheap", "fine, and the delivery was slow")
+    truth = {t: json.loads(vader_reviewer([{"content": t}]))["label"] for t in texts}
+    flip = {"positive": "negative", "negative": "positive"}
+    truth = {t: flip[label] if any(u in t for u in unsure) else label for t, label in truth.items()}
     calibration.write_text(
-        "text,label\n"
-        + "".join(f'"{t}",{json.loads(vader_reviewer([{"content": t}]))["label"]}\n' for t in texts),
-        encoding="utf-8",
+        "text,label\n" + "".join(f'"{t}",{label}\n' for t, label in truth.items()), encoding="utf-8"
     )
     common = ["--task", "sentiment-2", "--specialists", "vader,afinn", "--no-learn", "--quiet"]
     with ChatServer(answer) as server:
@@ -41,10 +44,16 @@ def test_calibration_labels_let_accurate_specialists_outvote_a_weak_reviewer(tmp
     assert all(r["source"] == "llm" for r in read_jsonl(tmp_path / "plain.jsonl"))
     assert "no row could be accepted" in plain.stderr
     rows = read_jsonl(tmp_path / "c.jsonl")
-    assert sum(r["source"] == "consensus" for r in rows) / len(rows) > 0.7
+    assert sum(r["source"] == "consensus" for r in rows) / len(rows) > 0.6
     line = " ".join(helped.stderr.split())
     assert "estimated accuracy (calibration labels)" in line and "150 calibration rows" in line
     reviewer = float(re.search(r"the reviewer's accuracy (\d\.\d+)", line).group(1))  # type: ignore[union-attr]
     assert 0.35 < reviewer < 0.65
     reviewed = [r for r in rows if r["source"] == "llm"]
     assert reviewed and all(r["confidence"] == pytest.approx(reviewer, abs=1e-3) for r in reviewed)
+    # the calibration rows judge, so the audit is 5% from the start (not 20% of the first 1,000 rows), and an
+    # audited row the specialists were trusted on keeps their label where it is likelier right than the reviewer's
+    accepted = [r for r in rows if r["source"] == "consensus"]
+    audited = [r for r in accepted if r["review"] is not None]
+    assert audited and all(r["confidence"] > reviewer and r["label"] == r["best_guess"] for r in audited)
+    assert len(audited) < 0.1 * len(accepted)

@@ -27,10 +27,15 @@ def stage_figures(ledger: Ledger) -> list[dict[str, Any]]:
 
 
 def acceptances(ledger: Ledger) -> list[dict[str, Any]]:
-    """Each batch's routing by measured trust, in batch order, with its batch and stage."""
+    """Each batch's routing by measured trust, in batch order, with its batch, stage and the number of rows it
+    accepted (`accepted`: source consensus now)."""
     return [
-        {"batch": b, "stage": s, **json.loads(r)}
-        for b, s, r in ledger.db.execute("SELECT batch, stage, routing FROM acceptances ORDER BY batch")
+        {"batch": b, "stage": s, **json.loads(r), "accepted": n}
+        for b, s, r, n in ledger.db.execute(
+            "SELECT a.batch, a.stage, a.routing, (SELECT COUNT(*) FROM labels l WHERE l.source = 'consensus' "
+            "AND l.pos >= b.first_pos AND l.pos < b.next_pos) FROM acceptances a JOIN batches b USING (batch) "
+            "ORDER BY a.batch"
+        )
     ]
 
 
