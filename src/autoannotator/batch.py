@@ -1,9 +1,9 @@
-"""One batch on its way through a run: the specialists vote; the batch's audit rows go to the reviewer first;
-trust is measured on the audit evidence of earlier batches and on this batch's audit rows outside the
-validation half (those are kept out so that they measure this batch's routing without bias: the run's
-self-estimate rests on them); every row is decided; the rows nobody may accept go to the reviewer. A reviewed
-row takes the reviewer's label, unless (calibration labels) it was accepted with a measured probability of
-being right above the reviewer's accuracy. The result is one `Batch`, committed by the caller in one transaction.
+"""One batch on its way through a run: the specialists vote; trust is measured on the audit evidence of
+earlier batches (so this batch's audit rows measure its routing without bias: the run's self-estimate rests on
+them); every row is decided; the audit rows and the rows nobody may accept go to the reviewer, in one request.
+A reviewed row takes the reviewer's label, unless (calibration labels) it was accepted with a measured
+probability of being right above the reviewer's accuracy. The result is one `Batch`, committed by the caller
+in one transaction.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ from dataclasses import replace
 from typing import Any
 
 from autoannotator.config import RunConfig
-from autoannotator.evidence import Evidence
 from autoannotator.inference import Prepared, vote
 from autoannotator.io import Record, Row, Skip
 from autoannotator.ledger import Batch, Decision, Ledger
 from autoannotator.review import Examples, HardRow, Reviewer, Verdict
-from autoannotator.routing import Router, batch_evidence
+from autoannotator.routing import Router
 from autoannotator.specialists.base import FloatArray, IntArray
 from autoannotator.trust import Acceptance, capped
 from autoannotator.voting import AGGREGATORS, BoolArray, agreement, consensus, margin
@@ -68,15 +67,9 @@ def run_batch(
     votes, probs, seconds = vote([r.text for r in records], prepared, k, pool=pool)
     trusting = router is not None and reviewer is not None
     audited = [trusting and config.trust.audited(r.id, r.pos) for r in records]
-    verdicts: dict[int, Verdict] = {}
     acceptance = None
     if router is not None and reviewer is not None:
-        chosen = [i for i, a in enumerate(audited) if a]
-        verdicts.update(
-            zip(chosen, reviewer.review(_hard_rows(records, chosen, votes, names, labels)), strict=True)
-        )
-        evidence = _evidence(records, chosen, verdicts, votes, probs, config)
-        acceptance = under_cap(router.acceptance(ledger, prepared, evidence), votes, probs, prepared, config)
+        acceptance = under_cap(router.acceptance(ledger, prepared), votes, probs, prepared, config)
     decisions = _decisions(records, votes, probs, prepared, config, acceptance, stage=stage, audited=audited)
     hard = [d.hard for d in decisions]
     guesses = [d.best_guess for d in decisions]
@@ -84,8 +77,9 @@ def run_batch(
         agreed = [i for i in range(len(records)) if not hard[i]]
         if agreed:
             examples.add([records[i].text for i in agreed], [str(guesses[i]) for i in agreed])
+    verdicts: dict[int, Verdict] = {}
     if reviewer is not None:
-        chosen = [i for i in range(len(records)) if hard[i] and not audited[i]]
+        chosen = [i for i in range(len(records)) if hard[i] or audited[i]]
         rows_out = _hard_rows(records, chosen, votes, names, labels, guesses)
         verdicts.update(zip(chosen, reviewer.review(rows_out) if rows_out else [], strict=True))
     for i, verdict in verdicts.items():
@@ -164,30 +158,13 @@ def _decisions(
     ]
 
 
-def _evidence(
-    records: Sequence[Record],
-    audited: Sequence[int],
-    verdicts: dict[int, Verdict],
-    votes: IntArray,
-    probs: FloatArray,
-    config: RunConfig,
-) -> Evidence:
-    """This batch's audited rows as routing evidence, less its validation half (which checks this batch)."""
-    labels = config.task.label_names
-    fit = [i for i in audited if not config.trust.validates(records[i].id)]
-    reference = [labels.index(str(verdicts[i].label)) if verdicts[i].status == "ok" else None for i in fit]
-    return batch_evidence(
-        [(records[i].pos, records[i].id, records[i].text) for i in fit], reference, votes[fit], probs[fit]
-    )
-
-
 def _hard_rows(
     records: Sequence[Record],
     chosen: Sequence[int],
     votes: IntArray,
     names: Sequence[str],
     labels: Sequence[str],
-    guesses: Sequence[str | None] | None = None,
+    guesses: Sequence[str | None],
 ) -> list[HardRow]:
     """The rows `chosen` (indices into `records`) as the reviewer sees them, with the specialists' votes."""
     return [
@@ -195,7 +172,7 @@ def _hard_rows(
             records[i].pos,
             records[i].text,
             {name: (labels[v] if v >= 0 else None) for name, v in zip(names, votes[i], strict=True)},
-            None if guesses is None else guesses[i],
+            guesses[i],
         )
         for i in chosen
     ]

@@ -33,17 +33,6 @@ class Evidence:
     votes: IntArray
     probs: FloatArray
 
-    def joined(self, other: Evidence) -> Evidence:
-        """This evidence followed by `other`'s."""
-        return Evidence(
-            np.concatenate([self.pos, other.pos]),
-            self.ids + other.ids,
-            self.texts + other.texts,
-            np.concatenate([self.reference, other.reference]),
-            np.concatenate([self.votes, other.votes]),
-            np.concatenate([self.probs, other.probs]),
-        )
-
 
 def audit_evidence(ledger: Ledger, labels: list[str], m: int, *, last: int = 5000) -> Evidence:
     """The `last` committed audited rows with a valid review, in input order (recent evidence: drift ages out)."""
@@ -72,8 +61,8 @@ def self_estimate(ledger: Ledger, config: TrustConfig) -> dict[str, Any]:
     """The run's estimate of how often its auto-accepted rows are right, overall and per stage, each with a 95%
     interval, the rows it rests on and the share of rows accepted.
 
-    Against the reviewer: the audited rows of the validation half that the routing accepted (not hard) are a
-    uniform sample of all accepted rows, and none of them chose the threshold that accepted it (see
+    Against the reviewer: the audited rows that the routing accepted (not hard) are a uniform sample of all
+    accepted rows, and none of them chose the routing that accepted it (it was measured on earlier batches, see
     `autoannotator.batch`); each weighs 1 / its audit probability (early rows are audited more). Against the truth
     (calibration labels): the accuracy the routings of the stage (or run) measured on them, each weighted by
     the rows it accepted."""
@@ -119,9 +108,9 @@ def _measured(routings: Sequence[dict[str, Any]], stages: Sequence[int]) -> dict
 
 
 def _audited(ledger: Ledger, config: TrustConfig, stages: Sequence[int]) -> dict[int | None, dict[str, Any]]:
-    """Against the reviewer: the inverse-probability-weighted agreement of the accepted validation-half audited
-    rows, for the run (None) and each stage."""
-    rows = [r[1:] for r in audit.audited_decisions(ledger) if config.validates(r[0])]
+    """Against the reviewer: the inverse-probability-weighted agreement of the accepted audited rows, for the run
+    (None) and each stage."""
+    rows = [r[1:] for r in audit.audited_decisions(ledger)]
     pos = np.array([r[0] for r in rows], dtype=np.int64)
     stage = np.array([r[1] for r in rows], dtype=np.int64)
     accepted: BoolArray = np.array([not r[2] for r in rows], dtype=bool)

@@ -1,10 +1,10 @@
 """One batch of a multi-label task: each specialist gives, per label, the probability that it applies (or
 abstains on labels it cannot speak about); the ensemble's per-label probability is the mean over those that
 speak; a row's set is the labels above 0.5, and its confidence that of its least certain label
-(`autoannotator.labelsets`). The batch's audit rows go to the reviewer first; a row is accepted without review
-when its confidence clears the threshold that the audit evidence shows keeps the whole output's exact-set
-agreement with the reviewer at the target (`MultiRouter`, the same count test as single-label runs); the
-others go to the reviewer. Stored like a single-label batch: a set as its canonical text, each specialist's
+(`autoannotator.labelsets`). A row is accepted without review when its confidence clears the threshold that
+the earlier batches' audit shows keeps the whole output's exact-set agreement with the reviewer at the target
+(`MultiRouter`, the same count test as single-label runs); the others and the batch's audit rows go to the
+reviewer. Stored like a single-label batch: a set as its canonical text, each specialist's
 vote as a bit mask of its set, its per-label probabilities as the vote's probabilities.
 """
 
@@ -85,17 +85,15 @@ class MultiRouter:
     def refresh(self, ledger: Ledger, prepared: Prepared) -> None:
         """After a training: nothing to do now (the evidence is re-labelled when the stage changes)."""
 
-    def threshold(
-        self, ledger: Ledger, prepared: Prepared, fresh: Sequence[tuple[int, str, str]]
-    ) -> tuple[float, Knots, int]:
-        """(threshold, calibration knots, evidence rows) from the committed audit and `fresh` (pos, text,
-        reviewer's canonical set) rows of this batch."""
+    def threshold(self, ledger: Ledger, prepared: Prepared) -> tuple[float, Knots, int]:
+        """(threshold, calibration knots, evidence rows) from the committed audit (earlier batches': the next
+        batch's own audit rows then check it without bias)."""
         stage = training.stage(ledger)
         if stage != self._stage:
             self._stage, self._seen = stage, {}
         trust = self.config.trust
-        stored = [(p, t, lab) for p, i, t, lab in audit.audited_rows(ledger, last=5000) if not trust.validates(i)]
-        rows = [r for r in [*stored, *fresh] if r[0] not in self._seen]
+        stored = [(p, t, lab) for p, _, t, lab in audit.audited_rows(ledger, last=5000)]
+        rows = [r for r in stored if r[0] not in self._seen]
         if rows:
             task = self.config.task
             probs, covered, _ = presence([t for _, t, _ in rows], prepared, len(task.labels))
@@ -106,7 +104,7 @@ class MultiRouter:
                     float(conf),
                     encode(np.array(task.label_names)[chosen], task.label_names) == said,
                 )
-        evidence = [self._seen[r[0]] for r in [*stored, *fresh]]
+        evidence = [self._seen[r[0]] for r in stored]
         if len(evidence) < trust.min_evidence:
             return float(np.inf), ((), ()), len(evidence)
         confidence = np.array([c for c, _ in evidence])
@@ -135,18 +133,12 @@ def run_multi_batch(
     votes: IntArray = np.where(speaks[None, :], masks(probs > 0.5), -1)
     ask = Asker(reviewer, records, votes, names, task.label_names)
     audited = [router is not None and reviewer is not None and config.trust.audited(r.id, r.pos) for r in records]
-    verdicts = ask([i for i, a in enumerate(audited) if a])
     calibration: Knots = ((), ())
     threshold, evidence = float(np.inf), 0
     if router is not None and reviewer is not None:
-        fresh = [
-            (records[i].pos, records[i].text, str(v.label))
-            for i, v in verdicts.items()
-            if v.status == "ok" and not config.trust.validates(records[i].id)
-        ]
-        threshold, calibration, evidence = router.threshold(ledger, prepared, fresh)
+        threshold, calibration, evidence = router.threshold(ledger, prepared)
     decisions = _decisions(records, probs, covered, task, threshold, calibration, stage=stage, audited=audited)
-    verdicts |= ask([i for i, d in enumerate(decisions) if d.hard and not d.audited])
+    verdicts = ask([i for i, d in enumerate(decisions) if d.hard or d.audited])
     for i, verdict in verdicts.items():
         if verdict.status == "ok":
             decisions[i] = replace(
@@ -249,7 +241,7 @@ def relabel_multi(ledger: Ledger, prepared: Prepared, config: RunConfig, router:
     """The final heads re-label the accepted rows of earlier stages (``--relabel-final``): a row whose new set
     clears the last measured threshold takes it; the others keep theirs. Chunk by chunk, each one transaction."""
     stage = training.stage(ledger)
-    threshold, calibration, _ = router.threshold(ledger, prepared, [])
+    threshold, calibration, _ = router.threshold(ledger, prepared)
     if threshold == np.inf:
         return
     task = config.task

@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from autoannotator.evidence import Evidence, audit_evidence
+from autoannotator.evidence import audit_evidence
 from autoannotator.inference import Prepared, vote
 from autoannotator.ledger import Ledger, training
 from autoannotator.specialists.base import FloatArray, IntArray, Trainable
@@ -88,9 +88,9 @@ class Router:
             votes[:, j], probs[:, j] = adapter.apply(specialist.predict(texts))
         self._refreshed = {int(evidence.pos[i]): (votes[r], probs[r]) for r, i in enumerate(rows)}
 
-    def acceptance(self, ledger: Ledger, prepared: Prepared, batch: Evidence | None = None) -> Acceptance:
+    def acceptance(self, ledger: Ledger, prepared: Prepared) -> Acceptance:
         """The routing of the next batch, measured on the calibration rows, or on the ledger's audit evidence
-        and the batch's own (if any)."""
+        (earlier batches': the next batch's own audit rows then check it without bias)."""
         names = [name for name, _, _ in prepared]
         fixed = [not isinstance(s, Trainable) for _, s, _ in prepared]
         if self.calibration is not None and self._calibration_votes is not None:
@@ -104,8 +104,6 @@ class Router:
             honest = crossfit(names, fixed, votes, probs, reference, self.config, target=self.target)
             return replace(chosen, estimate=honest)
         evidence = audit_evidence(ledger, self.labels, len(prepared))
-        if batch is not None:
-            evidence = evidence.joined(batch)
         fresh = evidence.pos >= training.last_training_pos(ledger)
         votes, probs = evidence.votes.copy(), evidence.probs.copy()
         for i, pos in enumerate(evidence.pos.tolist()):
@@ -114,22 +112,3 @@ class Router:
                 fresh[i] = True
         found, weights = candidates(names, fixed, votes, probs, evidence.reference, fresh)
         return choose(found, self.config, weights, target=self.target, overall=True)
-
-
-def batch_evidence(
-    rows: Sequence[tuple[int, str, str]],
-    reference: Sequence[int | None],
-    votes: IntArray,
-    probs: FloatArray,
-) -> Evidence:
-    """Evidence from a batch's audited rows: (pos, id, text) (n,), the reviewer's label index or None (n,),
-    votes (n, m), probs (n, m, k); rows without a valid review are left out."""
-    kept = [i for i, r in enumerate(reference) if r is not None]
-    return Evidence(
-        np.array([rows[i][0] for i in kept], dtype=np.int64),
-        [rows[i][1] for i in kept],
-        [rows[i][2] for i in kept],
-        np.array([reference[i] for i in kept], dtype=np.int64),
-        votes[kept],
-        probs[kept],
-    )

@@ -61,12 +61,7 @@ def annotate_command(
     hard_rule: Annotated[
         str, typer.Option(help="KIND[:THRESHOLD][,min_votes=N]; KIND: not-unanimous, agreement, margin, entropy.")
     ] = "not-unanimous",
-    batch_size: Annotated[
-        int,
-        typer.Option(
-            help="Rows per batch (and per ledger transaction), at most: the first ones are 100, 200, 400... rows."
-        ),
-    ] = 1000,
+    batch_size: Annotated[int, typer.Option(help="Rows per batch, at most (the first: 100, 200, 400...).")] = 1000,
     llm: Annotated[str | None, typer.Option(help=LLM_HELP)] = None,
     review: Annotated[str, typer.Option(help=REVIEW_HELP)] = "auto",
     budget_usd: Annotated[float | None, typer.Option(help="Hard cap on LLM spending, USD.")] = None,
