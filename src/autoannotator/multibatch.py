@@ -68,8 +68,8 @@ def masks(sets: BoolArray) -> IntArray:
 
 
 class MultiRouter:
-    """The acceptance threshold of each batch of a multi-label run, measured on the audited rows outside the
-    validation half (the validation half vouches for it in the run's self-estimate). Trainable heads never
+    """The acceptance threshold of each batch of a multi-label run, measured on the earlier batches' audited rows
+    (the batch's own vouch for it in the run's self-estimate). Trainable heads never
     train on audited rows in a multi-label run (see `autoannotator.pipeline`), so every audited row is out of
     sample for every version; a row's confidence is recomputed once per stage."""
 

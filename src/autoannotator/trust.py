@@ -4,9 +4,9 @@
 of its input position: `early_share` (20%) of the first `early_rows` (1,000) rows, so that about 200 audited rows
 judge the specialists before most of the data is labelled, then `share` (5%), enough to re-check every batch and
 to catch drift at a small cost (with calibration labels, those judge, and the audit is `share` from the start).
-The draw is a hash of the row id and the seed: uniform, reproducible, the same on resume. Half of the audited
-rows (a second hash) are the frozen *validation* slice: never trained on, and not used to choose the routing of
-their own batch, so that they measure it without bias.
+The draw is a hash of the row id and the seed: uniform, reproducible, the same on resume. A batch's routing is
+chosen on earlier batches' audited rows, so its own measure it without bias. Half of the audited rows (a second
+hash) are the frozen *validation* slice of the trainable specialists: never trained on.
 
 **Acceptance (Learn-then-Test).** For each candidate decider (each specialist alone, the accuracy-weighted vote,
 each trained head), the audited rows give its confidence and whether its label agrees with the reference. For

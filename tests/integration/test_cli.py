@@ -195,7 +195,7 @@ def test_python_api_reports_progress(example_csv: Path, tmp_path: Path) -> None:
         run_dir=tmp_path / "run",
         progress=lambda *a: seen.append(a),
     )
-    assert [s[0] for s in seen] == [128, 256, 300]
+    assert [s[0] for s in seen] == [100, 228, 300]  # batches of 100, then 128 (200 capped by --batch-size)
     assert seen[-1][1] == seen[-1][2] == example_csv.stat().st_size
     assert result.rows == 300 and result.counts["consensus"] + result.counts["unresolved"] == 300
     assert set(result.specialist_seconds) == {"vader", "textblob", "afinn", "minilm-sentiment", "minilm"}
