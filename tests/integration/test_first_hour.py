@@ -122,11 +122,11 @@ def test_label_studio_config_is_escaped_saved_and_printed(tmp_path: Path) -> Non
 def test_one_hard_share_in_the_end_line_eval_and_the_ledger(tmp_path: Path) -> None:
     data, out, run = tmp_path / "in.csv", tmp_path / "o.jsonl", tmp_path / "run"
     write_rows(data, 1500)
-    with ChatServer(vader_reviewer) as server:
+    with ChatServer(vader_reviewer) as server:  # target 0.9: a few dozen agreeing audited rows vouch for rows
         env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test-key"}
         result = run_cli(
             "annotate", data, "--task", "sentiment-2", "--specialists", "vader,afinn", "--no-learn", "--out", out,
-            "--run-dir", run, "--quiet", "--llm", "openai:gpt-4o-mini", env=env,
+            "--run-dir", run, "--quiet", "--llm", "openai:gpt-4o-mini", "--target-agreement", "0.9", env=env,
         )  # fmt: skip
     printed = re.search(r"\((\d+\.\d)% hard\)", result.stderr)
     assert printed is not None, result.stderr
