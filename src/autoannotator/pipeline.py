@@ -376,10 +376,14 @@ def _learner(config: RunConfig, run_dir: Path, router: Router | MultiRouter | No
     if isinstance(router, Router) and router.calibration is not None:
         truth = router.calibration
         validation = [(t, labels[r]) for t, r in zip(truth.texts, truth.reference.tolist(), strict=True)]
-        never = lambda _i, _p: False  # noqa: E731
-        return Learner(config.learning, run_dir, labels, held_out=never, sets=sets, validation=validation)
+        return Learner(config.learning, run_dir, labels, held_out=_never, sets=sets, validation=validation)
     held_out = config.trust.audited if config.task.multi_label else config.trust.held_out
     return Learner(config.learning, run_dir, labels, held_out=held_out, sets=sets)
+
+
+def _never(row_id: str, pos: int) -> bool:
+    """No reviewed row is held out (with calibration labels, those are the validation slice)."""
+    return False
 
 
 def _reviewer(config: RunConfig, ledger: Ledger, budget: Budget) -> tuple[Reviewer | None, Examples | None]:
