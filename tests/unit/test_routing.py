@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binom
 
+from autoannotator.evidence import _measured
 from autoannotator.learning import Learner, LearningConfig
 from autoannotator.specialists import TrainableSpecialist, build, shared_minilm
 from autoannotator.trust import (
@@ -180,3 +182,20 @@ def test_a_silent_untrained_version_is_worth_nothing_to_beat(tmp_path: Path) -> 
 def test_stages_double_from_the_warmup_up_to_beta() -> None:
     config = LearningConfig(warmup=100, rows_per_stage=1000)
     assert [config.stage_rows(s) for s in range(6)] == [100, 200, 400, 800, 1000, 1000]
+
+
+def test_the_calibrated_estimate_weighs_each_batch_by_the_rows_it_accepted() -> None:
+    """Against the truth the run's figure mixes the batches' cross-fitted estimates by the rows each routing
+    accepted; a routing with no estimate (or none of its rows to rest on) adds nothing, and a stage with none
+    says so rather than 'nan'."""
+    routings = [
+        {"stage": 0, "estimate": None, "accepted": 0},
+        {"stage": 1, "estimate": [0.9, 0.8, 0.95, 100], "accepted": 300},
+        {"stage": 1, "estimate": [0.6, 0.5, 0.7, 120], "accepted": 100},
+        {"stage": 2, "estimate": [0.8, 0.7, 0.9, 0], "accepted": 50},
+    ]
+    found = _measured(routings, [0, 1, 2])
+    assert found[None]["agreement"] == pytest.approx((0.9 * 300 + 0.6 * 100) / 400)
+    assert found[None]["low"] == pytest.approx((0.8 * 300 + 0.5 * 100) / 400) and found[None]["audited"] == 120
+    assert found[1] == found[None]
+    assert found[0]["agreement"] is None and found[2] == {"agreement": None, "low": 0.0, "high": 1.0, "audited": 0}
