@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -188,7 +189,7 @@ def test_the_calibrated_estimate_weighs_each_batch_by_the_rows_it_accepted() -> 
     """Against the truth the run's figure mixes the batches' cross-fitted estimates by the rows each routing
     accepted; a routing with no estimate (or none of its rows to rest on) adds nothing, and a stage with none
     says so rather than 'nan'."""
-    routings = [
+    routings: list[dict[str, Any]] = [
         {"stage": 0, "estimate": None, "accepted": 0},
         {"stage": 1, "estimate": [0.9, 0.8, 0.95, 100], "accepted": 300},
         {"stage": 1, "estimate": [0.6, 0.5, 0.7, 120], "accepted": 100},
