@@ -2,7 +2,9 @@
 
 Per dataset and seed: `--rows` rows (100 on offensive's 860, else 200) drawn at random from the scored file
 become the calibration file (their gold labels); the run is scored on the *other* rows: accuracy (unlabelled
-rows count as wrong), the share of all rows sent to the LLM, the run's estimated accuracy of its accepted rows
+rows count as wrong), the share of all rows the LLM was asked about (whatever label was kept), the share of
+distinct texts asked with the calibration rows (the reviewer labels them too), the run's estimated accuracy of
+its accepted rows
 (95% interval) beside their true accuracy, the reviewer's accuracy as the run measured it, and the expected
 calibration error of the `confidence` column against the truth.
 
