@@ -134,7 +134,21 @@ def test_one_hard_share_in_the_end_line_eval_and_the_ledger(tmp_path: Path) -> N
         audited = db.execute("SELECT COUNT(*) FROM labels WHERE hard = 0 AND source = 'llm'").fetchone()[0]
         counts = dict(db.execute("SELECT source, COUNT(*) FROM labels GROUP BY source").fetchall())
         counts["hard"] = db.execute("SELECT COUNT(*) FROM labels WHERE hard = 1").fetchone()[0]
+        evidence = db.execute(
+            "SELECT b.first_pos, json_extract(a.routing, '$.evidence') FROM acceptances a JOIN batches b "
+            "USING (batch) ORDER BY batch"
+        ).fetchall()
+        earlier = [
+            db.execute(
+                "SELECT COUNT(*) FROM labels l JOIN reviews v USING (pos) WHERE l.audited = 1 "
+                "AND v.status = 'ok' AND l.pos < ?",
+                (first,),
+            ).fetchone()[0]
+            for first, _ in evidence
+        ]
     assert audited > 0 and counts.get("consensus", 0) > 0  # audited rows the routing accepted are not hard
+    # each batch's routing rests on the earlier batches' audit only (its own audit rows check it)
+    assert [n for _, n in evidence] == earlier and [first for first, _ in evidence] == [0, 100, 300, 700]
     assert printed.group(1) == f"{hard_share(counts):.1%}".rstrip("%")
     assert "trust: " in result.stderr and "audited rows" in result.stderr
     run_cli("eval", out, "--run-dir", run, "--report", tmp_path / "report")
