@@ -83,9 +83,11 @@ def run_batch(
         rows_out = _hard_rows(records, chosen, votes, names, labels, guesses)
         verdicts.update(zip(chosen, reviewer.review(rows_out) if rows_out else [], strict=True))
     for i, verdict in verdicts.items():
-        # against the reviewer it agrees with itself; against the truth, it is as sure as measured, and an
-        # accepted row (audited) keeps its label where that is more likely right than the reviewer's
-        sure = router.reviewer_confidence if router is not None else verdict.confidence
+        # against the reviewer it agrees with itself; against the truth, it is as sure as measured (where it
+        # agrees with the specialists' best guess, or not), and an accepted row (audited) keeps its label where
+        # that is more likely right than the reviewer's
+        agrees = verdict.label == decisions[i].best_guess
+        sure = router.reviewed_confidence(agrees) if router is not None else verdict.confidence
         kept = router is not None and (decisions[i].confidence or 0.0) > router.reviewer_confidence
         if verdict.status == "ok" and (decisions[i].hard or not kept):
             decisions[i] = replace(decisions[i], label=verdict.label, confidence=sure, source="llm")

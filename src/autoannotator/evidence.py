@@ -1,7 +1,8 @@
 """Readers of the audit stream in the ledger: the evidence trust is measured on, and the run's self-estimate.
 
-Both read only audited rows that the reviewer answered (review status ``ok``); the reviewer's label is the
-reference.
+Both read only rows that the reviewer answered (review status ``ok``); the reviewer's label is the reference.
+The evidence is the audited rows and the rows of batches that accepted nothing (all reviewed); the
+self-estimate, the audited rows the routing accepted.
 """
 
 from __future__ import annotations
@@ -35,15 +36,16 @@ class Evidence:
 
 
 def audit_evidence(ledger: Ledger, labels: list[str], m: int, *, last: int = 5000) -> Evidence:
-    """The `last` committed audited rows with a valid review, in input order (recent evidence: drift ages out)."""
+    """The `last` committed rows of the evidence with a valid review, in input order (recent evidence: drift
+    ages out): the audited rows and every row of the batches that accepted nothing (`ledger.audit`)."""
     k = len(labels)
     index = {label: i for i, label in enumerate(labels)}
-    rows = audit.audited_rows(ledger, last=last)
+    rows = audit.audited_rows(ledger, last=last, census=True)
     where = {pos: i for i, (pos, _, _, _) in enumerate(rows)}
     votes = np.full((len(rows), m), -1, dtype=np.int64)
     probs = np.full((len(rows), m, k), 1.0 / k)
     first = rows[0][0] if rows else 0
-    for pos, j, vote, blob in audit.audited_votes(ledger, first=first, m=m):
+    for pos, j, vote, blob in audit.audited_votes(ledger, first=first, m=m, census=True):
         if pos in where:
             votes[where[pos], j] = vote
             probs[where[pos], j] = np.frombuffer(blob, dtype=np.float32)

@@ -361,10 +361,10 @@ def _router(config: RunConfig, ledger: Ledger, reviewer: Reviewer | None) -> Rou
         return Router(config.trust, labels)
     calibration = read_calibration(config.calibration, config.task.text_field, labels)
     verdicts = reviewer.review([HardRow(-1 - i, t, {}, None) for i, t in enumerate(calibration.texts)])
-    said = np.array([labels.index(v.label) if v.label is not None else -1 for v in verdicts])
-    accuracy = float((said == calibration.reference).mean())
-    ledger.set_meta("calibration", {"rows": len(said), "reviewer_accuracy": accuracy})
-    return Router(config.trust, labels, replace(calibration, reviewer_accuracy=accuracy))
+    said = np.array([labels.index(v.label) if v.label is not None else -1 for v in verdicts], dtype=np.int64)
+    calibration = replace(calibration, said=said)
+    ledger.set_meta("calibration", {"rows": len(said), "reviewer_accuracy": calibration.reviewer_accuracy})
+    return Router(config.trust, labels, calibration)
 
 
 def _learner(config: RunConfig, run_dir: Path, router: Router | MultiRouter | None) -> Learner | None:

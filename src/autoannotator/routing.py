@@ -2,15 +2,16 @@
 `autoannotator.trust`); the best qualified one labels the rows it can vouch for, and the others go to the
 reviewer.
 
-Evidence is the audit stream (reference: the reviewer) or, when the run has calibration labels, those rows
-(reference: the truth; the target is then the reviewer's own accuracy on them unless one is given). Against the
-reviewer the target is on the whole output, as the user reads it: the labels must match labelling every row
-with the reviewer on at least a `target` share of rows, so accepting a share q of rows needs agreement
-``1 - (1 - target) / q`` on them (tested as a count, see `trust.accept_threshold`); against the truth it is on
-the accepted rows (as accurate as the reviewer), and the estimate is cross-fitted (`trust.crossfit`). A trainable
-specialist is judged only on rows its current version was not trained on: the rows audited after its last
-training (their stored votes are this version's) and the validation half of earlier audited rows, which it
-re-labels once after each training (`refresh`); calibration rows are never trained on.
+Evidence is the audit stream and every row of the batches that accepted nothing (reference: the reviewer) or,
+when the run has calibration labels, those rows (reference: the truth; the target is then the reviewer's own
+accuracy on them unless one is given). Against the reviewer the target is on the whole output, as the user
+reads it: the labels must match labelling every row with the reviewer on at least a `target` share of rows, so
+accepting a share q of rows needs agreement ``1 - (1 - target) / q`` on them (tested as a count, see
+`trust.accept_threshold`); against the truth it is on the accepted rows (as accurate as the reviewer), and the
+estimate is cross-fitted (`trust.crossfit`). A trainable specialist is judged only on rows its current version
+was not trained on: the evidence rows after its last training (their stored votes are this version's) and the
+validation slice of earlier rows, which it re-labels once after each training (`refresh`); calibration rows are
+never trained on.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from autoannotator.trust import (
     candidates,
     choose,
     crossfit,
+    reviewed_accuracy,
 )
+from autoannotator.voting import consensus
 
 
 class Router:
@@ -44,6 +47,7 @@ class Router:
         self.calibration = calibration
         self._refreshed: dict[int, tuple[IntArray, FloatArray]] = {}
         self._calibration_votes: tuple[IntArray, FloatArray] | None = None
+        self._reviewed = np.ones(2)
 
     @property
     def target(self) -> float:
@@ -57,11 +61,17 @@ class Router:
 
     @property
     def reviewer_confidence(self) -> float:
-        """The probability that a reviewed row's label is right: 1 against the reviewer itself, its measured
+        """The probability that a reviewer's label is right: 1 against the reviewer itself, its measured
         accuracy against the truth."""
         if self.calibration is not None and self.calibration.reviewer_accuracy is not None:
             return self.calibration.reviewer_accuracy
         return 1.0
+
+    def reviewed_confidence(self, agrees: bool) -> float:
+        """The probability that the label of a row the reviewer labelled is right, given whether it `agrees`
+        with the decider's best guess: 1 against the reviewer itself; against the truth, the reviewer's accuracy
+        on the calibration rows it would label under the current routing (`trust.reviewed_accuracy`)."""
+        return float(self._reviewed[int(agrees)])
 
     def refresh(self, ledger: Ledger, prepared: Prepared) -> None:
         """Re-judge the current versions: their votes on the calibration rows, and the trainables' votes on the
@@ -75,7 +85,7 @@ class Router:
         rows = [
             i
             for i, (pos, ident) in enumerate(zip(evidence.pos.tolist(), evidence.ids, strict=True))
-            if pos < upto and self.config.validates(ident)
+            if pos < upto and self.config.held_out(ident, pos)
         ]
         self._refreshed = {}
         trainable = [j for j, (_, s, _) in enumerate(prepared) if isinstance(s, Trainable) and s.fitted]
@@ -99,6 +109,11 @@ class Router:
             reference = self.calibration.reference
             found, weights = candidates(names, fixed, votes, probs, reference, fresh)
             chosen = choose(found, self.config, weights, target=self.target)
+            if self.calibration.said is not None:
+                label_probs, hard, sure = chosen.decide(names, votes, probs, len(self.labels))
+                asked = hard | (sure <= self.reviewer_confidence)  # the rows whose label would be the reviewer's
+                guess = consensus(label_probs, votes)
+                self._reviewed = reviewed_accuracy(guess, self.calibration.said, reference, asked)
             if chosen.decider is None:
                 return chosen
             honest = crossfit(names, fixed, votes, probs, reference, self.config, target=self.target)

@@ -5,7 +5,8 @@ of its input position: `early_share` (20%) of the first `early_rows` (1,000) row
 judge the specialists before most of the data is labelled, then `share` (5%), enough to re-check every batch and
 to catch drift at a small cost (with calibration labels, those judge, and the audit is `share` from the start).
 The draw is a hash of the row id and the seed: uniform, reproducible, the same on resume. A batch's routing is
-chosen on earlier batches' audited rows, so its own measure it without bias. Half of the audited rows (a second
+chosen on earlier batches' audited rows (and on every row of the batches that accepted nothing: all
+reviewed, a complete sample), so its own audit rows measure it without bias. Half of the audited rows (a second
 hash) are the frozen *validation* slice of the trainable specialists: never trained on.
 
 **Acceptance (Learn-then-Test).** For each candidate decider (each specialist alone, the accuracy-weighted vote,
@@ -324,12 +325,34 @@ def capped(acceptance: Acceptance, confidence: FloatArray, llm_share: float | No
 
 @dataclass(frozen=True)
 class Calibration:
-    """A few human-labelled rows: texts (n,), their true label indices (n,), and the reviewer's accuracy on them
-    (None until measured). With them, trust is measured against the truth instead of the reviewer."""
+    """A few human-labelled rows: texts (n,), their true label indices (n,), and the reviewer's label indices on
+    them (n,; -1 where it gave none; None until asked). With them, trust is measured against the truth instead
+    of the reviewer."""
 
     texts: list[str]
     reference: IntArray
-    reviewer_accuracy: float | None = None
+    said: IntArray | None = None
+
+    @property
+    def reviewer_accuracy(self) -> float | None:
+        """The reviewer's accuracy on the calibration rows (no answer counts as wrong); None until asked."""
+        return None if self.said is None else float((self.said == self.reference).mean())
+
+
+def reviewed_accuracy(
+    guess: IntArray, said: IntArray, reference: IntArray, asked: BoolArray, *, prior: float = 4.0
+) -> FloatArray:
+    """(2,) the reviewer's accuracy against `reference` (n,) on the rows whose label it gives (`asked` (n,):
+    hard, or the decider less likely right than it), where its label `said` (n,) differs from, and where it
+    agrees with, the decider's best guess `guess` (n,). Where the specialists said the same, a reviewed row is
+    more often right; where they were unsure, less often than the reviewer's overall accuracy. Each is smoothed
+    toward that overall accuracy by `prior` pseudo-rows; rows it did not answer (-1) are left out."""
+    answered = said >= 0
+    right = (said == reference)[answered]
+    overall = float(right.mean()) if answered.any() else 0.0
+    cells = [asked[answered] & ((said == guess)[answered] == a) for a in (False, True)]
+    result: FloatArray = np.array([(right[c].sum() + prior * overall) / (c.sum() + prior) for c in cells])
+    return result
 
 
 def candidates(

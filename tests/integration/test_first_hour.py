@@ -140,15 +140,18 @@ def test_one_hard_share_in_the_end_line_eval_and_the_ledger(tmp_path: Path) -> N
         ).fetchall()
         earlier = [
             db.execute(
-                "SELECT COUNT(*) FROM labels l JOIN reviews v USING (pos) WHERE l.audited = 1 "
-                "AND v.status = 'ok' AND l.pos < ?",
+                "SELECT COUNT(*) FROM labels l JOIN reviews v USING (pos) JOIN rows r USING (pos) "
+                "WHERE (l.audited = 1 OR r.batch IN (SELECT batch FROM acceptances "
+                "WHERE json_extract(routing, '$.threshold') IS NULL)) AND v.status = 'ok' AND l.pos < ?",
                 (first,),
             ).fetchone()[0]
             for first, _ in evidence
         ]
     assert audited > 0 and counts.get("consensus", 0) > 0  # audited rows the routing accepted are not hard
-    # each batch's routing rests on the earlier batches' audit only (its own audit rows check it)
+    # each batch's routing rests on the earlier batches' evidence only (its own audit rows check it): their
+    # audited rows, and every row of a batch that accepted nothing (the first batch's 100: nothing to judge on)
     assert [n for _, n in evidence] == earlier and [first for first, _ in evidence] == [0, 100, 300, 700]
+    assert evidence[1][1] == 100
     assert printed.group(1) == f"{hard_share(counts):.1%}".rstrip("%")
     assert "trust: " in result.stderr and "audited rows" in result.stderr
     run_cli("eval", out, "--run-dir", run, "--report", tmp_path / "report")

@@ -27,9 +27,13 @@ def test_calibration_labels_let_accurate_specialists_outvote_a_weak_reviewer(tmp
         texts = [r["text"] for r in csv.DictReader(f)][:150]
     calibration = tmp_path / "human.csv"
     unsure = ("solid, and the delivery was cheap", "fine, and the delivery was slow")
-    truth = {t: json.loads(vader_reviewer([{"content": t}]))["label"] for t in texts}
     flip = {"positive": "negative", "negative": "positive"}
-    truth = {t: flip[label] if any(u in t for u in unsure) else label for t, label in truth.items()}
+
+    def true_label(text: str) -> str:
+        said = json.loads(vader_reviewer([{"content": text}]))["label"]
+        return flip[said] if any(u in text for u in unsure) else str(said)
+
+    truth = {t: true_label(t) for t in texts}
     calibration.write_text(
         "text,label\n" + "".join(f'"{t}",{label}\n' for t, label in truth.items()), encoding="utf-8"
     )
@@ -49,8 +53,15 @@ def test_calibration_labels_let_accurate_specialists_outvote_a_weak_reviewer(tmp
     assert "estimated accuracy (calibration labels)" in line and "150 calibration rows" in line
     reviewer = float(re.search(r"the reviewer's accuracy (\d\.\d+)", line).group(1))  # type: ignore[union-attr]
     assert 0.35 < reviewer < 0.65
-    reviewed = [r for r in rows if r["source"] == "llm"]
-    assert reviewed and all(r["confidence"] == pytest.approx(reviewer, abs=1e-3) for r in reviewed)
+    # a reviewed row's confidence is the reviewer's accuracy on the calibration rows alike (hard or not, agreeing
+    # with the specialists' best guess or not): here it tracks how often those rows really are right
+    reviewed: dict[float, list[bool]] = {}
+    for r in rows:
+        if r["source"] == "llm":
+            reviewed.setdefault(round(r["confidence"], 6), []).append(r["label"] == true_label(r["text"]))
+    groups = {conf: right for conf, right in reviewed.items() if len(right) >= 4}
+    assert len(groups) >= 2, {c: (len(r), sum(r)) for c, r in reviewed.items()}
+    assert all(abs(conf - sum(right) / len(right)) < 0.2 for conf, right in groups.items()), groups
     # the calibration rows judge, so the audit is 5% from the start (not 20% of the first 1,000 rows), and an
     # audited row the specialists were trusted on keeps their label where it is likelier right than the reviewer's
     accepted = [r for r in rows if r["source"] == "consensus"]

@@ -24,6 +24,7 @@ from autoannotator.trust import (
     choose,
     crossfit,
     interval,
+    reviewed_accuracy,
 )
 
 
@@ -200,3 +201,18 @@ def test_the_calibrated_estimate_weighs_each_batch_by_the_rows_it_accepted() -> 
     assert found[None]["low"] == pytest.approx((0.8 * 300 + 0.5 * 100) / 400) and found[None]["audited"] == 120
     assert found[1] == found[None]
     assert found[0]["agreement"] is None and found[2] == {"agreement": None, "low": 0.0, "high": 1.0, "audited": 0}
+
+
+def test_a_reviewed_row_is_as_sure_as_the_reviewer_on_calibration_rows_alike() -> None:
+    """10 calibration rows, 2 labels. The reviewer answers 9 (row 9: none) and is right on 5 of them (its
+    accuracy on the answered rows 5/9). Of the rows it would label (`asked`, rows 0-7), it agrees with the best
+    guess on rows 0-3 (right on 0, 1, 2) and differs on rows 4-7 (right on 4). With 4 pseudo-rows at 5/9:
+    agreeing (3 + 20/9) / 8 = 0.6528, differing (1 + 20/9) / 8 = 0.4028. Row 8 (not asked) counts only in the
+    overall accuracy."""
+    reference = np.array([0, 1, 0, 1, 0, 1, 0, 1, 0, 1])
+    said = np.array([0, 1, 0, 0, 0, 0, 1, 0, 0, -1])
+    guess = np.array([0, 1, 0, 0, 1, 1, 0, 1, 1, 1])
+    asked = np.array([True] * 8 + [False] * 2)
+    assert np.sum(said == reference) == 5
+    assert reviewed_accuracy(guess, said, reference, asked) == pytest.approx([29 / 72, 47 / 72])
+    assert reviewed_accuracy(guess, said, reference, asked, prior=0.0) == pytest.approx([0.25, 0.75])
