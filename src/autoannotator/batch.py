@@ -13,6 +13,8 @@ from concurrent.futures import Executor
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from autoannotator.config import RunConfig
 from autoannotator.inference import Prepared, vote
 from autoannotator.io import Record, Row, Skip
@@ -20,7 +22,7 @@ from autoannotator.ledger import Batch, Decision, Ledger
 from autoannotator.review import Examples, HardRow, Reviewer, Verdict
 from autoannotator.routing import Router
 from autoannotator.specialists.base import FloatArray, IntArray
-from autoannotator.trust import Acceptance, capped
+from autoannotator.trust import Acceptance, capped, reviewer_decides
 from autoannotator.voting import AGGREGATORS, BoolArray, agreement, consensus, margin
 
 
@@ -82,15 +84,18 @@ def run_batch(
         chosen = [i for i in range(len(records)) if hard[i] or audited[i]]
         rows_out = _hard_rows(records, chosen, votes, names, labels, guesses)
         verdicts.update(zip(chosen, reviewer.review(rows_out) if rows_out else [], strict=True))
+    # an accepted row (audited) keeps its label where that is more likely right than the reviewer's (against
+    # the truth: against the reviewer, or without a router, the reviewer's label is sure, 1, and always taken)
+    sure = np.array([d.confidence or 0.0 for d in decisions])
+    takes = reviewer_decides(
+        np.array(hard, dtype=bool), sure, 1.0 if router is None else router.reviewer_confidence
+    )
     for i, verdict in verdicts.items():
-        # against the reviewer it agrees with itself; against the truth, it is as sure as measured (where it
-        # agrees with the specialists' best guess, or not), and an accepted row (audited) keeps its label where
-        # that is more likely right than the reviewer's
-        agrees = verdict.label == decisions[i].best_guess
-        sure = router.reviewed_confidence(agrees) if router is not None else verdict.confidence
-        kept = router is not None and (decisions[i].confidence or 0.0) > router.reviewer_confidence
-        if verdict.status == "ok" and (decisions[i].hard or not kept):
-            decisions[i] = replace(decisions[i], label=verdict.label, confidence=sure, source="llm")
+        if verdict.status == "ok" and takes[i]:
+            # against the reviewer it agrees with itself; against the truth, as sure as measured on rows alike
+            agrees = verdict.label == decisions[i].best_guess
+            confidence = acceptance.reviewed[int(agrees)] if acceptance is not None else verdict.confidence
+            decisions[i] = replace(decisions[i], label=verdict.label, confidence=confidence, source="llm")
     routing = None if acceptance is None else acceptance.as_json()
     return assemble(index, rows, records, skips, votes, probs, decisions, seconds, verdicts, routing)
 

@@ -34,6 +34,7 @@ from autoannotator.trust import (
     choose,
     crossfit,
     reviewed_accuracy,
+    reviewer_decides,
 )
 from autoannotator.voting import consensus
 
@@ -47,7 +48,6 @@ class Router:
         self.calibration = calibration
         self._refreshed: dict[int, tuple[IntArray, FloatArray]] = {}
         self._calibration_votes: tuple[IntArray, FloatArray] | None = None
-        self._reviewed = np.ones(2)
 
     @property
     def target(self) -> float:
@@ -66,12 +66,6 @@ class Router:
         if self.calibration is not None and self.calibration.reviewer_accuracy is not None:
             return self.calibration.reviewer_accuracy
         return 1.0
-
-    def reviewed_confidence(self, agrees: bool) -> float:
-        """The probability that the label of a row the reviewer labelled is right, given whether it `agrees`
-        with the decider's best guess: 1 against the reviewer itself; against the truth, the reviewer's accuracy
-        on the calibration rows it would label under the current routing (`trust.reviewed_accuracy`)."""
-        return float(self._reviewed[int(agrees)])
 
     def refresh(self, ledger: Ledger, prepared: Prepared) -> None:
         """Re-judge the current versions: their votes on the calibration rows, and the trainables' votes on the
@@ -109,11 +103,11 @@ class Router:
             reference = self.calibration.reference
             found, weights = candidates(names, fixed, votes, probs, reference, fresh)
             chosen = choose(found, self.config, weights, target=self.target)
-            if self.calibration.said is not None:
+            if self.calibration.said is not None:  # how sure the rows the reviewer will label are
                 label_probs, hard, sure = chosen.decide(names, votes, probs, len(self.labels))
-                asked = hard | (sure <= self.reviewer_confidence)  # the rows whose label would be the reviewer's
-                guess = consensus(label_probs, votes)
-                self._reviewed = reviewed_accuracy(guess, self.calibration.said, reference, asked)
+                asked = reviewer_decides(hard, sure, self.reviewer_confidence)
+                right = reviewed_accuracy(consensus(label_probs, votes), self.calibration.said, reference, asked)
+                chosen = replace(chosen, reviewed=(float(right[0]), float(right[1])))
             if chosen.decider is None:
                 return chosen
             honest = crossfit(names, fixed, votes, probs, reference, self.config, target=self.target)

@@ -200,6 +200,9 @@ class Acceptance:
     target: float = DEFAULT_TARGET
     estimate: tuple[float, float, float, int] | None = None
     """(rate, low, high, rows): agreement with the reference on the evidence rows it accepts (95% interval)."""
+    reviewed: tuple[float, float] = (1.0, 1.0)
+    """The probability that a row whose label is the reviewer's is right, where that label differs from and
+    where it agrees with the best guess: 1 against the reviewer itself (`reviewed_accuracy` against the truth)."""
 
     def as_json(self) -> dict[str, Any]:
         """What the ledger keeps of it (the knots and weights are recomputed on resume)."""
@@ -339,11 +342,18 @@ class Calibration:
         return None if self.said is None else float((self.said == self.reference).mean())
 
 
+def reviewer_decides(hard: BoolArray, confidence: FloatArray, reviewer: float) -> BoolArray:
+    """(n,) whether a reviewed row takes the reviewer's label: it is `hard` (n,), or the decider's calibrated
+    `confidence` (n,) is not above the reviewer's measured accuracy `reviewer` (1 against the reviewer)."""
+    result: BoolArray = hard | (confidence <= reviewer)
+    return result
+
+
 def reviewed_accuracy(
     guess: IntArray, said: IntArray, reference: IntArray, asked: BoolArray, *, prior: float = 4.0
 ) -> FloatArray:
-    """(2,) the reviewer's accuracy against `reference` (n,) on the rows whose label it gives (`asked` (n,):
-    hard, or the decider less likely right than it), where its label `said` (n,) differs from, and where it
+    """(2,) the reviewer's accuracy against `reference` (n,) on the rows whose label it gives (`asked` (n,),
+    see `reviewer_decides`), where its label `said` (n,) differs from, and where it
     agrees with, the decider's best guess `guess` (n,). Where the specialists said the same, a reviewed row is
     more often right; where they were unsure, less often than the reviewer's overall accuracy. Each is smoothed
     toward that overall accuracy by `prior` pseudo-rows; rows it did not answer (-1) are left out."""
