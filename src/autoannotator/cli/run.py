@@ -14,28 +14,20 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 
 from autoannotator.cli.common import app, err, errors_as_lines, warn_deprecated
+from autoannotator.cli.configure import LLM_HELP, REVIEW_HELP, run_config
 from autoannotator.config import RunConfig
 from autoannotator.engines import Engine, build_engine
 from autoannotator.evaluation import hard_share
 from autoannotator.evidence import describe as describe_trust
 from autoannotator.io import beside
 from autoannotator.learning import LearningConfig
-from autoannotator.llm import provider
 from autoannotator.pipeline import annotate, baseline, check_paths
 from autoannotator.planning import REFERENCE_LLM, plan
 from autoannotator.review import ReviewConfig
-from autoannotator.task import BUILTIN_TASKS, load_task
+from autoannotator.task import BUILTIN_TASKS
 from autoannotator.trust import TrustConfig
-from autoannotator.voting import AggregatorName, HardRule
+from autoannotator.voting import AggregatorName
 
-LLM_HELP = (
-    "The reviewer: openai:MODEL (any OpenAI-compatible endpoint: OPENAI_BASE_URL, OPENAI_API_KEY), local or "
-    "gguf:PATH (the local extra). Default: none, hard rows are left unresolved for people (export)."
-)
-REVIEW_HELP = (
-    "auto (zero-shot for openai:MODEL, few-shot for a local model, none without --llm), zero-shot, few-shot, "
-    "cot, self-consistency, replay:FILE[#MODEL|SETTING], or none."
-)
 INTERRUPTED = "interrupted: every committed batch is kept; run the same command with --resume to go on"
 NO_REVIEWER = (
     "no reviewer (no --llm): hard rows are left unresolved. Hand them to people with `autoannotator export "
@@ -157,7 +149,7 @@ def annotate_command(
     """Label every row of INPUT: the specialists vote, and the rows they disagree on go to the reviewer."""
     warn_deprecated(sys.argv[1:])
     with errors_as_lines():
-        config = _config(
+        config = run_config(
             input,
             task,
             specialists,
@@ -226,7 +218,7 @@ def baseline_command(
     """Label INPUT with a baseline (the LLM alone, one specialist alone, or the specialists' majority), as an
     ordinary run: score it with `autoannotator eval`."""
     with errors_as_lines():
-        config = _config(
+        config = run_config(
             input,
             task,
             specialists,
@@ -314,7 +306,7 @@ def plan_command(
 ) -> None:
     """Estimate what annotate would spend on the LLM, and what labelling every row with it would cost."""
     with errors_as_lines():
-        config = _config(
+        config = run_config(
             input, task, specialists, aggregate, hard_rule, 1000, llm, review, None, False, 8, None, None, prices
         )
         estimate = plan(config, probe=probe)
@@ -335,51 +327,6 @@ def plan_command(
         Console().print(table)
 
 
-def _config(
-    input: Path,
-    task: str,
-    specialists: str | None,
-    aggregate: AggregatorName,
-    hard_rule: str,
-    batch_size: int,
-    llm: str | None,
-    review: str,
-    budget_usd: float | None,
-    show_votes: bool,
-    concurrency: int,
-    rpm: int | None,
-    tpm: int | None,
-    prices: Path | None,
-    *,
-    timeout_s: float = 60.0,
-) -> RunConfig:
-    """The run configuration the annotate and plan options describe."""
-    reviewing = None
-    if review == "auto":
-        review = "none" if llm is None else "few-shot" if provider(llm)[0].local else "zero-shot"
-    if review != "none":
-        reviewing = ReviewConfig.parse(
-            review,
-            llm=None if review.startswith("replay:") else llm,
-            budget_usd=budget_usd,
-            show_votes=show_votes,
-            concurrency=concurrency,
-            rpm=rpm,
-            tpm=tpm,
-            prices=prices,
-            timeout_s=timeout_s,
-        )
-    return RunConfig(
-        input=input,
-        task=load_task(task),
-        specialists=tuple(s.strip() for s in specialists.split(",") if s.strip()) if specialists else (),
-        aggregate=aggregate,
-        hard_rule=_hard_rule(hard_rule),
-        batch_size=batch_size,
-        review=reviewing,
-    )
-
-
 def _interrupted(signum: int, frame: object) -> None:
     """Ctrl-C during a run: say how to go on, and leave at once. Every committed batch is in the ledger (a run
     survives even SIGKILL), so there is nothing to wait for: waiting would only finish a batch to redo it."""
@@ -396,10 +343,3 @@ def _routing(text: str) -> Literal["trust", "rule"]:
     if text == "rule":
         return "rule"
     raise typer.BadParameter(f"{text!r}: use trust or rule", param_hint="--routing")
-
-
-def _hard_rule(text: str) -> HardRule:
-    try:
-        return HardRule.parse(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--hard-rule") from None
