@@ -24,7 +24,8 @@ at one threshold: a single 95% bound on a 100-row sample is too loose to accept 
 most confident rows down lets a sample accept the rows it can vouch for, with the same guarantee.
 
 **Calibration.** A row's `confidence` is the decider's confidence mapped through an isotonic fit of agreement
-on the audited rows: the estimated probability that the label agrees with the reference.
+on the audited rows, each block smoothed toward the overall rate (`knots`): the estimated probability that the
+label agrees with the reference, never 1.0 on finite evidence.
 
 >>> import numpy as np
 >>> agree = np.array([True] * 60 + [False] * 40)
@@ -308,11 +309,19 @@ def crossfit(
     return interval(np.array(agree, dtype=bool))
 
 
-def knots(confidence: FloatArray, agree: BoolArray) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """An increasing isotonic fit of agreement on confidence, as (x, y) knots for `np.interp`."""
+def knots(
+    confidence: FloatArray, agree: BoolArray, *, prior: float = 2.0
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """An increasing isotonic fit of agreement on confidence (n,), as (x, y) knots for `np.interp`; each
+    block's rate is smoothed toward the overall rate by `prior` pseudo-rows, so that a few agreeing rows never
+    claim certainty (a block of 30 agreeing rows at an overall 0.8 says 0.99, not 1.0)."""
     fit = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
     fit.fit(confidence, agree.astype(np.float64))
-    return tuple(float(x) for x in fit.X_thresholds_), tuple(float(y) for y in fit.y_thresholds_)
+    rates, sizes = np.unique(fit.predict(confidence), return_counts=True)
+    shrunk = (rates * sizes + prior * float(agree.mean())) / (sizes + prior)
+    smoothed = dict(zip(rates.tolist(), shrunk.tolist(), strict=True))
+    ys = np.maximum.accumulate([smoothed.get(float(y), float(y)) for y in fit.y_thresholds_])
+    return tuple(float(x) for x in fit.X_thresholds_), tuple(float(y) for y in ys)
 
 
 def capped(acceptance: Acceptance, confidence: FloatArray, llm_share: float | None) -> Acceptance:

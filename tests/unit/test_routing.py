@@ -24,6 +24,7 @@ from autoannotator.trust import (
     choose,
     crossfit,
     interval,
+    knots,
     reviewed_accuracy,
 )
 
@@ -154,6 +155,17 @@ def test_an_acceptance_decides_with_its_decider_and_calibrates() -> None:
     np.testing.assert_allclose(probs, adapted[:, 0])
     assert hard.tolist() == [False, True, True]  # 0.6 < 0.7; the head abstained on the third row
     np.testing.assert_allclose(confidence, [0.95, 0.6875, 0.6])  # 0.6 is a quarter of the way from 0.5 to 0.9
+
+
+def test_the_calibration_never_claims_certainty_on_few_rows() -> None:
+    """Isotonic blocks smoothed toward the overall rate by 2 pseudo-rows: by hand, 30 agreeing rows above 70
+    that agree 40 times in 70 (overall 0.7) say (30 + 2 * 0.7) / 32, and the map stays increasing."""
+    confidence = np.linspace(0.0, 1.0, 100)
+    agree = np.r_[np.arange(70) % 7 < 4, np.ones(30, dtype=bool)]
+    xs, ys = knots(confidence, agree)
+    assert ys[-1] == pytest.approx((30 + 2 * 0.7) / 32) and ys[-1] < 1.0
+    assert list(ys) == sorted(ys) and ys[0] > 0.0
+    assert Acceptance("a", 0.5, knots=(xs, ys)).calibrated(np.array([1.0]))[0] == pytest.approx(ys[-1])
 
 
 def test_candidates_judge_a_trainable_only_on_rows_it_was_not_trained_on() -> None:
