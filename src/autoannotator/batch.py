@@ -22,7 +22,8 @@ from autoannotator.ledger import Batch, Decision, Ledger
 from autoannotator.review import Examples, HardRow, Reviewer, Verdict
 from autoannotator.routing import Router
 from autoannotator.specialists.base import FloatArray, IntArray
-from autoannotator.trust import Acceptance, capped, reviewer_decides
+from autoannotator.trust import Acceptance, capped
+from autoannotator.truth import reviewer_decides
 from autoannotator.voting import AGGREGATORS, BoolArray, agreement, consensus, margin
 
 

@@ -18,7 +18,8 @@ from autoannotator.errors import InputError
 from autoannotator.io import file_format, read_rows
 from autoannotator.ledger import Ledger, audit, figures
 from autoannotator.specialists.base import FloatArray, IntArray
-from autoannotator.trust import Calibration, TrustConfig, interval
+from autoannotator.trust import TrustConfig, interval
+from autoannotator.truth import Calibration
 from autoannotator.voting import BoolArray
 
 

@@ -8,7 +8,7 @@ accuracy on them unless one is given). Against the reviewer the target is on the
 reads it: the labels must match labelling every row with the reviewer on at least a `target` share of rows, so
 accepting a share q of rows needs agreement ``1 - (1 - target) / q`` on them (tested as a count, see
 `trust.accept_threshold`); against the truth it is on the accepted rows (as accurate as the reviewer), and the
-estimate is cross-fitted (`trust.crossfit`). A trainable specialist is judged only on rows its current version
+estimate is cross-fitted (`truth.crossfit`). A trainable specialist is judged only on rows its current version
 was not trained on: the evidence rows after its last training (their stored votes are this version's) and the
 validation slice of earlier rows, which it re-labels once after each training (`refresh`); calibration rows are
 never trained on.
@@ -25,17 +25,8 @@ from autoannotator.evidence import audit_evidence
 from autoannotator.inference import Prepared, vote
 from autoannotator.ledger import Ledger, training
 from autoannotator.specialists.base import FloatArray, IntArray, Trainable
-from autoannotator.trust import (
-    DEFAULT_TARGET,
-    Acceptance,
-    Calibration,
-    TrustConfig,
-    candidates,
-    choose,
-    crossfit,
-    reviewed_accuracy,
-    reviewer_decides,
-)
+from autoannotator.trust import DEFAULT_TARGET, Acceptance, TrustConfig, candidates, choose
+from autoannotator.truth import Calibration, crossfit, reviewed_accuracy, reviewer_decides
 from autoannotator.voting import consensus
 
 

@@ -12,16 +12,17 @@ hash) are the frozen *validation* slice of the trainable specialists: never trai
 **Acceptance (Learn-then-Test).** For each candidate decider (each specialist alone, the accuracy-weighted vote,
 each trained head), the audited rows give its confidence and whether its label agrees with the reference. For
 acceptance shares q = 5%, 10%, ..., 100% (most confident rows first), a hypothesis is tested with an exact binomial
-test, in that fixed order, stopping at the first that is not rejected (fixed-sequence testing controls the
-family-wise error at `delta` with no correction); the level is split between the candidates (Bonferroni). Against
-the reviewer (the default) the target is on the whole output: "the accepted rows that disagree are more than 1 -
+test, in that fixed order, stopping at the first that is not rejected (fixed-sequence testing controls the family-
+wise error at `delta` with no correction); the level is split between the candidates (Bonferroni). Against the
+reviewer (the default) the target is on the whole output: "the accepted rows that disagree are more than 1 -
 `target` of all rows", counted over all audited rows. Against the truth (calibration labels) it is on the accepted
 rows: "the agreement of the rows above the q-quantile of confidence is below `target`"; there, shares of fewer than
 `MIN_TESTED` rows (or a third of the evidence), or too few to be shown even by perfect agreement, are skipped
 (which looks at counts only). The candidate that may accept the most rows decides; every other row goes to the
-reviewer. If none qualifies, every row does (the LLM-only run) until one does. Why LTT and not a confidence bound
-at one threshold: a single 95% bound on a 100-row sample is too loose to accept anything, while testing from the
-most confident rows down lets a sample accept the rows it can vouch for, with the same guarantee.
+reviewer (with calibration labels, see `autoannotator.truth`). If none qualifies, every row does (the LLM-only run)
+until one does. Why LTT and not a confidence bound at one threshold: a single 95% bound on a 100-row sample is too
+loose to accept anything, while testing from the most confident rows down lets a sample accept the rows it can
+vouch for, with the same guarantee.
 
 **Calibration.** A row's `confidence` is the decider's confidence mapped through an isotonic fit of agreement
 on the audited rows, each block smoothed toward the overall rate (`knots`): the estimated probability that the
@@ -59,9 +60,6 @@ made: on few rows it fails on one unlucky disagreement (at 30 rows and a 0.9 tar
 fails 26% of the time; at 100, 0.3%), while a fixed minimum of 100 would stop a small audit from accepting any
 part of the data (the top 30% would need 333 audited rows). A failed test only costs money: the batch's rows go
 to the reviewer and the next batch tests again on more evidence."""
-FOLDS = 5
-"""Parts of the calibration rows in the cross-fitted estimate: each judged by a routing chosen on the other 80%,
-close to the one chosen on all of them (with halves, 50 of 100 rows often accept nothing the whole would)."""
 EARLY_SHARE = 0.2
 """The audit share of the first `TrustConfig.early_rows` rows without calibration labels: about 200 audited rows
 to judge the specialists on before most of a 1,000-row set is labelled."""
@@ -203,7 +201,8 @@ class Acceptance:
     """(rate, low, high, rows): agreement with the reference on the evidence rows it accepts (95% interval)."""
     reviewed: tuple[float, float] = (1.0, 1.0)
     """The probability that a row whose label is the reviewer's is right, where that label differs from and
-    where it agrees with the best guess: 1 against the reviewer itself (`reviewed_accuracy` against the truth)."""
+    where it agrees with the best guess: 1 against the reviewer itself (`truth.reviewed_accuracy` against the
+    truth)."""
 
     def as_json(self) -> dict[str, Any]:
         """What the ledger keeps of it (the knots and weights are recomputed on resume)."""
@@ -281,34 +280,6 @@ def choose(
     )
 
 
-def crossfit(
-    names: Sequence[str],
-    fixed: Sequence[bool],
-    votes: IntArray,
-    probs: FloatArray,
-    reference: IntArray,
-    config: TrustConfig,
-    *,
-    target: float,
-) -> tuple[float, float, float, int]:
-    """An honest estimate of the agreement of the rows `choose` accepts, when the evidence (votes (n, m),
-    probs (n, m, k), reference (n,), all fresh) is also what chose them: each of `FOLDS` parts (a seeded split)
-    is judged by the routing chosen on the others; (rate, low, high, rows) over all parts, as `interval`."""
-    fold = np.random.default_rng(config.seed).permutation(len(reference)) % FOLDS
-    agree: list[bool] = []
-    for fit in (fold != f for f in range(FOLDS)):
-        found, weights = candidates(
-            names, fixed, votes[fit], probs[fit], reference[fit], np.ones(int(fit.sum()), bool)
-        )
-        chosen = choose(found, config, weights, target=target)
-        if chosen.decider is None:
-            continue
-        held = ~fit
-        label_probs, hard, _ = chosen.decide(names, votes[held], probs[held], probs.shape[2])
-        agree += (label_probs.argmax(axis=1) == reference[held])[~hard].tolist()
-    return interval(np.array(agree, dtype=bool))
-
-
 def knots(
     confidence: FloatArray, agree: BoolArray, *, prior: float = 2.0
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -333,45 +304,6 @@ def capped(acceptance: Acceptance, confidence: FloatArray, llm_share: float | No
     if limit >= acceptance.threshold:
         return acceptance
     return replace(acceptance, decider=acceptance.decider or VOTE, threshold=limit, capped=True)
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """A few human-labelled rows: texts (n,), their true label indices (n,), and the reviewer's label indices on
-    them (n,; -1 where it gave none; None until asked). With them, trust is measured against the truth instead
-    of the reviewer."""
-
-    texts: list[str]
-    reference: IntArray
-    said: IntArray | None = None
-
-    @property
-    def reviewer_accuracy(self) -> float | None:
-        """The reviewer's accuracy on the calibration rows (no answer counts as wrong); None until asked."""
-        return None if self.said is None else float((self.said == self.reference).mean())
-
-
-def reviewer_decides(hard: BoolArray, confidence: FloatArray, reviewer: float) -> BoolArray:
-    """(n,) whether a reviewed row takes the reviewer's label: it is `hard` (n,), or the decider's calibrated
-    `confidence` (n,) is not above the reviewer's measured accuracy `reviewer` (1 against the reviewer)."""
-    result: BoolArray = hard | (confidence <= reviewer)
-    return result
-
-
-def reviewed_accuracy(
-    guess: IntArray, said: IntArray, reference: IntArray, asked: BoolArray, *, prior: float = 4.0
-) -> FloatArray:
-    """(2,) the reviewer's accuracy against `reference` (n,) on the rows whose label it gives (`asked` (n,),
-    see `reviewer_decides`), where its label `said` (n,) differs from, and where it
-    agrees with, the decider's best guess `guess` (n,). Where the specialists said the same, a reviewed row is
-    more often right; where they were unsure, less often than the reviewer's overall accuracy. Each is smoothed
-    toward that overall accuracy by `prior` pseudo-rows; rows it did not answer (-1) are left out."""
-    answered = said >= 0
-    right = (said == reference)[answered]
-    overall = float(right.mean()) if answered.any() else 0.0
-    cells = [asked[answered] & ((said == guess)[answered] == a) for a in (False, True)]
-    result: FloatArray = np.array([(right[c].sum() + prior * overall) / (c.sum() + prior) for c in cells])
-    return result
 
 
 def candidates(

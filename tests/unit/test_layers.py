@@ -14,7 +14,7 @@ LAYERS = (
     ("specialists", "llm", "sandbox", "hfdata"),  # models and providers: no knowledge of a run
     ("io", "adapters", "task", "voting", "labelsets"),  # rows in; the task; votes and how they are combined
     ("ledger",),  # storage: schema, migrations, transactions
-    ("trust", "learning", "review", "human", "testing", "batchserver"),  # trust, training, reviewers, people
+    ("trust", "truth", "learning", "review", "human", "testing", "batchserver"),  # trust; training; reviewers
     ("inference", "evidence", "controller", "labelstudio", "config", "outputs"),
     ("multieval",),
     ("routing", "evaluation"),

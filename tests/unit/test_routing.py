@@ -22,11 +22,10 @@ from autoannotator.trust import (
     accept_threshold,
     candidates,
     choose,
-    crossfit,
     interval,
     knots,
-    reviewed_accuracy,
 )
+from autoannotator.truth import crossfit, reviewed_accuracy
 
 
 @settings(max_examples=25, deadline=None, derandomize=True)  # a statistical check: the same draws every run
