@@ -71,7 +71,7 @@ def run_batch(
     trusting = router is not None and reviewer is not None
     audited = [trusting and config.trust.audited(r.id, r.pos) for r in records]
     acceptance = None
-    if router is not None and reviewer is not None:
+    if router is not None:  # without a reviewer, only with calibration labels (see `RunConfig.trusting`)
         acceptance = under_cap(router.acceptance(ledger, prepared), votes, probs, prepared, config)
     decisions = _decisions(records, votes, probs, prepared, config, acceptance, stage=stage, audited=audited)
     hard = [d.hard for d in decisions]

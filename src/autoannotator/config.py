@@ -45,13 +45,14 @@ class RunConfig(BaseModel):
     """Staged learning, on by default as in the CLI (None: off, like --no-learn)."""
     routing: Literal["trust", "rule"] = "trust"
     """trust: rows are accepted as far as the audit stream shows they agree with the reviewer (`TrustConfig`);
-    rule: `aggregate` and `hard_rule` decide (the paper's gate), no audit. Trust needs a reviewer worth
-    trusting: with none, or the embedded local model, the rule decides."""
+    rule: `aggregate` and `hard_rule` decide (the paper's gate), no audit. Trust needs a reference worth
+    trusting, a reviewer or calibration labels: with neither (no reviewer, or the embedded local model, and no
+    calibration labels) the rule decides."""
     trust: TrustConfig = Field(default_factory=TrustConfig)
     calibration: Path | None = None
     """A few hundred (or fewer) human-labelled rows (text and label): trust is then measured against the truth,
     and rows are accepted where the specialists are at least as accurate as the reviewer (its accuracy is
-    measured on them too)."""
+    measured on them too); with no reviewer, as accurate as `trust.target` (required), the rest left to people."""
 
     def chosen(self) -> tuple[str, ...]:
         """The specialists to run: the given ones, else the task's; none at all for ``("none",)`` (every row
@@ -69,8 +70,9 @@ class RunConfig(BaseModel):
 
     @property
     def trusting(self) -> bool:
-        """Whether rows are routed by measured trust (a reviewer worth trusting is there)."""
-        return self.routing == "trust" and self.review is not None and not self.review.local
+        """Whether rows are routed by measured trust (calibration labels, or a reviewer worth trusting)."""
+        trusted = self.review is not None and not self.review.local
+        return self.routing == "trust" and (self.calibration is not None or trusted)
 
 
 def baseline(config: RunConfig, method: str) -> RunConfig:

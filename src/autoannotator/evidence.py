@@ -133,12 +133,13 @@ def describe(estimate: dict[str, Any]) -> str:
     truth = estimate["reference"] == "truth"
     target = estimate["target"]
     wanted = "target: none" if target is None else f"target {target:.3f}"
-    reviewer = f"; the reviewer's accuracy {estimate['reviewer_accuracy']:.3f}" if truth else ""
+    measured = estimate["reviewer_accuracy"]
+    reviewer = f"; the reviewer's accuracy {measured:.3f}" if measured is not None else ""
     if overall["accepted_share"] == 0:
-        return (
-            f"trust: no row could be accepted without review ({wanted} not shown on the evidence"
-            f"{reviewer}): every labelled row is the reviewer's"
-        )
+        people = truth and measured is None  # calibration labels, no reviewer
+        rest = "every row is left to people" if people else "every labelled row is the reviewer's"
+        head = f"trust: no row could be accepted without review ({wanted} not shown on the evidence{reviewer})"
+        return f"{head}: {rest}"
     measure = "accuracy (calibration labels)" if truth else "agreement with the reviewer"
     rows = "calibration rows" if truth else "audited rows"
     value = "n/a" if overall["agreement"] is None else f"{overall['agreement']:.3f}"

@@ -19,16 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from autoannotator import hfdata
 from autoannotator.adapters import AdapterSpec, Adapts, compile_adapter
 from autoannotator.batch import decide, run_batch, under_cap
+from autoannotator.checks import check_paths
 from autoannotator.config import RunConfig, adapter_json, baseline, fingerprint, stored_config, versions
 from autoannotator.controller import select
 from autoannotator.engines import Engine, LocalEngine, parts, remember
-from autoannotator.errors import AutoAnnotatorError, InputError
 from autoannotator.evidence import read_calibration, self_estimate
 from autoannotator.inference import Remembered, vote
-from autoannotator.io import Record, Source, exists, file_format
+from autoannotator.io import Record, Source
 from autoannotator.learning import Learner
 from autoannotator.ledger import Ledger, figures, training
 from autoannotator.ledger.cache import CallCache
@@ -66,32 +65,6 @@ class RunResult:
     trust: dict[str, Any] | None = None
     """With trust routing: the estimated agreement of the auto-accepted rows with the reviewer, overall and per
     stage, with 95% intervals (`autoannotator.evidence.self_estimate`), and whether a cap overrode the evidence."""
-
-
-def check_paths(config: RunConfig, out: Path) -> None:
-    """Refuse, before any work, an input that is not a readable file, an output of unknown format, or unusable
-    calibration labels."""
-    file_format(out)
-    file_format(config.input)
-    if not exists(config.input):
-        raise InputError(config.input, "file not found")
-    if hfdata.is_hf(config.input):  # the split and the columns, before the progress bar
-        Source(config.input, text_field=config.task.text_field, id_field=config.task.id_field).check()
-    if config.task.multi_label:
-        _check_multi_label(config)
-    if config.calibration is not None:
-        read_calibration(config.calibration, config.task.text_field, config.task.label_names)
-
-
-def _check_multi_label(config: RunConfig) -> None:
-    """What a multi-label run does not do yet, refused before any work."""
-    where = f"task {config.task.name!r} is multi-label"
-    if config.calibration is not None:
-        raise AutoAnnotatorError(f"{where}: --calibration is for single-label tasks for now")
-    if config.routing == "rule":  # without a reviewer (or with the weak local one) every row waits for people
-        raise AutoAnnotatorError(f"{where}: it routes by measured trust only (--routing trust)")
-    if config.specialists == ("auto",):
-        raise AutoAnnotatorError(f"{where}: name its specialists (for example --specialists minilm,tfidf)")
 
 
 def prepare(config: RunConfig) -> list[tuple[str, Specialist, Adapts]]:
@@ -350,9 +323,9 @@ def relabel(
 
 
 def _router(config: RunConfig, ledger: Ledger, reviewer: Reviewer | None) -> Router | MultiRouter | None:
-    """The run's router when it routes by measured trust; with calibration labels, the reviewer first labels
-    them too (its accuracy is measured; the answers are cached like any)."""
-    if not config.trusting or reviewer is None:
+    """The run's router when it routes by measured trust; with calibration labels, the reviewer (if any) first
+    labels them too (its accuracy is measured; the answers are cached like any)."""
+    if not config.trusting:
         return None
     if config.task.multi_label:
         return MultiRouter(config)
@@ -360,6 +333,9 @@ def _router(config: RunConfig, ledger: Ledger, reviewer: Reviewer | None) -> Rou
     if config.calibration is None:
         return Router(config.trust, labels)
     calibration = read_calibration(config.calibration, config.task.text_field, labels)
+    if reviewer is None:  # the accepted rows are judged against the given target; the rest wait for people
+        ledger.set_meta("calibration", {"rows": len(calibration.texts), "reviewer_accuracy": None})
+        return Router(config.trust, labels, calibration)
     verdicts = reviewer.review([HardRow(-1 - i, t, {}, None) for i, t in enumerate(calibration.texts)])
     said = np.array([labels.index(v.label) if v.label is not None else -1 for v in verdicts], dtype=np.int64)
     calibration = replace(calibration, said=said)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,35 @@ def test_annotate_with_the_local_model_end_to_end(example_csv: Path, tmp_path: P
     reviewed = [r for r in rows if r["source"] == "llm"]
     assert reviewed and all(r["label"] in ("negative", "positive") and r["cost_usd"] == 0 for r in reviewed)
     assert all(0 < r["confidence"] < 1 for r in reviewed)
+
+
+def test_with_calibration_labels_the_local_models_accuracy_is_measured_not_assumed(
+    example_csv: Path, tmp_path: Path
+) -> None:
+    """Human labels make even a weak reviewer usable: its accuracy is measured on them, and the specialists
+    keep the rows where they are shown at least as accurate (instead of the paper's gate deciding unmeasured)."""
+    lines = example_csv.read_text(encoding="utf-8").splitlines()
+    data, human = tmp_path / "small.csv", tmp_path / "human.csv"
+    data.write_text("\n".join(lines[:41]) + "\n", encoding="utf-8")
+    human.write_text("\n".join([lines[0], *lines[41:101]]) + "\n", encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    run = run_cli(
+        "annotate",
+        data,
+        "--task",
+        "sentiment-2",
+        "--out",
+        out,
+        "--llm",
+        "local",
+        "--calibration",
+        human,
+        "--quiet",
+    )
+    line = " ".join(run.stderr.split())
+    said = re.search(r"the reviewer's accuracy (\d\.\d+)", line)
+    assert said is not None and "calibration" in line, line
+    rows = read_jsonl(out)
+    assert len(rows) == 40 and all(r["label"] in ("negative", "positive") for r in rows)
+    # a reviewed row says how often the local model is right on rows alike, measured: never 1
+    assert all(r["confidence"] < 1 for r in rows if r["source"] == "llm")

@@ -68,3 +68,65 @@ def test_calibration_labels_let_accurate_specialists_outvote_a_weak_reviewer(tmp
     audited = [r for r in accepted if r["review"] is not None]
     assert audited and all(r["confidence"] > reviewer and r["label"] == r["best_guess"] for r in audited)
     assert len(audited) < 0.1 * len(accepted)
+
+
+def test_calibration_labels_without_a_reviewer_accept_what_they_vouch_for_and_leave_the_rest_to_people(
+    tmp_path: Path,
+) -> None:
+    """Offline, no LLM: 150 human labels judge the specialists against the truth, as with a reviewer. The rows
+    they are shown right on (at the given target) are labelled, with a calibrated confidence; the others are
+    left unresolved for people; the run says how accurate its labels are. Without a target, one line refuses
+    before any work (there is no reviewer's accuracy to default to)."""
+    data = tmp_path / "in.csv"
+    write_rows(data, 1500)
+    with data.open(encoding="utf-8", newline="") as f:
+        texts = [r["text"] for r in csv.DictReader(f)]
+    unsure = ("solid, and the delivery was cheap", "fine, and the delivery was slow")
+    flip = {"positive": "negative", "negative": "positive"}
+
+    def true_label(text: str) -> str:
+        said = json.loads(vader_reviewer([{"content": text}]))["label"]
+        return flip[said] if any(u in text for u in unsure) else str(said)
+
+    calibration = tmp_path / "human.csv"
+    calibration.write_text(
+        "text,label\n" + "".join(f'"{t}",{true_label(t)}\n' for t in texts[:150]), encoding="utf-8"
+    )
+    common = ["--task", "sentiment-2", "--specialists", "vader,afinn", "--no-learn", "--quiet"]
+    refused = run_cli(
+        "annotate", data, "--out", tmp_path / "r.jsonl", "--calibration", calibration, *common, check=False
+    )
+    assert refused.returncode != 0 and "--target-agreement" in refused.stderr
+    assert not (tmp_path / "r.jsonl").exists()
+
+    run = run_cli(
+        "annotate",
+        data,
+        "--out",
+        tmp_path / "c.jsonl",
+        "--calibration",
+        calibration,
+        "--target-agreement",
+        "0.9",
+        *common,
+    )
+    rows = read_jsonl(tmp_path / "c.jsonl")
+    accepted = [r for r in rows if r["source"] == "consensus"]
+    left = [r for r in rows if r["source"] == "unresolved"]
+    assert len(accepted) + len(left) == len(rows) and accepted and left
+    assert all(r["label"] is None for r in left) and not any(r["source"] == "llm" for r in rows)
+    # the specialists' labels are right where VADER is (3/4 of rows): the accepted rows are those, the two
+    # kinds of review the humans contradict are left to people
+    assert not [r for r in accepted if any(u in r["text"] for u in unsure)]
+    right = sum(r["label"] == true_label(r["text"]) for r in accepted) / len(accepted)
+    assert right >= 0.9
+    # a calibrated confidence: the estimated probability of being right, never 1.0 on 150 rows
+    assert all(0.9 <= r["confidence"] < 1.0 for r in accepted)
+    line = " ".join(run.stderr.split())
+    assert "estimated accuracy (calibration labels)" in line and "target 0.900" in line
+    assert "reviewer's accuracy" not in line and "left unresolved" in line
+    # the run's estimate (cross-fitted on the 150 rows) is near the accepted rows' true accuracy
+    said = re.search(r"estimated accuracy \(calibration labels\) (\d\.\d+) \(95% CI (\d\.\d+)-", line)
+    assert said is not None
+    estimate, low = float(said.group(1)), float(said.group(2))
+    assert abs(estimate - right) < 0.05 and low < right

@@ -15,7 +15,7 @@ LAYERS = (
     ("io", "adapters", "task", "voting", "labelsets"),  # rows in; the task; votes and how they are combined
     ("ledger",),  # storage: schema, migrations, transactions
     ("trust", "truth", "learning", "review", "human", "testing", "batchserver"),  # trust; training; reviewers
-    ("inference", "evidence", "controller", "labelstudio", "config", "outputs"),
+    ("inference", "evidence", "controller", "labelstudio", "config", "outputs", "checks"),
     ("multieval",),
     ("routing", "evaluation"),
     ("batch", "multibatch", "engines"),  # a batch labelled; the engines that read and infer

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from autoannotator.checks import check_paths
 from autoannotator.cli.common import app, err, errors_as_lines, warn_deprecated
 from autoannotator.cli.configure import LLM_HELP, REVIEW_HELP, run_config
 from autoannotator.config import RunConfig
@@ -21,7 +22,7 @@ from autoannotator.evaluation import hard_share
 from autoannotator.evidence import describe as describe_trust
 from autoannotator.io import beside
 from autoannotator.learning import LearningConfig
-from autoannotator.pipeline import annotate, baseline, check_paths
+from autoannotator.pipeline import annotate, baseline
 from autoannotator.planning import REFERENCE_LLM, plan
 from autoannotator.review import ReviewConfig
 from autoannotator.task import BUILTIN_TASKS
@@ -108,14 +109,16 @@ def annotate_command(
         float | None,
         typer.Option(
             help="Trust (95% sure): the output matches labelling every row with the LLM on this share of rows "
-            "(default 0.97); with --calibration, the accepted rows' accuracy (default: the LLM's, measured)."
+            "(default 0.97); with --calibration, the accepted rows' accuracy (default: the LLM's, measured; "
+            "needed without --llm)."
         ),
     ] = None,
     calibration: Annotated[
         Path | None,
         typer.Option(
             help="Human labels (text and label columns, a few hundred rows or fewer): trust is measured against "
-            "the truth, and the specialists keep the rows where they are at least as accurate as the reviewer."
+            "the truth, and the specialists keep the rows where they are at least as accurate as the reviewer "
+            "(without --llm: as --target-agreement; the rest are left to people)."
         ),
     ] = None,
     llm_share: Annotated[
