@@ -77,7 +77,7 @@ def bench(name: str, seeds: list[int], folder: Path) -> list[str]:
 
 def main() -> None:
     args = arguments(__doc__)
-    names = [n for n in args.datasets.split(",") if ALL[n].specialists != ("auto",)]  # auto needs an LLM
+    fixed = [n for n in args.datasets.split(",") if ALL[n].specialists != ("auto",)]  # emotion: no fixed set
     lines = [
         "# Calibration labels without an LLM",
         "",
@@ -92,7 +92,7 @@ def main() -> None:
         "ECE | gate: labelled | gate: accuracy of labelled |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name in names:
+    for name in fixed:
         with tempfile.TemporaryDirectory() as tmp:
             lines += bench(name, [int(s) for s in args.seeds.split(",")], Path(tmp))
     emit(lines, args.out)
