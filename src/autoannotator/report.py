@@ -75,10 +75,12 @@ def _trust(report: Report) -> list[str]:
         [stage, f"{e['accepted_share']:.1%}", e["agreement"], f"{e['low']:.3f}-{e['high']:.3f}", e["audited"]]
         for stage, e in report.trust["stages"].items()
     ]
-    header = ["stage", "accepted without review", "estimated agreement", "95% CI", "audited rows"]
+    truth = report.trust["reference"] == "truth"
+    measure, evidence = ("accuracy", "calibration rows") if truth else ("agreement", "audited rows")
+    header = ["stage", "accepted without review", f"estimated {measure}", "95% CI", evidence]
     return [
         "",
-        "## Trust (measured on the audit stream)",
+        f"## Trust (measured on the {'calibration labels' if truth else 'audit stream'})",
         "",
         describe_trust(report.trust),
         "",

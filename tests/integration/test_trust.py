@@ -130,3 +130,7 @@ def test_calibration_labels_without_a_reviewer_accept_what_they_vouch_for_and_le
     assert said is not None
     estimate, low = float(said.group(1)), float(said.group(2))
     assert abs(estimate - right) < 0.05 and low < right
+    # `eval` says the same, against the calibration labels (not an audit stream there is none of)
+    report = run_cli("eval", tmp_path / "c.jsonl")
+    assert "## Trust (measured on the calibration labels)" in report.stdout + report.stderr
+    assert "| estimated accuracy |" in report.stdout + report.stderr
