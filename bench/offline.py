@@ -12,19 +12,12 @@ gate (`--routing rule`, no calibration labels): the share it labels and how righ
 
 from __future__ import annotations
 
-import csv
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from _report import emit, machine
 from autoannotator import RunConfig, TrustConfig, annotate, load_task
-from autoannotator.evaluation import reliability
-from autoannotator.io import read_rows
-from autoannotator.specialists.base import FloatArray
-from autoannotator.voting import BoolArray
-from calibrated import ROWS, draw
+from calibrated import ROWS, draw, scored
 from paper import rows_file
 from trust import ALL, arguments, estimate_cell
 
@@ -32,20 +25,9 @@ TARGETS = (0.7, 0.8, 0.9)
 """The accuracies the accepted rows must show (`--target-agreement`): the CLI's example value and two lower."""
 
 
-def labelled(out: Path, gold: dict[str, str], held: set[str]) -> tuple[float, float, tuple[FloatArray, BoolArray]]:
-    """(share of the rows not in `held` that got a label, their accuracy, their (confidence, right) (n,))."""
-    rows = [r for r in read_rows(out) if r["text"] not in held]
-    chosen = [r for r in rows if r["label"] is not None]
-    right: BoolArray = np.array([r["label"] == gold[r["text"]] for r in chosen], dtype=bool)
-    confidence = np.array([float(r["confidence"]) for r in chosen])
-    return len(chosen) / len(rows), float(right.mean()) if chosen else float("nan"), (confidence, right)
-
-
 def bench(name: str, seeds: list[int], folder: Path) -> list[str]:
     dataset = ALL[name]
     data = rows_file(dataset, folder)
-    with data.open(encoding="utf-8", newline="") as f:
-        gold = {r["text"]: r["label"] for r in csv.DictReader(f)}
     specialists = () if dataset.specialists == ("auto",) else dataset.specialists
     task = load_task(dataset.task)
     lines = []
@@ -54,22 +36,21 @@ def bench(name: str, seeds: list[int], folder: Path) -> list[str]:
         held = draw(data, ROWS.get(name, 200), seed, calibration)
         base = RunConfig(input=data, task=task, specialists=specialists, learning=None)
         gate = folder / f"g{seed}.jsonl"
-        annotate(base.model_copy(update={"routing": "rule"}), out=gate, run_dir=folder / f"g{seed}.run")
-        gate_share, gate_accuracy, _ = labelled(gate, gold, held)
+        g = scored(
+            gate,
+            data,
+            held,
+            annotate(base.model_copy(update={"routing": "rule"}), out=gate, run_dir=folder / f"g{seed}.run"),
+        )
         for target in TARGETS:
             trust = TrustConfig(seed=seed, target=target)
             measured = base.model_copy(update={"calibration": calibration, "trust": trust})
             out = folder / f"m{seed}-{target}.jsonl"
-            result = annotate(measured, out=out, run_dir=folder / f"m{seed}-{target}.run")
-            share, accuracy, (confidence, right) = labelled(out, gold, held)
-            estimate = (result.trust or {}).get("overall", {})
-            cell = estimate_cell(
-                {"estimate": estimate.get("agreement"), "low": estimate.get("low"), "high": estimate.get("high")}
-            )
-            ece = reliability(confidence, right).ece if len(confidence) else float("nan")
+            f = scored(out, data, held, annotate(measured, out=out, run_dir=folder / f"m{seed}-{target}.run"))
+            # no reviewer: the labelled rows are the accepted ones, the rest left to people
             lines.append(
-                f"| {name} | {seed} | {len(held)} | {target} | {share:.1%} | {accuracy:.3f} | {cell} | "
-                f"{ece:.3f} | {gate_share:.1%} | {gate_accuracy:.3f} |"
+                f"| {name} | {seed} | {len(held)} | {target} | {f['accepted']:.1%} | {f['true']:.3f} | "
+                f"{estimate_cell(f)} | {f['ece']:.3f} | {g['accepted']:.1%} | {g['true']:.3f} |"
             )
             print(lines[-1], flush=True)
     return lines

@@ -25,7 +25,7 @@ def check_paths(config: RunConfig, out: Path) -> None:
         _multi_label(config)
     if config.calibration is not None:
         read_calibration(config.calibration, config.task.text_field, config.task.label_names)
-        if config.review is None and config.trust.target is None and config.routing == "trust":
+        if config.trusting and config.review is None and config.trust.target is None:
             raise AutoAnnotatorError(
                 f"{config.calibration}: calibration labels without a reviewer: say how accurate the rows "
                 "accepted without review must be (--target-agreement, for example 0.9); the others are left "
