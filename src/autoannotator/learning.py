@@ -28,6 +28,7 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from autoannotator.adapters import Adapts
 from autoannotator.labelsets import decide, encode
 from autoannotator.ledger import Ledger, training
-from autoannotator.specialists.base import Specialist, Trainable
+from autoannotator.specialists.base import FloatArray, Specialist, Trainable
+from autoannotator.truth import FOLDS
 
 
 class LearningConfig(BaseModel):
@@ -76,6 +78,38 @@ def silent(specialist: Specialist, prepared: Sequence[tuple[str, Specialist, Ada
 
 def _rank(row_id: str, seed: int) -> bytes:
     return hashlib.sha256(f"replay:{seed}:{row_id}".encode()).digest()
+
+
+def _fold(row_id: str, seed: int) -> int:
+    """The cross-fitting part (0 to `FOLDS` - 1) of a row: a hash of its id."""
+    return int.from_bytes(hashlib.sha256(f"fold:{seed}:{row_id}".encode()).digest()[:8], "big") % FOLDS
+
+
+def cross_fit(
+    make: Callable[[], Trainable],
+    train: Sequence[tuple[int, str, str, str]],
+    replay: Sequence[tuple[str, str]] = (),
+    *,
+    seed: int,
+    classes: tuple[str, ...],
+) -> dict[int, FloatArray]:
+    """The native probabilities (k,) of each `train` row ((pos, id, text, label)), by position, from a version
+    made by `make` and trained on the other rows and `replay` ((text, label)): `FOLDS` parts, a hash of the row
+    id. A version trained on 80% is a little weaker than the whole: judged on these, it errs on the safe side. A
+    part whose version does not know every one of `classes` (the current version's labels) is left out."""
+    fold = np.array([_fold(ident, seed) for _, ident, _, _ in train], dtype=np.int64)
+    found: dict[int, FloatArray] = {}
+    for f in range(FOLDS):
+        rows = [(t, lab) for (_, _, t, lab), g in zip(train, fold, strict=True) if g != f] + list(replay)
+        held = [(pos, t) for (pos, _, t, _), g in zip(train, fold, strict=True) if g == f]
+        if not held or len({lab for _, lab in rows}) < 2:
+            continue
+        version = make().fit([t for t, _ in rows], [lab for _, lab in rows])
+        if version.card.native_labels != classes:
+            continue
+        probs = np.asarray(version.predict([t for _, t in held]), dtype=np.float64)
+        found.update({pos: p for (pos, _), p in zip(held, probs, strict=True)})
+    return found
 
 
 @dataclass(frozen=True)
@@ -177,6 +211,30 @@ class Learner:
         """What the current version is worth on the validation slice: its agreement with the reviewer, or 0 for
         an untrained version beside fixed specialists (`inputs`), which does not vote (see `silent`)."""
         return 0.0 if inputs and not current.fitted else self._accuracy(current, val)
+
+    def out_of_fold(
+        self, ledger: Ledger, current: dict[str, Trainable], inputs: Sequence[tuple[str, Specialist]] = ()
+    ) -> dict[str, dict[int, FloatArray]]:
+        """Cross-fitting: for each of `current` that the last training made, by name, `cross_fit` over the
+        rows it was trained on. Judged on these, the rows a version learnt from are fair evidence of it, not only
+        the validation slice. Empty with calibration labels (never trained on) and before a training."""
+        stage = training.stage(ledger)
+        made = {n for n, path in training.promoted_versions(ledger).items() if Path(path).name == f"v{stage}"}
+        if self.validation or not made & set(current):
+            return {}
+        upto = training.last_training_pos(ledger)
+        train = [r for r in training.reviewed_rows(ledger, upto=upto) if not self.held_out(r[1], r[0])]
+        replay = self._replay(ledger, upto)
+        return {
+            name: cross_fit(
+                partial(current[name].fresh, self._inputs(inputs), self.config.seed),
+                train,
+                replay,
+                seed=self.config.seed,
+                classes=current[name].card.native_labels,
+            )
+            for name in sorted(made & set(current))
+        }
 
     def _replay(self, ledger: Ledger, upto: int) -> list[tuple[str, str]]:
         """Class-balanced rows the specialists labelled: for each label, the ones with the smallest hash rank."""

@@ -82,8 +82,9 @@ class MultiRouter:
     def target(self) -> float:
         return self.config.trust.target if self.config.trust.target is not None else DEFAULT_TARGET
 
-    def refresh(self, ledger: Ledger, prepared: Prepared) -> None:
-        """After a training: nothing to do now (the evidence is re-labelled when the stage changes)."""
+    def refresh(self, ledger: Ledger, prepared: Prepared, crossfit: object = None) -> None:
+        """After a training: nothing to do now (the evidence is re-labelled when the stage changes; no
+        cross-fitting for sets)."""
 
     def threshold(self, ledger: Ledger, prepared: Prepared) -> tuple[float, Knots, int]:
         """(threshold, calibration knots, evidence rows) from the committed audit (earlier batches': the next

@@ -120,7 +120,7 @@ def annotate(
         if learner is not None:
             prepared = _learn(learner, ledger, prepared, config.task, router, restore=True)
         if router is not None:
-            router.refresh(ledger, prepared)
+            _rejudge(router, learner, ledger, prepared)
         try:
             stages = Stages(reviewer, router, learner, examples, engine or LocalEngine())
             _run_batches(config, ledger, source, prepared, stages, progress)
@@ -290,8 +290,24 @@ def _learn(
         for name, specialist, adapter in prepared
     ]
     if router is not None and trained:
-        router.refresh(ledger, prepared)
+        _rejudge(router, learner, ledger, prepared)
     return prepared
+
+
+def _rejudge(
+    router: Router | MultiRouter,
+    learner: Learner | None,
+    ledger: Ledger,
+    prepared: Sequence[tuple[str, Specialist, Adapts]],
+) -> None:
+    """The router re-judges the current versions, single-label on cross-fitted votes of the rows they learnt
+    from (`Learner.out_of_fold`)."""
+    trainables = {n: s for n, s, _ in prepared if isinstance(s, Trainable)}
+    fixed = [(n, s) for n, s, _ in prepared if n not in trainables]
+    crossfit = None
+    if isinstance(router, Router) and learner is not None:
+        crossfit = learner.out_of_fold(ledger, trainables, fixed)
+    router.refresh(ledger, list(prepared), crossfit)
 
 
 def relabel(

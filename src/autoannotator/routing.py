@@ -9,14 +9,15 @@ reads it: the labels must match labelling every row with the reviewer on at leas
 accepting a share q of rows needs agreement ``1 - (1 - target) / q`` on them (tested as a count, see
 `trust.accept_threshold`); against the truth it is on the accepted rows (as accurate as the reviewer), and the
 estimate is cross-fitted (`truth.crossfit`). A trainable specialist is judged only on rows its current version
-was not trained on: the evidence rows after its last training (their stored votes are this version's) and the
-validation slice of earlier rows, which it re-labels once after each training (`refresh`); calibration rows are
-never trained on.
+was not trained on: the evidence rows after its last training (their stored votes are this version's), the
+validation slice of earlier rows, which it re-labels once after each training (`refresh`), and, cross-fitted,
+the earlier rows it was trained on, labelled by a version trained on the others (`Learner.out_of_fold`);
+calibration rows are never trained on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -58,30 +59,42 @@ class Router:
             return self.calibration.reviewer_accuracy
         return 1.0
 
-    def refresh(self, ledger: Ledger, prepared: Prepared) -> None:
-        """Re-judge the current versions: their votes on the calibration rows, and the trainables' votes on the
-        validation half of the rows audited before the last training (call at the start and after trainings)."""
+    def refresh(
+        self, ledger: Ledger, prepared: Prepared, crossfit: Mapping[str, Mapping[int, FloatArray]] | None = None
+    ) -> None:
+        """Re-judge the current versions (call at the start and after trainings): their votes on the
+        calibration rows; or, on the evidence rows before the last training, the trainables' votes on the
+        validation half, re-labelled, and on the rows they were trained on, where `crossfit` has every fitted
+        trainable's native probabilities of the row by a version that did not see it (by name, then input
+        position: `learning.Learner.out_of_fold`)."""
         if self.calibration is not None:
             votes, probs, _ = vote(self.calibration.texts, prepared, len(self.labels))
             self._calibration_votes = (votes, probs)
             return
         upto = training.last_training_pos(ledger)
         evidence = audit_evidence(ledger, self.labels, len(prepared))
-        rows = [
-            i
-            for i, (pos, ident) in enumerate(zip(evidence.pos.tolist(), evidence.ids, strict=True))
-            if pos < upto and self.config.held_out(ident, pos)
-        ]
         self._refreshed = {}
         trainable = [j for j, (_, s, _) in enumerate(prepared) if isinstance(s, Trainable) and s.fitted]
-        if not rows or not trainable:
+        early = [i for i, pos in enumerate(evidence.pos.tolist()) if pos < upto]
+        if not early or not trainable:
             return
-        texts = [evidence.texts[i] for i in rows]
-        votes, probs = evidence.votes[rows].copy(), evidence.probs[rows].copy()
-        for j in trainable:
+        held = [i for i in early if self.config.held_out(evidence.ids[i], int(evidence.pos[i]))]
+        folds = crossfit or {}
+        names = [prepared[j][0] for j in trainable]
+        fitted = [i for i in early if all(int(evidence.pos[i]) in folds.get(n, {}) for n in names)]
+        fitted = sorted(set(fitted) - set(held))
+        votes, probs = evidence.votes.copy(), evidence.probs.copy()
+        for j, name in zip(trainable, names, strict=True):
             _, specialist, adapter = prepared[j]
-            votes[:, j], probs[:, j] = adapter.apply(specialist.predict(texts))
-        self._refreshed = {int(evidence.pos[i]): (votes[r], probs[r]) for r, i in enumerate(rows)}
+            if held:
+                votes[held, j], probs[held, j] = adapter.apply(
+                    specialist.predict([evidence.texts[i] for i in held])
+                )
+            if fitted:
+                votes[fitted, j], probs[fitted, j] = adapter.apply(
+                    np.stack([folds[name][int(evidence.pos[i])] for i in fitted])
+                )
+        self._refreshed = {int(evidence.pos[i]): (votes[i], probs[i]) for i in held + fitted}
 
     def acceptance(self, ledger: Ledger, prepared: Prepared) -> Acceptance:
         """The routing of the next batch, measured on the calibration rows, or on the ledger's audit evidence

@@ -8,9 +8,19 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from autoannotator.adapters import compile_adapter
+from autoannotator.evidence import audit_evidence
+from autoannotator.inference import Prepared
+from autoannotator.learning import Learner, LearningConfig
+from autoannotator.ledger import Ledger, training
+from autoannotator.routing import Router
+from autoannotator.specialists import build
+from autoannotator.task import load_task
 from autoannotator.testing import ChatServer, read_jsonl, run_cli, vader_reviewer
+from autoannotator.trust import TrustConfig
 from faults import answer, write_rows
 
 pytestmark = pytest.mark.slow
@@ -134,3 +144,35 @@ def test_calibration_labels_without_a_reviewer_accept_what_they_vouch_for_and_le
     report = run_cli("eval", tmp_path / "c.jsonl")
     assert "## Trust (measured on the calibration labels)" in report.stdout + report.stderr
     assert "| estimated accuracy |" in report.stdout + report.stderr
+
+
+def test_cross_fitted_votes_make_the_rows_a_trainable_learnt_from_fair_evidence(tmp_path: Path) -> None:
+    """A cold TF-IDF head learns the reviewer's labels over the real HTTP path. Re-judged after the run, it is
+    judged only on the rows it did not learn from (the validation half of the audit, the rows after its last
+    training) unless the rows it learnt from come with cross-fitted votes: then on every row of the evidence,
+    and those votes are a version's that never saw the row (they differ from its own on some rows)."""
+    data = tmp_path / "in.csv"
+    write_rows(data, 1200)
+    out = tmp_path / "out.jsonl"
+    with ChatServer(vader_reviewer) as server:
+        env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test-key"}
+        args = ["--task", "sentiment-2", "--specialists", "tfidf", "--llm", "openai:gpt-4o-mini", "--quiet"]
+        run_cli("annotate", data, "--out", out, *args, env=env)
+    task = load_task("sentiment-2")
+    config = TrustConfig()
+    learner = Learner(LearningConfig(), tmp_path / "out.jsonl.run", task.label_names, held_out=config.held_out)
+    with Ledger(tmp_path / "out.jsonl.run" / "ledger.sqlite") as ledger:
+        assert training.stage(ledger) >= 2
+        head = learner.restore(ledger, {"tfidf": build("tfidf", task)})["tfidf"]  # type: ignore[dict-item]
+        prepared: Prepared = [("tfidf", head, compile_adapter(None, head.card, task))]
+        evidence = audit_evidence(ledger, list(task.label_names), 1)
+        plain, fitted = Router(config, task.label_names), Router(config, task.label_names)
+        plain.refresh(ledger, prepared)
+        crossfit = learner.out_of_fold(ledger, {"tfidf": head})
+        fitted.refresh(ledger, prepared, crossfit)
+        judged = {r.evidence for r in (plain.acceptance(ledger, prepared), fitted.acceptance(ledger, prepared))}
+    trained = [pos for pos in evidence.pos.tolist() if pos in crossfit["tfidf"]]
+    assert len(trained) > 100 and sorted(judged) == [len(evidence.pos) - len(trained), len(evidence.pos)]
+    texts = dict(zip(evidence.pos.tolist(), evidence.texts, strict=True))
+    own = head.predict([texts[pos] for pos in trained])
+    assert not np.allclose(own, np.stack([crossfit["tfidf"][pos] for pos in trained]))

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from scipy.stats import binom
 
 from autoannotator.evidence import _measured
-from autoannotator.learning import Learner, LearningConfig
+from autoannotator.learning import Learner, LearningConfig, cross_fit
 from autoannotator.specialists import TrainableSpecialist, build, shared_minilm
+from autoannotator.specialists.features import HashedTfidf
 from autoannotator.trust import (
     VOTE,
     Acceptance,
@@ -227,3 +228,26 @@ def test_a_reviewed_row_is_as_sure_as_the_reviewer_on_calibration_rows_alike() -
     assert np.sum(said == reference) == 5
     assert reviewed_accuracy(guess, said, reference, asked) == pytest.approx([29 / 72, 47 / 72])
     assert reviewed_accuracy(guess, said, reference, asked, prior=0.0) == pytest.approx([0.25, 0.75])
+
+
+def test_cross_fitting_labels_each_trained_row_by_a_version_that_never_saw_it() -> None:
+    """Texts told apart only by a token of their own, with coin-toss labels: a version trained on a row recalls
+    its label, one that never saw it can only guess. The cross-fitted votes guess (about half right), on every
+    row, the same on a second call; the version trained on all rows recalls them."""
+    rng = np.random.default_rng(0)
+    labels = [str(x) for x in rng.choice(["neg", "pos"], 400)]
+    train = [(pos, f"id{pos}", f"row token{pos}x", label) for pos, label in enumerate(labels)]
+
+    def make() -> TrainableSpecialist:
+        return TrainableSpecialist(HashedTfidf(n_features=2**14), name="tfidf", c=100.0)
+
+    found = cross_fit(make, train, seed=3, classes=("neg", "pos"))
+    assert sorted(found) == list(range(400))
+    truth = np.array(labels) == "pos"
+    guessed = np.array([found[pos].argmax() == 1 for pos in range(400)]) == truth
+    assert 0.4 < guessed.mean() < 0.6
+    recalled = make().fit([t for _, _, t, _ in train], labels).predict([t for _, _, t, _ in train])
+    assert ((recalled.argmax(axis=1) == 1) == truth).mean() > 0.95
+    again = cross_fit(make, train, seed=3, classes=("neg", "pos"))
+    assert all(np.array_equal(found[pos], again[pos]) for pos in found)
+    assert cross_fit(make, train, seed=3, classes=("neg", "neutral", "pos")) == {}  # a label no version knows
