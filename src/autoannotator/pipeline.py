@@ -277,8 +277,7 @@ def _learn(
 ) -> list[tuple[str, Specialist, Adapts]]:
     """Train the trainable specialists when a stage is due (and, with `restore`, first load their last promoted
     versions); returns `prepared` with the promoted versions swapped in. The router then re-judges them."""
-    trainables = {n: s for n, s, _ in prepared if isinstance(s, Trainable)}
-    fixed = [(n, s) for n, s, _ in prepared if n not in trainables]
+    trainables, fixed = _kinds(prepared)
     changed = learner.restore(ledger, trainables, fixed) if restore else {}
     trained = bool(trainables) and learner.due(ledger)
     if trained:
@@ -294,6 +293,14 @@ def _learn(
     return prepared
 
 
+def _kinds(
+    prepared: Sequence[tuple[str, Specialist, Adapts]],
+) -> tuple[dict[str, Trainable], list[tuple[str, Specialist]]]:
+    """The trainable specialists by name, and the fixed ones as (name, specialist)."""
+    trainables = {n: s for n, s, _ in prepared if isinstance(s, Trainable)}
+    return trainables, [(n, s) for n, s, _ in prepared if n not in trainables]
+
+
 def _rejudge(
     router: Router | MultiRouter,
     learner: Learner | None,
@@ -302,8 +309,7 @@ def _rejudge(
 ) -> None:
     """The router re-judges the current versions, single-label on cross-fitted votes of the rows they learnt
     from (`Learner.out_of_fold`)."""
-    trainables = {n: s for n, s, _ in prepared if isinstance(s, Trainable)}
-    fixed = [(n, s) for n, s, _ in prepared if n not in trainables]
+    trainables, fixed = _kinds(prepared)
     crossfit = None
     if isinstance(router, Router) and learner is not None:
         crossfit = learner.out_of_fold(ledger, trainables, fixed)
