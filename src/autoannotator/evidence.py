@@ -90,6 +90,7 @@ def self_estimate(ledger: Ledger, config: TrustConfig) -> dict[str, Any]:
         "overall": {**overall, "accepted_share": share(None)},
         "stages": {s: {**e, "accepted_share": share(s)} for s, e in stages.items()},
         "capped_batches": sum(bool(r["capped"]) for r in routings),
+        "unpaid": figures.unpaid(ledger),
     }
 
 
@@ -138,16 +139,22 @@ def describe(estimate: dict[str, Any]) -> str:
     if overall["accepted_share"] == 0:
         people = truth and measured is None  # calibration labels, no reviewer
         rest = "every row is left to people" if people else "every labelled row is the reviewer's"
-        head = f"trust: no row could be accepted without review ({wanted} not shown on the evidence{reviewer})"
-        return f"{head}: {rest}"
-    measure = "accuracy (calibration labels)" if truth else "agreement with the reviewer"
-    rows = "calibration rows" if truth else "audited rows"
-    value = "n/a" if overall["agreement"] is None else f"{overall['agreement']:.3f}"
-    line = (
-        f"trust: {overall['accepted_share']:.1%} of rows accepted without review; their estimated {measure} "
-        f"{value} (95% CI {overall['low']:.3f}-{overall['high']:.3f}, {overall['audited']} {rows}; "
-        f"{wanted}{reviewer})"
-    )
+        line = f"trust: no row could be accepted without review ({wanted} not shown on the evidence{reviewer})"
+        line += f": {rest}"
+    else:
+        measure = "accuracy (calibration labels)" if truth else "agreement with the reviewer"
+        rows = "calibration rows" if truth else "audited rows"
+        value = "n/a" if overall["agreement"] is None else f"{overall['agreement']:.3f}"
+        line = (
+            f"trust: {overall['accepted_share']:.1%} of rows accepted without review; their estimated {measure} "
+            f"{value} (95% CI {overall['low']:.3f}-{overall['high']:.3f}, {overall['audited']} {rows}; "
+            f"{wanted}{reviewer})"
+        )
+    if estimate.get("unpaid"):
+        line += (
+            f"; --budget-usd ran out: {estimate['unpaid']:,} rows meant for the reviewer are unresolved (the "
+            "target holds on the labelled rows only; `autoannotator export` hands them to people)"
+        )
     if estimate["capped_batches"]:
         line += (
             f"; --llm-share accepted rows past the evidence in {estimate['capped_batches']} batches: "

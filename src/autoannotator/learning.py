@@ -16,7 +16,9 @@ A trainable specialist's features are its own (MiniLM embeddings, TF-IDF) follow
 specialists' outputs (`Stacked`), so its head also learns how far to trust each of them.
 
 The new version replaces the current one only if its agreement with the reviewer (or the truth) on the
-validation slice is not worse; otherwise it is rolled back. Every version is saved under
+validation slice is not worse; otherwise it is rolled back. For measured trust, `Learner.out_of_fold`
+cross-fits the rows a version learnt from: each is labelled by a version trained on the other folds, so that
+the router may judge the version on them too (`autoannotator.routing`). Every version is saved under
 ``RUN_DIR/specialists/NAME/vSTAGE`` and recorded in the ledger (training rows, validation figures, promoted or
 not, seconds), so a resumed run loads the last promoted versions and redoes an interrupted training identically
 (fixed seeds, same rows).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,9 @@ def test_a_flaky_endpoint_loses_no_row_and_never_overspends(tmp_path: Path) -> N
     assert labelled + sum(unresolved.values()) == 2000, result.outcomes
     assert set(unresolved) <= {"unresolved/invalid", "unresolved/error", "unresolved/budget"}
     assert all(reason not in ("", "None") for reason in result.reasons)  # every unresolved row says why
-    assert result.outcomes.get("unresolved/budget", 0) > 0  # and the cap stopped the rest
+    assert result.outcomes.get("unresolved/budget", 0) > 0  # and the cap stopped the rest, as the run says
+    said = re.search(r"--budget-usd ran out: ([\d,]+) rows", " ".join(result.stderr.split()))
+    assert said is not None and int(said.group(1).replace(",", "")) == result.outcomes["unresolved/budget"]
 
 
 def test_without_faults_every_row_is_labelled_and_billed_once(tmp_path: Path) -> None:

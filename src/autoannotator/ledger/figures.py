@@ -77,6 +77,16 @@ def review_usage(ledger: Ledger) -> dict[str, float]:
     return {"rows": n, "prompt_tokens": p, "completion_tokens": c, "cost_usd": usd}
 
 
+def unpaid(ledger: Ledger) -> int:
+    """Rows left unresolved because the budget could not pay for their review (review status ``budget``)."""
+    return int(
+        ledger.db.execute(
+            "SELECT COUNT(*) FROM reviews v JOIN labels l USING (pos) WHERE v.status = 'budget' "
+            "AND l.source = 'unresolved'"
+        ).fetchone()[0]
+    )
+
+
 def spent_usd(ledger: Ledger) -> float:
     """USD paid so far in this run: every stored LLM call, plus replayed reviews of committed batches."""
     calls = ledger.db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM llm_calls").fetchone()[0]
