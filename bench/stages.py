@@ -76,10 +76,10 @@ def main() -> None:
         f"# Staged learning: TweetEval sentiment test, beta {args.beta}, replayed GPT-3.5 zero-shot",
         "",
         machine(["autoannotator", "scikit-learn", "onnxruntime"]),
-        f"- specialists: {', '.join(SPECIALISTS)}; routing: {args.routing} (stage 0 and 'rule': hard rule "
-        f"{args.hard_rule}, aggregate {args.aggregate}; 'learned': the decider that agrees best with the "
-        "reviewer on the validation slice, threshold for 0.8 agreement, at most 20% of rows sent); library "
-        "defaults otherwise (warm-up 1,000 reviewed rows, validation slice 5%, stacked heads)",
+        f"- specialists: {', '.join(SPECIALISTS)}; routing: {args.routing} ('trust': measured trust, the "
+        "library default; 'rule': hard rule "
+        f"{args.hard_rule}, aggregate {args.aggregate}); library defaults otherwise (first training after 100 "
+        f"reviewed rows, stages doubling up to {args.beta}, stacked heads)",
         "",
         "| stage | rows | hard-row share | accuracy vs gold |",
         "|---:|---:|---:|---:|",
