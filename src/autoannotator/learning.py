@@ -59,6 +59,11 @@ class LearningConfig(BaseModel):
     stack: bool = Field(
         default=True, description="trainable specialists also see the fixed specialists' outputs (stacking)"
     )
+    cross_fit: bool = Field(
+        default=True,
+        description="for measured trust, judge a trained version on the rows it learnt from too, each labelled "
+        "by one of `FOLDS` versions trained on the others (`FOLDS` more trainings per training)",
+    )
     relabel_final: bool = Field(
         default=False,
         description="at the end, the final specialists re-label the consensus rows of earlier stages (source "
@@ -219,10 +224,11 @@ class Learner:
     ) -> dict[str, dict[int, FloatArray]]:
         """Cross-fitting: for each of `current` that the last training made, by name, `cross_fit` over the
         rows it was trained on. Judged on these, the rows a version learnt from are fair evidence of it, not only
-        the validation slice. Empty with calibration labels (never trained on) and before a training."""
+        the validation slice. Empty with calibration labels (never trained on), before a training and when
+        `LearningConfig.cross_fit` is off."""
         stage = training.stage(ledger)
         made = {n for n, path in training.promoted_versions(ledger).items() if Path(path).name == f"v{stage}"}
-        if self.validation or not made & set(current):
+        if self.validation or not self.config.cross_fit or not made & set(current):
             return {}
         upto = training.last_training_pos(ledger)
         train = [r for r in training.reviewed_rows(ledger, upto=upto) if not self.held_out(r[1], r[0])]

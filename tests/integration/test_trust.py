@@ -169,6 +169,8 @@ def test_cross_fitted_votes_make_the_rows_a_trainable_learnt_from_fair_evidence(
         plain, fitted = Router(config, task.label_names), Router(config, task.label_names)
         plain.refresh(ledger, prepared)
         crossfit = learner.out_of_fold(ledger, {"tfidf": head})
+        off = Learner(LearningConfig(cross_fit=False), learner.run_dir, task.label_names, held_out=config.held_out)
+        assert off.out_of_fold(ledger, {"tfidf": head}) == {}  # --no-cross-fit
         fitted.refresh(ledger, prepared, crossfit)
         judged = {r.evidence for r in (plain.acceptance(ledger, prepared), fitted.acceptance(ledger, prepared))}
     trained = [pos for pos in evidence.pos.tolist() if pos in crossfit["tfidf"]]

@@ -129,6 +129,13 @@ def annotate_command(
     relabel_final: Annotated[
         bool, typer.Option(help="At the end, the final specialists re-label earlier consensus rows.")
     ] = False,
+    cross_fit: Annotated[
+        bool,
+        typer.Option(
+            help="Trust: judge a trained version on the rows it learnt from too, each labelled by one of five "
+            "versions trained on the others (five more trainings per training)."
+        ),
+    ] = True,
     csv_safe: Annotated[
         bool, typer.Option(help="CSV output: cells starting with = + - @ get a leading ' (no formulas).")
     ] = False,
@@ -185,6 +192,7 @@ def annotate_command(
                     warmup=warmup,
                     replay_buffer=replay_buffer,
                     relabel_final=relabel_final,
+                    cross_fit=cross_fit,
                 )
                 if learn
                 else None,
