@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import replace
 from typing import Any
@@ -82,7 +82,9 @@ class MultiRouter:
     def target(self) -> float:
         return self.config.trust.target if self.config.trust.target is not None else DEFAULT_TARGET
 
-    def refresh(self, ledger: Ledger, prepared: Prepared, crossfit: object = None) -> None:
+    def refresh(
+        self, ledger: Ledger, prepared: Prepared, crossfit: Mapping[str, Mapping[int, FloatArray]] | None = None
+    ) -> None:
         """After a training: nothing to do now (the evidence is re-labelled when the stage changes; no
         cross-fitting for sets)."""
 

@@ -118,8 +118,8 @@ def annotate(
         router = _router(config, ledger, reviewer)
         learner = _learner(config, run_dir, router)
         if learner is not None:
-            prepared = _learn(learner, ledger, prepared, config.task, router, restore=True)
-        if router is not None:
+            prepared = _learn(learner, ledger, prepared, config.task, None, restore=True)
+        if router is not None:  # once, after any training due at the start
             _rejudge(router, learner, ledger, prepared)
         try:
             stages = Stages(reviewer, router, learner, examples, engine or LocalEngine())
