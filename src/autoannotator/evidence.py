@@ -139,8 +139,10 @@ def describe(estimate: dict[str, Any]) -> str:
     if overall["accepted_share"] == 0:
         people = truth and measured is None  # calibration labels, no reviewer
         rest = "every row is left to people" if people else "every labelled row is the reviewer's"
-        line = f"trust: no row could be accepted without review ({wanted} not shown on the evidence{reviewer})"
-        line += f": {rest}"
+        line = (
+            f"trust: no row could be accepted without review ({wanted} not shown on the evidence{reviewer}): "
+            f"{rest}"
+        )
     else:
         measure = "accuracy (calibration labels)" if truth else "agreement with the reviewer"
         rows = "calibration rows" if truth else "audited rows"

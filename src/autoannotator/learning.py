@@ -176,12 +176,9 @@ class Learner:
         `inputs` are the fixed specialists whose outputs a stacked head sees."""
         stage = training.stage(ledger) + 1
         upto = ledger.next_pos()
-        reviewed = training.reviewed_rows(ledger, upto=upto)
-        val = list(self.validation) or [(t, lab) for pos, ident, t, lab in reviewed if self.held_out(ident, pos)]
-        train = [(t, lab) for pos, ident, t, lab in reviewed if not self.held_out(ident, pos)]
-        replay = self._replay(ledger, upto)
-        texts = [t for t, _ in train + replay]
-        labels = [lab for _, lab in train + replay]
+        val, train, replay = self._rows(ledger, upto)
+        texts = [t for _, _, t, _ in train] + [t for t, _ in replay]
+        labels = [lab for *_, lab in train] + [lab for _, lab in replay]
         reports, promoted_versions = [], {}
         for name, current in specialists.items():
             tick = time.perf_counter()
@@ -230,9 +227,7 @@ class Learner:
         made = {n for n, path in training.promoted_versions(ledger).items() if Path(path).name == f"v{stage}"}
         if self.validation or not self.config.cross_fit or not made & set(current):
             return {}
-        upto = training.last_training_pos(ledger)
-        train = [r for r in training.reviewed_rows(ledger, upto=upto) if not self.held_out(r[1], r[0])]
-        replay = self._replay(ledger, upto)
+        _, train, replay = self._rows(ledger, training.last_training_pos(ledger))
         return {
             name: cross_fit(
                 partial(current[name].fresh, self._inputs(inputs), self.config.seed),
@@ -243,6 +238,16 @@ class Learner:
             )
             for name in sorted(made & set(current))
         }
+
+    def _rows(
+        self, ledger: Ledger, upto: int
+    ) -> tuple[list[tuple[str, str]], list[tuple[int, str, str, str]], list[tuple[str, str]]]:
+        """What a training of the rows before `upto` sees: the validation rows (text, label), the reviewed rows
+        it trains on (pos, id, text, label) and the replay buffer (text, label)."""
+        reviewed = training.reviewed_rows(ledger, upto=upto)
+        val = list(self.validation) or [(t, lab) for pos, ident, t, lab in reviewed if self.held_out(ident, pos)]
+        train = [r for r in reviewed if not self.held_out(r[1], r[0])]
+        return val, train, self._replay(ledger, upto)
 
     def _replay(self, ledger: Ledger, upto: int) -> list[tuple[str, str]]:
         """Class-balanced rows the specialists labelled: for each label, the ones with the smallest hash rank."""
