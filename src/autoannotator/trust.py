@@ -212,7 +212,7 @@ class Acceptance:
             "evidence": self.evidence,
             "capped": self.capped,
             "target": self.target,
-            "estimate": None if self.estimate is None else list(self.estimate),
+            "estimate": None if self.estimate is None or not self.estimate[3] else list(self.estimate),
         }
 
     def label_probs(self, names: Sequence[str], votes: IntArray, probs: FloatArray, k: int) -> FloatArray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,16 @@ def test_an_acceptance_decides_with_its_decider_and_calibrates() -> None:
     np.testing.assert_allclose(probs, adapted[:, 0])
     assert hard.tolist() == [False, True, True]  # 0.6 < 0.7; the head abstained on the third row
     np.testing.assert_allclose(confidence, [0.95, 0.6875, 0.6])  # 0.6 is a quarter of the way from 0.5 to 0.9
+
+
+def test_a_routing_without_an_estimate_is_stored_as_strict_json() -> None:
+    """A cross-fit in which no part accepted a row has no estimate: the ledger keeps None, not NaN (which
+    SQLite's JSON functions refuse)."""
+    empty = interval(np.zeros(0, dtype=bool))
+    stored = Acceptance("a", 0.9, estimate=empty).as_json()
+    assert stored["estimate"] is None
+    json.dumps(stored, allow_nan=False)
+    assert Acceptance("a", 0.9, estimate=(0.9, 0.8, 0.95, 40)).as_json()["estimate"] == [0.9, 0.8, 0.95, 40]
 
 
 def test_the_calibration_never_claims_certainty_on_few_rows() -> None:
