@@ -22,6 +22,10 @@ from autoannotator.trust import TrustConfig, interval
 from autoannotator.truth import Calibration
 from autoannotator.voting import BoolArray
 
+COARSE = 0.15
+"""An estimate whose 95% interval is wider than this is called coarse in the end line (19 audited rows that all
+agree: 0.832-1.000), with the way to narrow it."""
+
 
 @dataclass(frozen=True)
 class Evidence:
@@ -152,6 +156,9 @@ def describe(estimate: dict[str, Any]) -> str:
             f"{value} (95% CI {overall['low']:.3f}-{overall['high']:.3f}, {overall['audited']} {rows}; "
             f"{wanted}{reviewer})"
         )
+        if overall["high"] - overall["low"] > COARSE:
+            more = "more calibration labels narrow" if truth else "a larger --audit-share narrows"
+            line += f"; a coarse estimate: {more} it"
     if estimate.get("unpaid"):
         line += (
             f"; --budget-usd ran out: {estimate['unpaid']:,} rows meant for the reviewer are unresolved (the "

@@ -13,7 +13,9 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
+from scipy.stats import binom
 
 from autoannotator import RunConfig, load_task
 from autoannotator.evaluation import hard_share
@@ -126,7 +128,8 @@ def test_one_hard_share_in_the_end_line_eval_and_the_ledger(tmp_path: Path) -> N
         env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test-key"}
         result = run_cli(
             "annotate", data, "--task", "sentiment-2", "--specialists", "vader,afinn", "--no-learn", "--out", out,
-            "--run-dir", run, "--quiet", "--llm", "openai:gpt-4o-mini", "--target-agreement", "0.9", env=env,
+            "--run-dir", run, "--quiet", "--llm", "openai:gpt-4o-mini", "--target-agreement", "0.9",
+            "--early-audit-share", "0.5", "--audit-share", "0.3", env=env,
         )  # fmt: skip
     printed = re.search(r"\((\d+\.\d)% hard\)", result.stderr)
     assert printed is not None, result.stderr
@@ -134,6 +137,7 @@ def test_one_hard_share_in_the_end_line_eval_and_the_ledger(tmp_path: Path) -> N
         audited = db.execute("SELECT COUNT(*) FROM labels WHERE hard = 0 AND source = 'llm'").fetchone()[0]
         counts = dict(db.execute("SELECT source, COUNT(*) FROM labels GROUP BY source").fetchall())
         counts["hard"] = db.execute("SELECT COUNT(*) FROM labels WHERE hard = 1").fetchone()[0]
+        drawn = db.execute("SELECT SUM(pos < 1000), SUM(pos >= 1000) FROM labels WHERE audited = 1").fetchone()
         evidence = db.execute(
             "SELECT b.first_pos, json_extract(a.routing, '$.evidence') FROM acceptances a JOIN batches b "
             "USING (batch) ORDER BY batch"
@@ -147,6 +151,8 @@ def test_one_hard_share_in_the_end_line_eval_and_the_ledger(tmp_path: Path) -> N
             ).fetchone()[0]
             for first, _ in evidence
         ]
+    low, high = binom.ppf([[1e-6], [1 - 1e-6]], [1000, 500], [0.5, 0.3])  # the shares given (default .2, .05)
+    assert (low <= np.array(drawn)).all() and (np.array(drawn) <= high).all(), drawn
     assert audited > 0 and counts.get("consensus", 0) > 0  # audited rows the routing accepted are not hard
     # each batch's routing rests on the earlier batches' evidence only (its own audit rows check it): their
     # audited rows, and every row of a batch that accepted nothing (the first batch's 100: nothing to judge on)

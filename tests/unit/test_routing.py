@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binom
 
-from autoannotator.evidence import _measured
+from autoannotator.evidence import _measured, describe
 from autoannotator.learning import Learner, LearningConfig, cross_fit
 from autoannotator.specialists import TrainableSpecialist, build, shared_minilm
 from autoannotator.specialists.features import HashedTfidf
@@ -224,6 +224,20 @@ def test_the_calibrated_estimate_weighs_each_batch_by_the_rows_it_accepted() -> 
     assert found[None]["low"] == pytest.approx((0.8 * 300 + 0.5 * 100) / 400) and found[None]["audited"] == 120
     assert found[1] == found[None]
     assert found[0]["agreement"] is None and found[2] == {"agreement": None, "low": 0.0, "high": 1.0, "audited": 0}
+
+
+def test_the_end_line_calls_a_wide_estimate_coarse_and_says_how_to_narrow_it() -> None:
+    def line(low: float, high: float, reference: str = "reviewer") -> str:
+        overall = {"agreement": 0.95, "low": low, "high": high, "audited": 20, "accepted_share": 0.1}
+        estimate = {"reference": reference, "reviewer_accuracy": None, "target": 0.97, "overall": overall}
+        return describe({**estimate, "capped_batches": 0, "unpaid": 0})
+
+    assert "their estimated agreement with the reviewer 0.950 (95% CI 0.832-1.000, 20 audited rows" in line(
+        0.832, 1.0
+    )
+    assert line(0.832, 1.0).endswith("; a coarse estimate: a larger --audit-share narrows it")
+    assert "coarse" not in line(0.89, 0.97)  # 8 points wide: said as it is
+    assert line(0.6, 0.9, "truth").endswith("more calibration labels narrow it")
 
 
 def test_a_reviewed_row_is_as_sure_as_the_reviewer_on_calibration_rows_alike() -> None:

@@ -125,6 +125,24 @@ def annotate_command(
         float,
         typer.Option(help="Trust: send at most this share of a batch to the reviewer, even past the evidence."),
     ] = 1.0,
+    audit_share: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Trust: the share of rows after the first 1,000 audited (sent to the reviewer "
+            "whatever the vote); a larger one narrows the estimate of the accepted rows at its cost.",
+        ),
+    ] = 0.05,
+    early_audit_share: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Trust: the share of the first 1,000 rows audited (default 0.2; with "
+            "--calibration, --audit-share).",
+        ),
+    ] = None,
     warmup: Annotated[int, typer.Option(help="Reviewed rows before the first training.")] = 100,
     relabel_final: Annotated[
         bool, typer.Option(help="At the end, the final specialists re-label earlier consensus rows.")
@@ -197,7 +215,12 @@ def annotate_command(
                 if learn
                 else None,
                 "routing": _routing(routing),
-                "trust": TrustConfig(target=target_agreement, llm_share=None if llm_share >= 1 else llm_share),
+                "trust": TrustConfig(
+                    target=target_agreement,
+                    llm_share=None if llm_share >= 1 else llm_share,
+                    share=audit_share,
+                    early_share=early_audit_share,
+                ),
                 "calibration": calibration,
             }
         )
