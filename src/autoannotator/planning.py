@@ -3,6 +3,10 @@
 Counts the rows, runs the specialists on a probe (the first `probe` rows) to measure the hard-row share, and
 prices the review prompts the run would send, next to the price of labelling every row with the same LLM
 zero-shot. Token counts are estimated at 4 UTF-8 bytes a token (recorded counts for a replay file).
+
+With measured trust (the default) the share sent is not known before the audit measures the specialists, so
+the estimate is a range: at least the first batch (nothing to judge on yet), the expected audit draws and the
+calibration rows; at most every row. The gate's hard share is the figure for ``--routing rule``.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autoannotator.io import Record, Source
+from autoannotator.io import Record, Source, read_rows
 from autoannotator.llm.base import prompt_bytes
 from autoannotator.llm.cost import Budget, load_prices
 from autoannotator.pipeline import RunConfig, prepare, vote
@@ -36,6 +40,19 @@ class Plan:
     review_usd: float
     llm_only_usd: float
     price_date: str
+    sent: tuple[float, float] | None = None
+    """With measured trust, the fewest and the most rows the reviewer is expected to see (the rest of the range
+    is decided by the audit); None with the rule (`hard_share` of the rows)."""
+
+    row_usd: float = 0.0
+    """The review of one row (all its calls), USD."""
+
+    @property
+    def review_range_usd(self) -> tuple[float, float]:
+        """(low, high) review cost: the rule's single figure twice, or the trust range."""
+        if self.sent is None:
+            return self.review_usd, self.review_usd
+        return self.sent[0] * self.row_usd, self.sent[1] * self.row_usd
 
     @property
     def saving(self) -> float:
@@ -80,7 +97,22 @@ def plan(config: RunConfig, *, probe: int = 200) -> Plan:
         review_usd=rows * hard_share * calls * per_call,
         llm_only_usd=rows * prices.cost(model, round(plain[0]), round(plain[1])),
         price_date=prices.date,
+        sent=_trust_range(config, rows) if config.trusting else None,
+        row_usd=calls * per_call,
     )
+
+
+def _trust_range(config: RunConfig, rows: int) -> tuple[float, float]:
+    """The fewest and the most rows a run by measured trust sends to the reviewer: the first batch whole (no
+    evidence yet; without calibration labels), the expected audit draws of the others and the calibration
+    rows; or every row and the calibration rows. (rows,) counted, shares expected."""
+    calibrated = config.calibration is not None
+    trust = config.trust.calibrated() if calibrated else config.trust
+    labelled = sum(1 for _ in read_rows(config.calibration)) if config.calibration is not None else 0
+    whole = 0 if calibrated else min(rows, config.first_batch)
+    early = max(min(rows, trust.early_rows) - whole, 0) * trust.audit_share(0)
+    late = max(rows - max(trust.early_rows, whole), 0) * trust.share
+    return whole + early + late + labelled, float(rows + labelled)
 
 
 def _count_and_probe(config: RunConfig, probe: int) -> tuple[int, list[str]]:

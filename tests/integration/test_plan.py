@@ -33,6 +33,23 @@ def test_plan_prices_the_hard_rows_against_labelling_everything(example_csv: Pat
     assert costly.calls_per_hard_row == 5 and costly.review_usd > 5 * estimate.review_usd
 
 
+def test_with_measured_trust_the_plan_is_a_range_from_the_audit_to_every_row(
+    example_csv: Path, tmp_path: Path
+) -> None:
+    review = ReviewConfig(method="zero-shot", llm="openai:gpt-3.5-turbo")
+    config = RunConfig(input=example_csv, task=load_task("sentiment-2"), review=review)
+    estimate = plan(config, probe=100)
+    assert estimate.sent == pytest.approx((100 + 0.2 * 200, 300))  # the first batch whole, a fifth of the rest
+    low, high = estimate.review_range_usd
+    assert high == pytest.approx(estimate.llm_only_usd, rel=0.05) and low == pytest.approx(high * 140 / 300)
+    labels = tmp_path / "calibration.csv"
+    labels.write_text("text,label\n" + "".join(f"row {i},positive\n" for i in range(40)), encoding="utf-8")
+    calibrated = plan(config.model_copy(update={"calibration": labels}), probe=100)
+    assert calibrated.sent == pytest.approx((0.05 * 300 + 40, 340))  # judged on the labels from the first row
+    ruled = plan(config.model_copy(update={"routing": "rule"}), probe=100)
+    assert ruled.sent is None and ruled.review_range_usd == (ruled.review_usd, ruled.review_usd)
+
+
 def test_plan_command_prints_the_estimate(example_csv: Path) -> None:
     result = subprocess.run(
         [
@@ -54,3 +71,4 @@ def test_plan_command_prints_the_estimate(example_csv: Path) -> None:
     assert result.returncode == 0, result.stderr
     for words in ("rows", "300", "hard-row share", "gpt-4o-mini", "estimated review cost", "saving"):
         assert words in result.stdout
+    assert "140 to 300" in result.stdout  # measured trust, the default: the audit decides within the range

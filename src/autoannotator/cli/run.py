@@ -337,27 +337,37 @@ def plan_command(
     review: Annotated[str, typer.Option(help="As for annotate.")] = "auto",
     prices: Annotated[Path | None, typer.Option(help="Price table YAML.")] = None,
     probe: Annotated[int, typer.Option(help="Rows the specialists vote on to measure the hard share.")] = 200,
+    routing: Annotated[str, typer.Option(help="As for annotate: trust (a range) or rule.")] = "trust",
+    calibration: Annotated[Path | None, typer.Option(help="As for annotate (its rows are reviewed too).")] = None,
 ) -> None:
     """Estimate what annotate would spend on the LLM, and what labelling every row with it would cost."""
     with errors_as_lines():
         config = run_config(
             input, task, specialists, aggregate, hard_rule, 1000, llm, review, None, False, 8, None, None, prices
-        )
+        ).model_copy(update={"routing": _routing(routing), "calibration": calibration})
         estimate = plan(config, probe=probe)
         if config.review is None:
             err.print(f"note: {NO_REVIEWER.format(run='RUN')} Priced below: {REFERENCE_LLM}, for reference.")
         table = Table("", "value", title=f"Plan for {input} (prices of {estimate.price_date})")
         table.add_row("rows", f"{estimate.rows:,}")
-        table.add_row(f"hard-row share (probe of {estimate.probe_rows})", f"{estimate.hard_share:.1%}")
+        gate = "hard-row share" if estimate.sent is None else "hard-row share with --routing rule"
+        table.add_row(f"{gate} (probe of {estimate.probe_rows})", f"{estimate.hard_share:.1%}")
+        if estimate.sent is not None:
+            low, high = estimate.sent
+            table.add_row("rows to the LLM (measured trust: the audit decides)", f"{low:,.0f} to {high:,.0f}")
         table.add_row("model", estimate.model)
         table.add_row(
             "tokens per review call (in / out)",
             f"{estimate.prompt_tokens:,.0f} / {estimate.completion_tokens:,.0f}",
         )
         table.add_row("calls per hard row", str(estimate.calls_per_hard_row))
-        table.add_row("estimated review cost", f"${estimate.review_usd:,.4f}")
+        low_usd, high_usd = estimate.review_range_usd
+        spread = f"${low_usd:,.4f}" + ("" if estimate.sent is None else f" to ${high_usd:,.4f}")
+        table.add_row("estimated review cost", spread)
         table.add_row("LLM zero-shot on every row", f"${estimate.llm_only_usd:,.4f}")
-        table.add_row("saving", f"{estimate.saving:.0%}")
+        saving = (1 - high_usd / estimate.llm_only_usd, 1 - low_usd / estimate.llm_only_usd)
+        shown = f"{estimate.saving:.0%}" if estimate.sent is None else f"{saving[0]:.0%} to {saving[1]:.0%}"
+        table.add_row("saving", shown if estimate.llm_only_usd else "-")
         Console().print(table)
 
 
