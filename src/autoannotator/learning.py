@@ -26,7 +26,6 @@ not, seconds), so a resumed run loads the last promoted versions and redoes an i
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from autoannotator.adapters import Adapts
 from autoannotator.labelsets import decide, encode
 from autoannotator.ledger import Ledger, training
 from autoannotator.specialists.base import FloatArray, Specialist, Trainable
+from autoannotator.trust import draw
 from autoannotator.truth import FOLDS
 
 
@@ -83,13 +83,9 @@ def silent(specialist: Specialist, prepared: Sequence[tuple[str, Specialist, Ada
     return not specialist.ready or any(not isinstance(s, Trainable) for _, s, _ in prepared)
 
 
-def _rank(row_id: str, seed: int) -> bytes:
-    return hashlib.sha256(f"replay:{seed}:{row_id}".encode()).digest()
-
-
 def _fold(row_id: str, seed: int) -> int:
     """The cross-fitting part (0 to `FOLDS` - 1) of a row: a hash of its id."""
-    return int.from_bytes(hashlib.sha256(f"fold:{seed}:{row_id}".encode()).digest()[:8], "big") % FOLDS
+    return draw(f"fold:{seed}:{row_id}") % FOLDS
 
 
 def cross_fit(
@@ -254,9 +250,9 @@ class Learner:
         per_label = self.config.replay_buffer // max(len(self.labels), 1)
         if per_label == 0:
             return []
-        pools: dict[str, list[tuple[bytes, str]]] = {label: [] for label in self.labels}
+        pools: dict[str, list[tuple[int, str]]] = {label: [] for label in self.labels}
         for ident, text, label in training.auto_rows(ledger, upto=upto):  # multi-label: pools by label set
-            pools.setdefault(label, []).append((_rank(ident, self.config.seed), text))
+            pools.setdefault(label, []).append((draw(f"replay:{self.config.seed}:{ident}"), text))
         chosen = []
         for label, pool in pools.items():
             pool.sort()

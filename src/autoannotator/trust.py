@@ -127,9 +127,15 @@ class TrustConfig(BaseModel):
         return self.audited(row_id, pos) and self.validates(row_id)
 
 
+def draw(key: str) -> int:
+    """A seeded draw: the first 64 bits of the sha256 of `key` (e.g. ``"audit:SEED:ROW_ID"``), uniform and the
+    same on every run and resume."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+
+
 def _unit(key: str) -> float:
     """A hash of `key` as a number in [0, 1)."""
-    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
+    return draw(key) / 2**64
 
 
 def accept_threshold(
