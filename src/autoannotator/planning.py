@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autoannotator.io import Record, Source, read_rows
+from autoannotator.evidence import read_calibration
+from autoannotator.io import Record, Source
 from autoannotator.llm.base import prompt_bytes
 from autoannotator.llm.cost import Budget, load_prices
 from autoannotator.pipeline import RunConfig, prepare, vote
@@ -43,7 +44,6 @@ class Plan:
     sent: tuple[float, float] | None = None
     """With measured trust, the fewest and the most rows the reviewer is expected to see (the rest of the range
     is decided by the audit); None with the rule (`hard_share` of the rows)."""
-
     row_usd: float = 0.0
     """The review of one row (all its calls), USD."""
 
@@ -58,6 +58,14 @@ class Plan:
     def saving(self) -> float:
         """1 - review cost / LLM-only cost."""
         return 1.0 - self.review_usd / self.llm_only_usd if self.llm_only_usd else 0.0
+
+    @property
+    def saving_range(self) -> tuple[float, float]:
+        """(low, high) 1 - review cost / LLM-only cost over `review_range_usd` (0 when nothing is priced)."""
+        low, high = self.review_range_usd
+        if not self.llm_only_usd:
+            return 0.0, 0.0
+        return 1.0 - high / self.llm_only_usd, 1.0 - low / self.llm_only_usd
 
 
 def plan(config: RunConfig, *, probe: int = 200) -> Plan:
@@ -106,10 +114,10 @@ def _trust_range(config: RunConfig, rows: int) -> tuple[float, float]:
     """The fewest and the most rows a run by measured trust sends to the reviewer: the first batch whole (no
     evidence yet; without calibration labels), the expected audit draws of the others and the calibration
     rows; or every row and the calibration rows. (rows,) counted, shares expected."""
-    calibrated = config.calibration is not None
-    trust = config.trust.calibrated() if calibrated else config.trust
-    labelled = sum(1 for _ in read_rows(config.calibration)) if config.calibration is not None else 0
-    whole = 0 if calibrated else min(rows, config.first_batch)
+    path, task = config.calibration, config.task
+    labelled = 0 if path is None else len(read_calibration(path, task.text_field, task.label_names).texts)
+    trust = config.trust if path is None else config.trust.calibrated()
+    whole = min(rows, config.first_batch) if path is None else 0
     early = max(min(rows, trust.early_rows) - whole, 0) * trust.audit_share(0)
     late = max(rows - max(trust.early_rows, whole), 0) * trust.share
     return whole + early + late + labelled, float(rows + labelled)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from autoannotator.errors import InputError
 from autoannotator.pipeline import RunConfig
 from autoannotator.planning import plan
 from autoannotator.review import ReviewConfig
@@ -46,6 +47,8 @@ def test_with_measured_trust_the_plan_is_a_range_from_the_audit_to_every_row(
     labels.write_text("text,label\n" + "".join(f"row {i},positive\n" for i in range(40)), encoding="utf-8")
     calibrated = plan(config.model_copy(update={"calibration": labels}), probe=100)
     assert calibrated.sent == pytest.approx((0.05 * 300 + 40, 340))  # judged on the labels from the first row
+    with pytest.raises(InputError, match=r"missing\.csv: file not found"):
+        plan(config.model_copy(update={"calibration": tmp_path / "missing.csv"}), probe=100)
     ruled = plan(config.model_copy(update={"routing": "rule"}), probe=100)
     assert ruled.sent is None and ruled.review_range_usd == (ruled.review_usd, ruled.review_usd)
 

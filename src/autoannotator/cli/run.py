@@ -365,9 +365,10 @@ def plan_command(
         spread = f"${low_usd:,.4f}" + ("" if estimate.sent is None else f" to ${high_usd:,.4f}")
         table.add_row("estimated review cost", spread)
         table.add_row("LLM zero-shot on every row", f"${estimate.llm_only_usd:,.4f}")
-        saving = (1 - high_usd / estimate.llm_only_usd, 1 - low_usd / estimate.llm_only_usd)
-        shown = f"{estimate.saving:.0%}" if estimate.sent is None else f"{saving[0]:.0%} to {saving[1]:.0%}"
-        table.add_row("saving", shown if estimate.llm_only_usd else "-")
+        least, most = estimate.saving_range
+        table.add_row(
+            "saving", f"{estimate.saving:.0%}" if estimate.sent is None else f"{least:.0%} to {most:.0%}"
+        )
         Console().print(table)
 
 
