@@ -157,7 +157,11 @@ def describe(estimate: dict[str, Any]) -> str:
             f"{wanted}{reviewer})"
         )
         if overall["high"] - overall["low"] > COARSE:
-            more = "more calibration labels narrow" if truth else "a larger --audit-share narrows"
+            more = (
+                "more calibration labels narrow"
+                if truth
+                else "larger audit shares (--early-audit-share, --audit-share) narrow"
+            )
             line += f"; a coarse estimate: {more} it"
     if estimate.get("unpaid"):
         line += (

@@ -235,7 +235,9 @@ def test_the_end_line_calls_a_wide_estimate_coarse_and_says_how_to_narrow_it() -
     assert "their estimated agreement with the reviewer 0.950 (95% CI 0.832-1.000, 20 audited rows" in line(
         0.832, 1.0
     )
-    assert line(0.832, 1.0).endswith("; a coarse estimate: a larger --audit-share narrows it")
+    assert line(0.832, 1.0).endswith(
+        "; a coarse estimate: larger audit shares (--early-audit-share, --audit-share) narrow it"
+    )
     assert "coarse" not in line(0.89, 0.97)  # 8 points wide: said as it is
     assert line(0.6, 0.9, "truth").endswith("more calibration labels narrow it")
 
