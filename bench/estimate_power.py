@@ -1,4 +1,4 @@
-"""How close any unbiased estimate of the accepted rows' agreement can be (issue 10's 3-point bar).
+"""How close an estimate of the accepted rows' agreement from their audited rows can be (issue 10's 3-point bar).
 
 The run's estimate rests on the audited rows the routing accepted: n of them, each agreeing with the reviewer
 with probability p. Their agreement k/n (or an inverse-probability-weighted mean of as many rows) falls within
@@ -50,7 +50,7 @@ def main() -> None:
         "",
         machine(["numpy", "scipy"]),
         "",
-        f"Probability that an unbiased estimate from n rows is within {args.points:.0%} of the true agreement p "
+        f"Probability that the agreement of n audited rows is within {args.points:.0%} of the true agreement p "
         "(exact binomial; three seeds all within: its cube).",
         "",
         "| p | " + " | ".join(f"n = {n}" for n in ROWS) + " | rows for 90% | rows for 95% |",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from autoannotator.evidence import read_calibration
-from autoannotator.io import Record, Source
+from autoannotator.io import Record, Source, batch_ends
 from autoannotator.llm.base import prompt_bytes
 from autoannotator.llm.cost import Budget, load_prices
 from autoannotator.pipeline import RunConfig, prepare, vote
@@ -55,13 +55,9 @@ class Plan:
         return self.sent[0] * self.row_usd, self.sent[1] * self.row_usd
 
     @property
-    def saving(self) -> float:
-        """1 - review cost / LLM-only cost."""
-        return 1.0 - self.review_usd / self.llm_only_usd if self.llm_only_usd else 0.0
-
-    @property
     def saving_range(self) -> tuple[float, float]:
-        """(low, high) 1 - review cost / LLM-only cost over `review_range_usd` (0 when nothing is priced)."""
+        """(low, high) 1 - review cost / LLM-only cost over `review_range_usd` (the rule's single figure twice;
+        0 when nothing is priced)."""
         low, high = self.review_range_usd
         if not self.llm_only_usd:
             return 0.0, 0.0
@@ -117,7 +113,7 @@ def _trust_range(config: RunConfig, rows: int) -> tuple[float, float]:
     path, task = config.calibration, config.task
     labelled = 0 if path is None else len(read_calibration(path, task.text_field, task.label_names).texts)
     trust = config.trust if path is None else config.trust.calibrated()
-    whole = min(rows, config.first_batch) if path is None else 0
+    whole = min(rows, next(batch_ends(config.batch_size, config.first_batch))) if path is None else 0
     early = max(min(rows, trust.early_rows) - whole, 0) * trust.audit_share(0)
     late = max(rows - max(trust.early_rows, whole), 0) * trust.share
     return whole + early + late + labelled, float(rows + labelled)

@@ -41,6 +41,8 @@ def test_with_measured_trust_the_plan_is_a_range_from_the_audit_to_every_row(
     config = RunConfig(input=example_csv, task=load_task("sentiment-2"), review=review)
     estimate = plan(config, probe=100)
     assert estimate.sent == pytest.approx((100 + 0.2 * 200, 300))  # the first batch whole, a fifth of the rest
+    small = plan(config.model_copy(update={"batch_size": 50}), probe=100)
+    assert small.sent == pytest.approx((50 + 0.2 * 250, 300))  # the first batch is at most --batch-size rows
     low, high = estimate.review_range_usd
     assert high == pytest.approx(estimate.llm_only_usd, rel=0.05) and low == pytest.approx(high * 140 / 300)
     labels = tmp_path / "calibration.csv"

@@ -366,9 +366,7 @@ def plan_command(
         table.add_row("estimated review cost", spread)
         table.add_row("LLM zero-shot on every row", f"${estimate.llm_only_usd:,.4f}")
         least, most = estimate.saving_range
-        table.add_row(
-            "saving", f"{estimate.saving:.0%}" if estimate.sent is None else f"{least:.0%} to {most:.0%}"
-        )
+        table.add_row("saving", f"{least:.0%}" if estimate.sent is None else f"{least:.0%} to {most:.0%}")
         Console().print(table)
 
 
