@@ -69,7 +69,7 @@ def main() -> None:
             annotate(baseline(base, "llm"), out=folder / "llm.jsonl", run_dir=folder / "llm.run")
             only = evaluate(folder / "llm.jsonl", gold=data, run_dir=folder / "llm.run")
             assert only.gold is not None
-            llm_accuracy = only.gold["all"].accuracy * only.coverage
+            llm_accuracy = (only.gold["all"].accuracy or 0.0) * only.coverage
             for target in targets:
                 for seed in seeds:
                     config = base.model_copy(

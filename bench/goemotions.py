@@ -85,7 +85,7 @@ def baseline(features: np.ndarray[Any, Any], gold: np.ndarray[Any, Any], share: 
     coef, intercept = fit_one_vs_rest(features[sent], gold[sent], c=1.0, seed=seed)
     p = 1.0 / (1.0 + np.exp(-(features @ coef.T + intercept)))
     labels = np.where(sent[:, None], gold, decide(p, max_labels=None, allow_empty=False))
-    return multi_scores(gold, labels, [str(j) for j in range(gold.shape[1])]).micro_f1
+    return multi_scores(gold, labels, [str(j) for j in range(gold.shape[1])]).micro_f1 or 0.0
 
 
 def main() -> None:

@@ -143,7 +143,7 @@ def run(config: RunConfig, folder: Path, name: str) -> dict[str, Any]:
     report = evaluate(out, gold=config.input, run_dir=run_dir)
     assert report.gold is not None
     return {
-        "accuracy": report.gold["all"].accuracy * report.coverage,  # unlabelled rows count as wrong
+        "accuracy": (report.gold["all"].accuracy or 0.0) * report.coverage,  # unlabelled rows count as wrong
         "macro_f1": report.gold["all"].macro_f1,
         "llm_share": report.llm_share,
         "tokens": report.tokens,

@@ -63,7 +63,7 @@ def figures(out: Path, gold: Path, run_dir: Path, llm: dict[str, str], result: A
     correct = np.array([rows[i]["label"] == said[i] for i in labelled])
     estimate = (result.trust or {}).get("overall", {})
     return {
-        "accuracy": report.gold["all"].accuracy * report.coverage,
+        "accuracy": (report.gold["all"].accuracy or 0.0) * report.coverage,
         "llm_share": report.llm_share,
         "usd": report.cost_usd,
         "accepted": float(np.mean(accepted)),
@@ -106,7 +106,7 @@ def bench(dataset: Dataset, seeds: list[int], folder: Path) -> list[str]:
     annotate(only, out=folder / "llm.jsonl", run_dir=folder / "llm.run")
     llm_report = evaluate(folder / "llm.jsonl", gold=data, run_dir=folder / "llm.run")
     assert llm_report.gold is not None
-    llm_accuracy = llm_report.gold["all"].accuracy * llm_report.coverage
+    llm_accuracy = (llm_report.gold["all"].accuracy or 0.0) * llm_report.coverage
     lines = []
     runs = []
     for seed in seeds:

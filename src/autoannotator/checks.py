@@ -3,26 +3,35 @@ clear line, before the progress bar and before any money is spent."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from autoannotator import hfdata
 from autoannotator.config import RunConfig
 from autoannotator.errors import AutoAnnotatorError, InputError
 from autoannotator.evidence import read_calibration
-from autoannotator.io import Source, exists, file_format
+from autoannotator.io import Source, beside, exists, file_format
+from autoannotator.review import check_reviewer
 
 
-def check_paths(config: RunConfig, out: Path) -> None:
-    """Refuse, before any work, an input that is not a readable file, an output of unknown format, unusable
-    calibration labels, or calibration labels without a reviewer and without a target to judge them by."""
+def check_run(config: RunConfig, out: Path, run_dir: Path | None = None) -> None:
+    """Refuse, before any work, an input that is not a readable file, an output of unknown format, an output
+    or run folder that would overwrite a file the run reads, unusable calibration labels, or calibration labels
+    without a reviewer and without a target to judge them by."""
     file_format(out)
     file_format(config.input)
     if not exists(config.input):
         raise InputError(config.input, "file not found")
+    written = [("--out", _place(out)), ("--out", beside(out, ".skipped.jsonl", stem=True))]
+    if run_dir is not None:
+        written.append(("--run-dir", run_dir))
+    check_overwrite(written, _read_by(config))
     if hfdata.is_hf(config.input):  # the split and the columns, before the progress bar
         Source(config.input, text_field=config.task.text_field, id_field=config.task.id_field).check()
     if config.task.multi_label:
         _multi_label(config)
+    if config.review is not None:
+        check_reviewer(config.review)
     if config.calibration is not None:
         read_calibration(config.calibration, config.task.text_field, config.task.label_names)
         if config.trusting and config.review is None and config.trust.target is None:
@@ -42,3 +51,40 @@ def _multi_label(config: RunConfig) -> None:
         raise AutoAnnotatorError(f"{where}: it routes by measured trust only (--routing trust)")
     if config.specialists == ("auto",):
         raise AutoAnnotatorError(f"{where}: name its specialists (for example --specialists minilm,tfidf)")
+
+
+def check_overwrite(written: Iterable[tuple[str, Path]], read: Iterable[tuple[str, Path]]) -> None:
+    """Refuse (one line naming both) a path the command writes, as (option, path), that is, or is a folder
+    holding, a file it reads, as (what, path): the output must never replace its own input."""
+    sources = [(what, path) for what, path in read if path.exists()]
+    for option, target in written:
+        for what, source in sources:
+            if _clobbers(target, source):
+                raise AutoAnnotatorError(
+                    f"{target}: {option} would overwrite the {what} {source}; choose another {option}"
+                )
+
+
+def _clobbers(target: Path, source: Path) -> bool:
+    """Whether writing `target` (a file or a folder) can replace `source` (a file or a dataset's folder): the
+    same file (links and symbolic links included), a folder that holds it, or a file inside it."""
+    resolved, origin = target.resolve(), source.resolve()
+    if resolved == origin or resolved in origin.parents or (source.is_dir() and origin in resolved.parents):
+        return True
+    return target.exists() and target.samefile(source)
+
+
+def _place(path: Path) -> Path:
+    """The file or folder `path` names (a Hugging Face dataset's folder)."""
+    return hfdata.location(path)[0] if hfdata.is_hf(path) else path
+
+
+def _read_by(config: RunConfig) -> list[tuple[str, Path]]:
+    """What a run reads, as (what, path): the input, the calibration labels, the recorded answers, prices."""
+    read = [("input", _place(config.input))]
+    if config.calibration is not None:
+        read.append(("calibration file", config.calibration))
+    if config.review is not None:
+        named = (("replay file", config.review.replay), ("price table", config.review.prices))
+        read += [(what, path) for what, path in named if path is not None]
+    return read

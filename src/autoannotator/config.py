@@ -156,6 +156,53 @@ def stored_config(config: RunConfig, prepared: Sequence[tuple[str, Specialist, A
     }
 
 
+OPTIONS = {
+    "input": "INPUT (its path)",
+    "input_fingerprint": "INPUT (its content)",
+    "task": "--task",
+    "labels": "--task",
+    "specialists": "--specialists",
+    "aggregate": "--aggregate",
+    "hard_rule": "--hard-rule",
+    "batch_size": "--batch-size",
+    "review": "--llm/--review",
+    "review.llm": "--llm",
+    "review.method": "--review",
+    "review.replay": "--review",
+    "review.replay_model": "--review",
+    "review.replay_setting": "--review",
+    "review.show_votes": "--show-votes",
+    "review.prices": "--prices",
+    "review.batch_api": "--batch-api",
+    "learning": "--learn/--no-learn",
+    "learning.rows_per_stage": "--rows-per-stage",
+    "learning.warmup": "--warmup",
+    "learning.replay_buffer": "--replay-buffer",
+    "learning.cross_fit": "--cross-fit/--no-cross-fit",
+    "learning.relabel_final": "--relabel-final",
+    "routing": "--routing",
+    "trust.target": "--target-agreement",
+    "trust.share": "--audit-share",
+    "trust.early_share": "--early-audit-share",
+    "trust.llm_share": "--llm-share",
+    "calibration": "--calibration",
+}
+"""The command-line option behind each setting of a stored configuration (`stored_config`), by dotted path."""
+
+
+def options_of(paths: Sequence[str]) -> list[str]:
+    """The options behind stored-config `paths` (the longest known prefix of each; the path itself when none),
+    each once, in order."""
+    found: list[str] = []
+    for path in paths:
+        parts = path.split(".")
+        prefixes = (".".join(parts[:n]) for n in range(len(parts), 0, -1))
+        option = next((OPTIONS[p] for p in prefixes if p in OPTIONS), path)
+        if option not in found:
+            found.append(option)
+    return found
+
+
 def versions(prepared: Sequence[tuple[str, Specialist, Adapts]]) -> dict[str, str]:
     """The versions a run was made with: the package, Python, numpy and each specialist."""
     versions = {"autoannotator": __version__, "python": platform.python_version(), "numpy": np.__version__}

@@ -8,6 +8,7 @@ Hierarchy::
     ├── AdapterError       an adapter does not fit its specialist or the task
     ├── SpecialistError    a specialist is unknown, not installed, or not fitted
     ├── LedgerError        a run folder cannot be created or resumed
+    │   └── ConfigMismatchError  a resumed run's configuration differs
     └── BudgetError        the next LLM call could cost more than the budget has left
 """
 
@@ -58,11 +59,29 @@ class LedgerError(AutoAnnotatorError):
     """A run folder cannot be used: for example resuming with a different configuration."""
 
 
+class ConfigMismatchError(LedgerError):
+    """A resumed run's configuration differs from the stored one; `paths`: the differing settings, dotted
+    (``trust.share``)."""
+
+    def __init__(self, message: str, paths: list[str]) -> None:
+        super().__init__(message)
+        self.paths = paths
+
+
 def describe(exc: ValidationError) -> str:
     """One line per problem of a pydantic error: ``field.path: message``."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {_message(err)}" for err in exc.errors()
-    )
+    return "; ".join(f"{_where(err['loc'])}: {_message(err)}" for err in exc.errors())
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    """A field path, items counted as people count: ``labels #1.name`` for pydantic's ``labels.0.name``."""
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int) and parts:
+            parts[-1] += f" #{part + 1}"
+        else:
+            parts.append(str(part))
+    return ".".join(parts) or "<root>"
 
 
 def _message(err: Any) -> str:

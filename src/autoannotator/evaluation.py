@@ -37,11 +37,11 @@ class ClassScores(BaseModel):
 
 
 class Scores(BaseModel):
-    """Agreement of predicted labels with gold on the rows that have both."""
+    """Agreement of predicted labels with gold on the rows that have both (None: no row has both)."""
 
     rows: int
-    accuracy: float
-    macro_f1: float
+    accuracy: float | None
+    macro_f1: float | None
     per_class: dict[str, ClassScores]
     confusion: list[list[int]]
     """confusion[i][j]: rows of gold label i predicted as j (labels in `Report.labels` order)."""
@@ -92,9 +92,19 @@ class Report(BaseModel):
 
 def scores(gold: IntArray, predicted: IntArray, k: int, labels: Sequence[str]) -> Scores:
     """Accuracy, macro-F1 (over the labels found in gold or predicted, as scikit-learn does), per-class
-    precision / recall / F1 and the (k, k) confusion matrix of (n,) label indices."""
+    precision / recall / F1 and the (k, k) confusion matrix of (n,) label indices; with no rows, no accuracy
+    and no F1 (None), zero counts."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+    if not len(gold):
+        empty = ClassScores(precision=0.0, recall=0.0, f1=0.0, support=0)
+        return Scores(
+            rows=0,
+            accuracy=None,
+            macro_f1=None,
+            per_class=dict.fromkeys(labels, empty),
+            confusion=[[0] * k for _ in range(k)],
+        )
     every = list(range(k))
     precision, recall, f1, support = precision_recall_fscore_support(
         gold, predicted, labels=every, zero_division=0.0
@@ -102,15 +112,15 @@ def scores(gold: IntArray, predicted: IntArray, k: int, labels: Sequence[str]) -
     seen = sorted(set(gold.tolist()) | set(predicted.tolist()))
     return Scores(
         rows=len(gold),
-        accuracy=float(np.mean(gold == predicted)) if len(gold) else 0.0,
-        macro_f1=float(np.mean(f1[seen])) if seen else 0.0,
+        accuracy=float(np.mean(gold == predicted)),
+        macro_f1=float(np.mean(f1[seen])),
         per_class={
             label: ClassScores(
                 precision=float(precision[i]), recall=float(recall[i]), f1=float(f1[i]), support=int(support[i])
             )
             for i, label in enumerate(labels)
         },
-        confusion=confusion_matrix(gold, predicted, labels=every).tolist() if len(gold) else [[0] * k] * k,
+        confusion=confusion_matrix(gold, predicted, labels=every).tolist(),
     )
 
 

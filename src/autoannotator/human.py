@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
+from pyarrow import ArrowException
+
 from autoannotator.errors import InputError
-from autoannotator.io import ColumnType, atomic_path, unneutralise, write_rows
+from autoannotator.io import ColumnType, atomic_path, file_format, read_rows, unneutralise, write_rows
 from autoannotator.labelsets import decode, encode
 from autoannotator.ledger import Ledger, output
 
@@ -99,9 +102,10 @@ MAX_REPORTED = 20
 
 
 def read_decisions(path: Path, labels: list[str], *, multi: bool = False, separator: str = "|") -> dict[str, str]:
-    """Row id -> label from a filled review CSV (a spreadsheet's "CSV UTF-8" with a byte-order mark too) or a
-    Label Studio JSON export; rows left blank are skipped. Labels not among `labels` are one `InputError` that
-    names every bad row (up to `MAX_REPORTED`), by spreadsheet row number (the header is row 1) or task number.
+    """Row id -> label from a filled review sheet (CSV, a spreadsheet's "CSV UTF-8" with a byte-order mark too,
+    JSONL or Parquet, as `export_rows` writes them) or a Label Studio JSON export; rows left blank are skipped.
+    Labels not among `labels` are one `InputError` that names every bad row (up to `MAX_REPORTED`), by row
+    number as `export_rows` counts them (a CSV's header is row 1, a JSONL's first line row 1) or task number.
     With `multi` (a multi-label task), a cell names a set joined by `separator`, stored as its canonical text."""
     if not path.is_file():
         raise InputError(path, "file not found")
@@ -118,16 +122,12 @@ def read_decisions(path: Path, labels: list[str], *, multi: bool = False, separa
                 decisions[str(task["data"]["id"])] = stored(choices, labels, multi=multi)
                 bad += [f"task {i}: {c!r}" for c in unknown_choices(choices, labels)]
     else:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            reader = csv.DictReader(f)
-            if not {"id", "label"} <= set(reader.fieldnames or ()):
-                raise InputError(path, f"needs the columns id and label; it has {reader.fieldnames}", row=1)
-            for i, row in enumerate(reader, start=2):
-                label = (row["label"] or "").strip()
-                if label:
-                    choices = [c.strip() for c in label.split(separator) if c.strip()] if multi else [label]
-                    decisions[unneutralise(row["id"] or "")] = stored(choices, labels, multi=multi)
-                    bad += [f"row {i}: {c!r}" for c in unknown_choices(choices, labels)]
+        for i, row in _sheet(path):
+            label = str(row.get("label") or "").strip()
+            if label:
+                choices = [c.strip() for c in label.split(separator) if c.strip()] if multi else [label]
+                decisions[unneutralise(str(row["id"] or ""))] = stored(choices, labels, multi=multi)
+                bad += [f"row {i}: {c!r}" for c in unknown_choices(choices, labels)]
     if bad:
         more = f" and {len(bad) - MAX_REPORTED} more" if len(bad) > MAX_REPORTED else ""
         raise InputError(
@@ -137,6 +137,26 @@ def read_decisions(path: Path, labels: list[str], *, multi: bool = False, separa
             field="label",
         )
     return decisions
+
+
+def _sheet(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(row number, row) of a review sheet in any format `export_rows` writes; a CSV's rows count from 2 (its
+    header is row 1), others from 1. One `InputError` when it cannot be read or lacks the id or label column."""
+    fmt = file_format(path)
+    if fmt == "csv":
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            if not {"id", "label"} <= set(reader.fieldnames or ()):
+                raise InputError(path, f"needs the columns id and label; it has {reader.fieldnames}", row=1)
+            yield from enumerate(reader, start=2)
+        return
+    try:
+        for i, row in enumerate(read_rows(path), start=1):
+            if not isinstance(row, dict) or not {"id", "label"} <= set(row):
+                raise InputError(path, "needs the fields id and label", row=i)
+            yield i, row
+    except (OSError, ValueError, ArrowException) as exc:  # ValueError: a JSON line that does not parse
+        raise InputError(path, f"not a review sheet: {exc}") from None
 
 
 def _annotation(task: dict[str, Any]) -> list[str] | None:

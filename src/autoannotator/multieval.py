@@ -18,13 +18,13 @@ from autoannotator.specialists.base import BoolArray
 
 
 class MultiScores(BaseModel):
-    """Predicted sets against gold sets on the rows that have both."""
+    """Predicted sets against gold sets on the rows that have both (None: no row has both)."""
 
     rows: int
-    exact_set_accuracy: float
-    micro_f1: float
-    macro_f1: float
-    hamming_loss: float
+    exact_set_accuracy: float | None
+    micro_f1: float | None
+    macro_f1: float | None
+    hamming_loss: float | None
     per_label: dict[str, dict[str, float]]
     """Per label: precision, recall, f1, support."""
 
@@ -37,7 +37,7 @@ def multi_scores(gold: BoolArray, predicted: BoolArray, labels: Sequence[str]) -
         zero = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
         per_label = {label: dict(zero) for label in labels}
         return MultiScores(
-            rows=0, exact_set_accuracy=0.0, micro_f1=0.0, macro_f1=0.0, hamming_loss=0.0, per_label=per_label
+            rows=0, exact_set_accuracy=None, micro_f1=None, macro_f1=None, hamming_loss=None, per_label=per_label
         )
     precision, recall, f1, support = (
         np.asarray(v, dtype=np.float64).tolist()

@@ -21,10 +21,19 @@ import numpy as np
 
 from autoannotator.adapters import AdapterSpec, Adapts, compile_adapter
 from autoannotator.batch import decide, run_batch, under_cap
-from autoannotator.checks import check_paths
-from autoannotator.config import RunConfig, adapter_json, baseline, fingerprint, stored_config, versions
-from autoannotator.controller import select
+from autoannotator.checks import check_run
+from autoannotator.config import (
+    RunConfig,
+    adapter_json,
+    baseline,
+    fingerprint,
+    options_of,
+    stored_config,
+    versions,
+)
+from autoannotator.controller import select, summary
 from autoannotator.engines import Engine, LocalEngine, parts, remember
+from autoannotator.errors import ConfigMismatchError, LedgerError
 from autoannotator.evidence import read_calibration, self_estimate
 from autoannotator.inference import Remembered, vote
 from autoannotator.io import Record, Source
@@ -40,10 +49,10 @@ from autoannotator.specialists import build, shared_minilm
 from autoannotator.specialists.base import Specialist, Trainable
 from autoannotator.task import Task
 
-__all__ = ["RunConfig", "RunResult", "annotate", "baseline", "prepare", "vote", "write_output"]
+__all__ = ["RunConfig", "RunResult", "annotate", "baseline", "prepare", "vote", "with_selection", "write_output"]
 
 Progress = Callable[[int, int, int], None]
-"""Called after each batch with (rows done, bytes read, bytes total)."""
+"""Called after each batch is committed with (rows done, bytes read, bytes total)."""
 
 
 @dataclass(frozen=True)
@@ -93,27 +102,35 @@ def annotate(
     progress: Progress | None = None,
     csv_safe: bool = False,
     engine: Engine | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Label `config.input` into `out` (JSONL, CSV or Parquet), keeping the run in `run_dir`/ledger.sqlite;
     `csv_safe` neutralises formula-like CSV cells; `engine` reads the input and runs the specialists' first
-    pass (default: `LocalEngine`; the output is the same with any)."""
+    pass (default: `LocalEngine`; the output is the same with any); `say` gets the lines a person should read
+    as the run goes (what ``--specialists auto`` chose)."""
     started = time.perf_counter()
-    check_paths(config, out)
+    check_run(config, out, run_dir)
     budget = run_budget(config, run_dir / "ledger.sqlite")
     if config.calibration is not None and not config.task.multi_label:
         config = config.model_copy(update={"trust": config.trust.calibrated()})
     if config.specialists == ("auto",):
-        config = choose(config, run_dir / "ledger.sqlite", budget)
+        config = choose(config, run_dir / "ledger.sqlite", budget, say=say)
     prepared = prepare(config)
     source = Source(config.input, text_field=config.task.text_field, id_field=config.task.id_field)
     ledger_path = run_dir / "ledger.sqlite"
     with Ledger(ledger_path) as ledger:
-        ledger.begin_run(
-            stored_config(config, prepared),
-            [(n, s.card.model_dump_json(), json.dumps(adapter_json(config.task, n))) for n, s, _ in prepared],
-            versions=versions(prepared),
-            resume=resume,
-        )
+        try:
+            ledger.begin_run(
+                stored_config(config, prepared),
+                [(n, s.card.model_dump_json(), json.dumps(adapter_json(config.task, n))) for n, s, _ in prepared],
+                versions=versions(prepared),
+                resume=resume,
+            )
+        except ConfigMismatchError as exc:
+            raise LedgerError(
+                f"{run_dir}: cannot resume: {', '.join(options_of(exc.paths))} differ from the command that "
+                "started this run; run it as it was started, or choose another --run-dir"
+            ) from None
         reviewer, examples = _reviewer(config, ledger, budget)
         router = _router(config, ledger, reviewer)
         learner = _learner(config, run_dir, router)
@@ -205,10 +222,10 @@ def _run_batches(
                 )
             ledger.commit(batch)
             done, batch_index = batch.next_pos, batch_index + 1
-            if stages.learner is not None:
-                prepared = _learn(stages.learner, ledger, prepared, config.task, router)
             if progress is not None:
                 progress(done, block.bytes_read, source.size)
+            if stages.learner is not None:
+                prepared = _learn(stages.learner, ledger, prepared, config.task, router)
         learner = stages.learner
         if learner is not None and learner.config.relabel_final:
             if isinstance(router, MultiRouter):
@@ -223,9 +240,18 @@ def run_budget(config: RunConfig, ledger_path: Path) -> Budget:
         return Budget(None if config.review is None else config.review.budget_usd, spent=figures.spent_usd(ledger))
 
 
-def choose(config: RunConfig, ledger_path: Path, budget: Budget, *, probe: int = 200, k: int = 3) -> RunConfig:
+def choose(
+    config: RunConfig,
+    ledger_path: Path,
+    budget: Budget,
+    *,
+    probe: int = 200,
+    k: int = 3,
+    say: Callable[[str], None] | None = None,
+) -> RunConfig:
     """Resolve ``--specialists auto``: the meta-controller picks `k` specialists and their adapters on the first
-    `probe` rows; the choice and its evidence are kept in the ledger, and a resumed run reuses them."""
+    `probe` rows, and the trainable ones (`controller.TRAINABLES`); the choice and its evidence are kept in the
+    ledger, and a resumed run reuses them. `say` gets one line: what was chosen, and why."""
     with Ledger(ledger_path) as ledger:
         key = f"selection:{fingerprint(config.input)[:16]}"
         stored = ledger.meta(key)
@@ -258,6 +284,13 @@ def choose(config: RunConfig, ledger_path: Path, budget: Budget, *, probe: int =
                 if reviewer is not None:
                     reviewer.close()
             ledger.set_meta(key, stored)
+    if say is not None:
+        say(summary(stored))
+    return with_selection(config, stored)
+
+
+def with_selection(config: RunConfig, stored: dict[str, Any]) -> RunConfig:
+    """`config` with the specialists and adapters of a stored `Selection` (``--specialists auto`` resolved)."""
     adapters = {
         name: None if spec is None else AdapterSpec.model_validate(spec)
         for name, spec in stored["adapters"].items()

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from autoannotator.controller import select
 from autoannotator.evidence import read_calibration
 from autoannotator.io import Record, Source, batch_ends
 from autoannotator.llm.base import prompt_bytes
 from autoannotator.llm.cost import Budget, load_prices
-from autoannotator.pipeline import RunConfig, prepare, vote
+from autoannotator.pipeline import RunConfig, prepare, vote, with_selection
 from autoannotator.review import HardRow, Prompts, ReplayReviewer, ReviewConfig, Strategy
 from autoannotator.voting import AGGREGATORS
 
@@ -46,6 +47,8 @@ class Plan:
     is decided by the audit); None with the rule (`hard_share` of the rows)."""
     row_usd: float = 0.0
     """The review of one row (all its calls), USD."""
+    specialists: tuple[str, ...] = ()
+    """The specialists that voted on the probe (``auto`` resolved by card matching, without the LLM)."""
 
     @property
     def review_range_usd(self) -> tuple[float, float]:
@@ -67,6 +70,9 @@ class Plan:
 def plan(config: RunConfig, *, probe: int = 200) -> Plan:
     """Estimate `config`'s review cost and the LLM-only cost; spends nothing."""
     rows, texts = _count_and_probe(config, probe)
+    if config.specialists == ("auto",):  # as a run without its LLM would choose: spends nothing
+        chosen = select(config.task, texts, allow_code=config.allow_generated_code, extra=config.candidates)
+        config = with_selection(config, chosen.as_json())
     k = len(config.task.labels)
     votes, probs, _ = vote(texts, prepare(config), k)
     hard = config.hard_rule(votes, AGGREGATORS[config.aggregate](votes, probs, k))
@@ -103,6 +109,7 @@ def plan(config: RunConfig, *, probe: int = 200) -> Plan:
         price_date=prices.date,
         sent=_trust_range(config, rows) if config.trusting else None,
         row_usd=calls * per_call,
+        specialists=config.chosen(),
     )
 
 

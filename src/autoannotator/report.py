@@ -100,6 +100,10 @@ def _gold(report: Report) -> list[str]:
             ["rows", "scored", "accuracy", "macro-F1"],
             [[name, s.rows, s.accuracy, s.macro_f1] for name, s in report.gold.items()],
         ),
+    ]
+    if not overall.rows:
+        return [*parts, "", "Nothing to score: no row has both a label and a gold label."]
+    parts += [
         "",
         "Per class (all rows):",
         "",
@@ -255,14 +259,16 @@ def tradeoff_figure(
 
 def figures(report: Report) -> list[tuple[str, Any]]:
     figures = []
-    if report.gold is not None:
-        points = [("this run", report.llm_share, report.gold["all"].accuracy)]
+    overall = report.gold["all"].accuracy if report.gold is not None else None
+    if overall is not None:
+        points = [("this run", report.llm_share, overall)]
         staged = [s for s in report.stages if s.get("accuracy") is not None]
         if len(staged) > 1:  # one stage is the run itself: its point would hide under "this run"
             points += [(f"stage {s['stage']}", s["llm_share"], s["accuracy"]) for s in staged]
         figures.append(("Accuracy against the share sent to the LLM", tradeoff_figure(points)))
-    if report.multi_label is not None:
-        points = [("this run", report.llm_share, report.multi_label["all"].micro_f1)]
+    micro = report.multi_label["all"].micro_f1 if report.multi_label is not None else None
+    if micro is not None:
+        points = [("this run", report.llm_share, micro)]
         staged = [s for s in report.stages if s.get("micro_f1") is not None]
         if len(staged) > 1:
             points += [(f"stage {s['stage']}", s["llm_share"], s["micro_f1"]) for s in staged]

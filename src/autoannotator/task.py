@@ -29,13 +29,19 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 
 class Label(BaseModel):
-    """One label of the task; `aliases` help match specialists' native labels by name."""
+    """One label of the task; `aliases` help match specialists' native labels by name. In a file, a label is a
+    mapping with these fields, or its name alone."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Name
     description: str = ""
     aliases: tuple[Name, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
 
 
 class Example(BaseModel):
@@ -83,7 +89,7 @@ class Task(BaseModel):
         for i, example in enumerate(self.examples):
             for name in self.split(example.label):
                 if name not in names:
-                    raise ValueError(f"examples[{i}].label: unknown label {name!r}; known: {sorted(names)}")
+                    raise ValueError(f"examples #{i + 1}.label: unknown label {name!r}; known: {sorted(names)}")
         for specialist, adapter in self.specialists.items():
             if adapter is not None:
                 adapter.check_targets(names, where=f"specialists.{specialist}", several=self.multi_label)
@@ -125,10 +131,19 @@ def _parse(text: str, where: str) -> Task:
     try:
         raw: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise TaskError(f"{where}: not valid YAML: {exc}") from None
+        raise TaskError(f"{where}: not valid YAML: {_yaml_problem(exc)}") from None
     if not isinstance(raw, dict):
         raise TaskError(f"{where}: expected a mapping of task fields, got {type(raw).__name__}")
     try:
         return Task.model_validate(raw)
     except ValidationError as exc:
         raise TaskError(f"{where}: {describe(exc)}") from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error as ``line L, column C: problem`` (1-based), without PyYAML's name for an in-memory text."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    if mark is None:
+        return problem
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"

@@ -135,7 +135,7 @@ def test_bad_rows_are_skipped_with_reasons_and_the_rest_labelled(tmp_path: Path)
         (
             b"text\nhello\n",
             "name: t\nlabels: [{name: a}, {name: b}]\nexamples: [{text: x, label: c}]\n",
-            "examples[0].label: unknown label 'c'",
+            "examples #1.label: unknown label 'c'",
         ),
         (
             b"text\nhello\n",
@@ -181,7 +181,7 @@ def test_existing_run_needs_resume_and_resume_needs_the_same_config(example_csv:
         "vader,afinn",
         check=False,
     )
-    assert other.returncode == 2 and "configuration differs in ['specialists']" in other.stderr
+    assert other.returncode == 2 and "cannot resume: --specialists differ" in other.stderr
     before = out.read_bytes()
     cli("annotate", example_csv, "--task", "sentiment-2", "--out", out, "--quiet", "--resume")
     assert out.read_bytes() == before

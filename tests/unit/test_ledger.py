@@ -6,9 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autoannotator.errors import LedgerError
+from autoannotator.config import options_of
+from autoannotator.errors import ConfigMismatchError, LedgerError
 from autoannotator.ledger import Batch, Decision, Ledger, figures, output
 from autoannotator.ledger.schema import MIGRATIONS
+from autoannotator.ledger.store import differences
 
 CONFIG = {"labels": ["neg", "pos"], "specialists": ["a", "b"], "batch_size": 2}
 
@@ -67,8 +69,9 @@ def test_reopening_runs_no_migration_twice_and_checks_the_config(tmp_path: Path)
         assert applied == [name for name, _ in MIGRATIONS]
         with pytest.raises(LedgerError, match="--resume"):
             ledger.begin_run(CONFIG, [], versions={}, resume=False)
-        with pytest.raises(LedgerError, match=r"differs in \['batch_size'\]"):
+        with pytest.raises(ConfigMismatchError, match=r"differs in batch_size;") as info:
             ledger.begin_run({**CONFIG, "batch_size": 3}, [], versions={}, resume=True)
+        assert info.value.paths == ["batch_size"]
         ledger.begin_run(CONFIG, [], versions={}, resume=True)
         assert ledger.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
@@ -80,3 +83,16 @@ def test_a_run_that_committed_nothing_is_replaced_by_the_next(tmp_path: Path) ->
     with Ledger(path) as ledger:
         ledger.begin_run({**CONFIG, "batch_size": 3}, [("c", "{}", "null")], versions={}, resume=False)
         assert ledger.meta("config")["batch_size"] == 3 and ledger.specialist_names() == ["c"]
+
+
+def test_differences_name_the_leaves_that_differ() -> None:
+    old = {"trust": {"share": 0.05, "target": None}, "batch_size": 10, "routing": "trust"}
+    new = {"trust": {"share": 0.1, "target": None}, "batch_size": 10, "learning": None, "routing": "trust"}
+    assert differences(old, new) == ["learning", "trust.share"]
+    assert differences(old, old) == []
+    assert options_of(["trust.share", "learning.warmup", "review.replay_model", "review.replay", "x.y"]) == [
+        "--audit-share",
+        "--warmup",
+        "--review",
+        "x.y",
+    ]

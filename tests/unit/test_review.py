@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from autoannotator.errors import AutoAnnotatorError
 from autoannotator.llm import Budget, Gateway, RateLimiter, load_prices
 from autoannotator.review import Examples, HardRow, LLMReviewer, Prompts, ReplayReviewer, ReviewConfig, strategy
+from autoannotator.review.replay import recorded_setting
 from autoannotator.specialists import HashedTfidf
 from autoannotator.task import load_task
 from autoannotator.testing import FakeChat
@@ -73,7 +75,9 @@ def replay_file(tmp_path: Path) -> Path:
 
 def test_replay_answers_with_recorded_tokens_and_price(tmp_path: Path) -> None:
     budget = Budget(None)
-    reviewer = ReplayReviewer(replay_file(tmp_path), TASK, prices=load_prices(), budget=budget)
+    reviewer = ReplayReviewer(
+        replay_file(tmp_path), TASK, prices=load_prices(), budget=budget, model="gpt-3.5-turbo"
+    )
     ok, invalid, missing = reviewer.review(
         [HardRow(0, "you idiot", {}, None), HardRow(1, "hello", {}, None), HardRow(2, "unseen", {}, None)]
     )
@@ -90,8 +94,21 @@ def test_replay_picks_the_named_model_and_respects_the_budget(tmp_path: Path) ->
         replay_file(tmp_path), TASK, prices=load_prices(), budget=Budget(None), model="gpt-4", setting="zero-shot"
     )
     assert gpt4.review([HardRow(0, "you idiot", {}, None)])[0].label == "not-offensive"
-    broke = ReplayReviewer(replay_file(tmp_path), TASK, prices=load_prices(), budget=Budget(0.0))
+    broke = ReplayReviewer(replay_file(tmp_path), TASK, prices=load_prices(), budget=Budget(0.0), model="gpt-4")
     assert broke.review([HardRow(0, "you idiot", {}, None)])[0].status == "budget"
+
+
+def test_a_replay_of_several_settings_without_a_choice_is_refused_naming_them(tmp_path: Path) -> None:
+    path = replay_file(tmp_path)
+    with pytest.raises(AutoAnnotatorError) as info:
+        recorded_setting(path, None, None)
+    assert str(info.value) == (
+        f"{path}: it records 2 settings (gpt-3.5-turbo|zero-shot, gpt-4|zero-shot); name one: "
+        f"--review 'replay:{path}#MODEL|SETTING'"
+    )
+    assert recorded_setting(path, "gpt-4", None) == ("gpt-4", "zero-shot")
+    with pytest.raises(AutoAnnotatorError, match=r"no recorded answers for gpt-5; it records: gpt-3\.5"):
+        recorded_setting(path, "gpt-5", None)
 
 
 def test_review_config_parse() -> None:

@@ -47,15 +47,16 @@ def test_valid_task_keeps_label_order(tmp_path: Path) -> None:
         ("name: t\nlabelz: [{name: a}, {name: b}]\n", "labelz: unknown key"),
         (
             "name: t\nlabels: [{name: a}, {name: b}]\nexamples: [{text: x, label: c}]\n",
-            "examples[0].label: unknown label 'c'",
+            "examples #1.label: unknown label 'c'",
         ),
         (
             "name: t\nlabels: [{name: a}, {name: b}]\nspecialists: {vader: {label_map: {positive: z}}}\n",
             "specialists.vader.label_map.positive: unknown label 'z'",
         ),
-        ("name: t\nlabels: [{name: a, colour: red}, {name: b}]\n", "labels.0.colour: unknown key"),
+        ("name: t\nlabels: [{name: a, colour: red}, {name: b}]\n", "labels #1.colour: unknown key"),
         ("- just\n- a list\n", "expected a mapping"),
-        ("name: [unclosed\n", "not valid YAML"),
+        ("name: [unclosed\n", "not valid YAML: line 2, column 1: expected ',' or ']'"),
+        ("name: t\nlabels: [a, b]\nguidelines: [\n", "not valid YAML: line 4, column 1"),
         ("labels: [{name: a}, {name: b}]\n", "name: Field required"),
     ],
 )
@@ -74,3 +75,17 @@ def test_missing_and_unreadable_task_files(tmp_path: Path) -> None:
     path.write_bytes(b"name: caf\xe9\nlabels: [{name: a}, {name: b}]\n")
     with pytest.raises(TaskError, match="cannot read task file"):
         load_task(path)
+
+
+def test_labels_may_be_a_plain_list_of_names(tmp_path: Path) -> None:
+    task = load_task(write(tmp_path, "name: support\nlabels: [billing, technical, other]\n"))
+    assert task.label_names == ("billing", "technical", "other")
+    assert task.labels[0].description == ""
+
+
+def test_a_yaml_error_names_the_file_not_an_in_memory_string(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: t\nlabels: [a, b\n")
+    with pytest.raises(TaskError) as info:
+        load_task(path)
+    assert str(info.value).startswith(f"{path}: not valid YAML: line ")
+    assert "<unicode string>" not in str(info.value)

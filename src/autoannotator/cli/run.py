@@ -13,7 +13,6 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from autoannotator.checks import check_paths
 from autoannotator.cli.common import app, err, errors_as_lines, warn_deprecated
 from autoannotator.cli.configure import LLM_HELP, REVIEW_HELP, run_config
 from autoannotator.config import RunConfig
@@ -29,10 +28,15 @@ from autoannotator.task import BUILTIN_TASKS
 from autoannotator.trust import TrustConfig
 from autoannotator.voting import AggregatorName
 
-INTERRUPTED = "interrupted: every committed batch is kept; run the same command with --resume to go on"
+INTERRUPTED = "interrupted: {kept} (committed); run the same command with --resume to go on"
 NO_REVIEWER = (
     "no reviewer (no --llm): hard rows are left unresolved. Hand them to people with `autoannotator export "
     "{run} --out review.csv`, or label with a reviewer: --llm openai:MODEL (in a new --run-dir)."
+)
+SPECIALISTS_HELP = (
+    "Comma-separated zoo names (autoannotator models); auto: chosen on the first rows' evidence (by the LLM "
+    "with --llm, by card matching without), always with the trainable ones; none: no specialists, every row to "
+    "the reviewer. Default: the task's."
 )
 LOCAL_WARNING = (
     "note: the embedded local model (Gemma 3 270M) is a weak reviewer, near chance on hard rows. For real "
@@ -46,9 +50,7 @@ def annotate_command(
     task: Annotated[str, typer.Option(help=f"Task YAML file, or a built-in: {', '.join(BUILTIN_TASKS)}.")],
     out: Annotated[Path, typer.Option(help="Output file: .jsonl, .csv or .parquet.")],
     run_dir: Annotated[Path | None, typer.Option(help="Run folder (ledger); default OUT's name + '.run'.")] = None,
-    specialists: Annotated[
-        str | None, typer.Option(help="Comma-separated zoo names; default: the task's.")
-    ] = None,
+    specialists: Annotated[str | None, typer.Option(help=SPECIALISTS_HELP)] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --run-dir where it stopped.")] = False,
     aggregate: Annotated[AggregatorName, typer.Option(help="How votes combine.")] = "majority",
     hard_rule: Annotated[
@@ -283,10 +285,11 @@ def _run(
     csv_safe: bool,
     engine: Engine | None = None,
 ) -> None:
-    """Run `config` with a progress bar, then print what happened."""
-    check_paths(config, out)  # before the progress bar: a bad path is one line, nothing else
-    signal.signal(signal.SIGINT, _interrupted)
-    with Progress(
+    """Run `config` with a progress bar (shown from the first committed batch, so an error before any work is
+    its one line alone), then print what happened."""
+    kept: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: _interrupted(kept[-1] if kept else None))
+    bar = Progress(
         TextColumn("[bold]labelling"),
         BarColumn(),
         DownloadColumn(),
@@ -295,16 +298,30 @@ def _run(
         console=err,
         disable=quiet,
         transient=False,
-    ) as bar:
-        job = bar.add_task("", total=None)
+    )
+    job = bar.add_task("", total=None)
 
-        def report(rows: int, read: int, size: int) -> None:
-            elapsed = bar.tasks[0].elapsed or 1e-9
-            bar.update(job, completed=read, total=size, description=f"{rows:,} rows, {rows / elapsed:,.0f} rows/s")
+    def report(rows: int, read: int, size: int) -> None:
+        kept.append(rows)
+        if not bar.live.is_started:
+            bar.start()
+        elapsed = bar.tasks[0].elapsed or 1e-9
+        bar.update(job, completed=read, total=size, description=f"{rows:,} rows, {rows / elapsed:,.0f} rows/s")
 
+    try:
         result = annotate(
-            config, out=out, run_dir=folder, resume=resume, progress=report, csv_safe=csv_safe, engine=engine
+            config,
+            out=out,
+            run_dir=folder,
+            resume=resume,
+            progress=report,
+            csv_safe=csv_safe,
+            engine=engine,
+            say=lambda line: err.print(line, markup=False),
         )
+    finally:
+        if bar.live.is_started:
+            bar.stop()
     counts = result.counts
     usage = result.review_usage
     tokens = usage["prompt_tokens"] + usage["completion_tokens"]
@@ -330,7 +347,7 @@ def _run(
 def plan_command(
     input: Annotated[Path, typer.Argument(help="CSV, JSONL or Parquet file to label.")],
     task: Annotated[str, typer.Option(help=f"Task YAML file, or a built-in: {', '.join(BUILTIN_TASKS)}.")],
-    specialists: Annotated[str | None, typer.Option(help="Comma-separated zoo names.")] = None,
+    specialists: Annotated[str | None, typer.Option(help=SPECIALISTS_HELP)] = None,
     aggregate: Annotated[AggregatorName, typer.Option(help="How votes combine.")] = "majority",
     hard_rule: Annotated[str, typer.Option(help="As for annotate.")] = "not-unanimous",
     llm: Annotated[str | None, typer.Option(help="As for annotate; prices are looked up by MODEL.")] = None,
@@ -350,6 +367,8 @@ def plan_command(
             err.print(f"note: {NO_REVIEWER.format(run='RUN')} Priced below: {REFERENCE_LLM}, for reference.")
         table = Table("", "value", title=f"Plan for {input} (prices of {estimate.price_date})")
         table.add_row("rows", f"{estimate.rows:,}")
+        auto = " (auto, by card matching: a run with --llm may choose otherwise)" if specialists == "auto" else ""
+        table.add_row("specialists", ", ".join(estimate.specialists) + auto)
         gate = "hard-row share" if estimate.sent is None else "hard-row share with --routing rule"
         table.add_row(f"{gate} (probe of {estimate.probe_rows})", f"{estimate.hard_share:.1%}")
         if estimate.sent is not None:
@@ -370,14 +389,19 @@ def plan_command(
         Console().print(table)
 
 
-def _interrupted(signum: int, frame: object) -> None:
-    """Ctrl-C during a run: say how to go on, and leave at once. Every committed batch is in the ledger (a run
-    survives even SIGKILL), so there is nothing to wait for: waiting would only finish a batch to redo it."""
+def _interrupted(kept: int | None) -> None:
+    """Ctrl-C during a run: say what is kept and how to go on, and leave at once. Every committed batch is in
+    the ledger (a run survives even SIGKILL), so there is nothing to wait for: waiting would only finish a
+    batch to redo it. `kept`: the input rows committed so far (None before this attempt committed any)."""
     if err.is_terminal:
         sys.stderr.write("\x1b[?25h")  # the progress bar hid the cursor
-    sys.stderr.write(f"\n{INTERRUPTED}\n")
+    sys.stderr.write(f"\n{INTERRUPTED.format(kept=_kept(kept))}\n")
     sys.stderr.flush()
     os._exit(130)
+
+
+def _kept(rows: int | None) -> str:
+    return "every committed batch is kept" if rows is None else f"the first {rows:,} input rows are kept"
 
 
 def _routing(text: str) -> Literal["trust", "rule"]:

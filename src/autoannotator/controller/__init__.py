@@ -9,6 +9,7 @@ from autoannotator.controller.selection import (
     matching,
     probe_check,
     select,
+    summary,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "matching",
     "probe_check",
     "select",
+    "summary",
 ]

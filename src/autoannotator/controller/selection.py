@@ -57,6 +57,17 @@ class Selection:
         }
 
 
+def summary(stored: dict[str, Any]) -> str:
+    """One line of a stored `Selection` (`Selection.as_json`): what was chosen, and why."""
+    reasons, accuracy = stored["reasons"], stored["accuracy"]
+    chosen = "; ".join(
+        f"{n} ({reasons.get(n) or 'chosen'}, {accuracy[n]:.2f})" if accuracy.get(n) else f"{n} ({reasons.get(n)})"
+        for n in stored["specialists"]
+    )
+    fallback = f"; {stored['fallback']}" if stored.get("fallback") else ""
+    return f"--specialists auto chose: {chosen}. Judged by {stored['accuracy_source']}{fallback}."
+
+
 def candidate_cards(task: Task, extra: Sequence[str] = ()) -> dict[str, Card]:
     """The cards of the zoo and of the `extra` candidates the user registered (local folders, ``hf:ID``);
     trainable ones carry this task's labels; unfitted or unloadable ones are left out."""
@@ -167,11 +178,14 @@ def _select(
     accuracy, source = _accuracy(votes, reference, kk, names)
     names = _evidenced(names, cards, accuracy, reference, rejected)
     kept = _greedy(names, votes[:, [list(compiled).index(n) for n in names]], accuracy, k, kk) if names else []
-    if not any(not cards[n].trainable for n in kept):  # nothing fits: the trainables learn the task
-        kept = [n for n in TRAINABLES if n in cards]
-        reasons.update(dict.fromkeys(kept, "no fixed specialist beat the reviewer's majority class: learns"))
-        adapters.update(dict.fromkeys(kept))
-        accuracy.update({n: accuracy.get(n, 0.0) for n in kept})
+    learners = [n for n in TRAINABLES if n in cards and n not in kept]  # always: they learn from the reviewer
+    why = "learns the task from the reviewed rows"
+    if not kept:
+        why += " (no fixed specialist beat the reviewer's majority class)"
+    reasons.update(dict.fromkeys(learners, why))
+    adapters.update(dict.fromkeys(learners))
+    accuracy.update({n: accuracy.get(n, 0.0) for n in learners})
+    kept += learners
     return Selection(
         kept,
         {n: adapters[n] for n in kept},
@@ -215,7 +229,8 @@ def _checked_adapter(
 
 
 TRAINABLES = ("minilm", "tfidf")
-"""The cold-start specialists: what a run learns with when no fixed specialist fits the task."""
+"""The trainable specialists every automatic choice includes (where installed): they learn the task from the
+reviewed rows, so a run always has something that learns, and never a single voter."""
 
 
 def _evidenced(

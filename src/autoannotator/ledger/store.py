@@ -22,8 +22,23 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from autoannotator.errors import LedgerError
+from autoannotator.errors import ConfigMismatchError, LedgerError
 from autoannotator.ledger.schema import MIGRATIONS
+
+
+def differences(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """The dotted paths of the leaves where two JSON values differ (``trust.share``), sorted; a whole value
+    where one side is not a mapping."""
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return [] if old == new else [prefix or "<root>"]
+    found: list[str] = []
+    for key in sorted(set(old) | set(new)):
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if key not in old or key not in new:
+            found.append(path)
+        else:
+            found += differences(old[key], new[key], path)
+    return found
 
 
 class Verdict(Protocol):
@@ -173,10 +188,11 @@ class Ledger:
                 "or choose another --run-dir (or delete this folder to start over)"
             )
         if stored != config:
-            keys = sorted(k for k in set(stored) | set(config) if stored.get(k) != config.get(k))
-            raise LedgerError(
-                f"{self.path}: cannot resume: the configuration differs in {keys}; run with the first "
-                "configuration, or choose another --run-dir (or delete this folder to start over)"
+            paths = differences(stored, config)
+            raise ConfigMismatchError(
+                f"{self.path}: cannot resume: the configuration differs in {', '.join(paths)}; run with the "
+                "first configuration, or choose another --run-dir (or delete this folder to start over)",
+                paths,
             )
 
     def next_pos(self) -> int:

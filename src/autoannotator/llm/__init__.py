@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from autoannotator.errors import BudgetError
 from autoannotator.llm import local, openai_compat
-from autoannotator.llm.base import ChatModel, Completion, Message, Request
+from autoannotator.llm.base import ChatModel, Checked, Completion, Message, Request
 from autoannotator.llm.cost import Budget, PriceTable, load_prices
 from autoannotator.llm.gateway import Answer, Gateway, RateLimiter
 from autoannotator.llm.openai_compat import OpenAIChat
-from autoannotator.llm.registry import Provider, chat_model, provider, register, usage
+from autoannotator.llm.registry import Provider, chat_model, check, provider, register, usage
 
 register("openai", Provider(openai_compat.build, local=False, argument="MODEL"))
 register("local", Provider(local.build, local=True))
@@ -25,6 +25,7 @@ __all__ = [
     "Budget",
     "BudgetError",
     "ChatModel",
+    "Checked",
     "Completion",
     "Gateway",
     "Message",
@@ -34,6 +35,7 @@ __all__ = [
     "RateLimiter",
     "Request",
     "chat_model",
+    "check",
     "load_prices",
     "provider",
     "register",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypedDict
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
 
 class Message(TypedDict):
@@ -68,6 +68,16 @@ class ChatModel(Protocol):
     async def complete(self, request: Request) -> Completion:
         """Answer `request`; raise on failure (retries are the model's own business), `UnbilledError` when the
         provider refused it."""
+        ...
+
+
+@runtime_checkable
+class Checked(Protocol):
+    """A chat model that can tell, with one cheap call, whether it can answer at all."""
+
+    async def check(self) -> None:
+        """Raise `autoannotator.errors.AutoAnnotatorError` (one line: the cause) when the model cannot answer:
+        its endpoint unreachable, or its key refused."""
         ...
 
 

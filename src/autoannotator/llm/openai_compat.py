@@ -12,7 +12,11 @@ import os
 from functools import cached_property
 from typing import Any
 
+from autoannotator.errors import AutoAnnotatorError
 from autoannotator.llm.base import Completion, Request, UnbilledError, prompt_bytes
+
+CHECK_TIMEOUT_S = 15.0
+"""Seconds, at most, the endpoint check waits for an answer."""
 
 
 class OpenAIChat:
@@ -78,6 +82,27 @@ class OpenAIChat:
                 raise UnbilledError(f"{self.model}: HTTP {exc.status_code} after retries: {exc.message}") from exc
             raise
         return completion_of(response, request, self.model)
+
+    async def check(self) -> None:
+        """List the endpoint's models (free, one retry): raise one line when it cannot be reached or refuses the
+        key. An endpoint without the list (404, 405, 501) may still chat: that is not an error."""
+        import openai
+
+        client = self.client.with_options(max_retries=1, timeout=min(self.timeout, CHECK_TIMEOUT_S))
+        where = f"--llm openai:{self.model} at {client.base_url}"
+        try:
+            await client.models.list()
+        except openai.APIConnectionError as exc:
+            cause = f"{type(exc).__name__}: {exc.__cause__ or exc}"
+            raise AutoAnnotatorError(
+                f"{where}: cannot reach the endpoint ({cause}); check OPENAI_BASE_URL"
+            ) from None
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+            raise AutoAnnotatorError(
+                f"{where}: the endpoint refused the key (HTTP {exc.status_code}); check OPENAI_API_KEY"
+            ) from None
+        except openai.APIStatusError:
+            return
 
     async def aclose(self) -> None:
         """Close the HTTP connections (call on the loop that used them)."""

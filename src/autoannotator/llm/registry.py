@@ -6,11 +6,12 @@ declare one under the entry-point group ``autoannotator.providers``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from autoannotator.errors import AutoAnnotatorError
-from autoannotator.llm.base import ChatModel
+from autoannotator.llm.base import ChatModel, Checked
 from autoannotator.plugins import plugins
 
 
@@ -58,3 +59,23 @@ def chat_model(spec: str, *, timeout_s: float = 60.0) -> ChatModel:
     """The chat model ``--llm`` `spec` names (`timeout_s` seconds per request attempt)."""
     found, argument = provider(spec)
     return found.build(argument, timeout_s)
+
+
+def check(spec: str, *, timeout_s: float = 60.0) -> None:
+    """Raise one line when the hosted chat model `spec` names cannot answer (`Checked`: unreachable, key
+    refused), before any work; a local model, or one that cannot tell, passes."""
+    found, argument = provider(spec)
+    if found.local:
+        return
+    model = found.build(argument, timeout_s)
+    if isinstance(model, Checked):
+        asyncio.run(_check(model))
+
+
+async def _check(model: Checked) -> None:
+    try:
+        await model.check()
+    finally:
+        aclose = getattr(model, "aclose", None)
+        if aclose is not None:
+            await aclose()

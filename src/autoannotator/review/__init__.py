@@ -3,7 +3,7 @@ self-consistency, or one of yours), or recorded answers."""
 
 from autoannotator.review import strategies as strategies
 from autoannotator.review.base import HardRow, Reviewer, Status, Verdict, parse_label
-from autoannotator.review.config import ReviewConfig, build_reviewer, llm_gateway
+from autoannotator.review.config import ReviewConfig, build_reviewer, check_reviewer, llm_gateway
 from autoannotator.review.llm import LLMReviewer
 from autoannotator.review.prompts import Examples, Prompts
 from autoannotator.review.replay import ReplayReviewer
@@ -22,6 +22,7 @@ __all__ = [
     "Strategy",
     "Verdict",
     "build_reviewer",
+    "check_reviewer",
     "llm_gateway",
     "parse_label",
     "register",

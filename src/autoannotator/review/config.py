@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from autoannotator.errors import AutoAnnotatorError
-from autoannotator.llm import chat_model, provider, usage
+from autoannotator.llm import chat_model, check, provider, usage
 from autoannotator.llm.cost import Budget, load_prices
 from autoannotator.llm.gateway import Cache, Gateway, RateLimiter
 from autoannotator.llm.openai_batch import OpenAIBatches
@@ -17,8 +17,9 @@ from autoannotator.review.base import Reviewer
 from autoannotator.review.batch import BatchAPIReviewer, Journal
 from autoannotator.review.llm import LLMReviewer
 from autoannotator.review.prompts import Examples
-from autoannotator.review.replay import ReplayReviewer
+from autoannotator.review.replay import ReplayReviewer, recorded_setting
 from autoannotator.review.strategy import Strategy, strategy
+from autoannotator.review.watch import Watched
 from autoannotator.task import Task
 
 
@@ -87,6 +88,15 @@ class ReviewConfig(BaseModel):
         return cls(method=review, **fields)
 
 
+def check_reviewer(config: ReviewConfig) -> None:
+    """Refuse, before any work, a reviewer that cannot answer: a replay file without exactly one recorded
+    setting to use, an LLM endpoint that cannot be reached or refuses the key (one free call)."""
+    if config.replay is not None:
+        recorded_setting(config.replay, config.replay_model, config.replay_setting)
+    elif config.llm is not None:
+        check(config.llm, timeout_s=config.timeout_s)
+
+
 def llm_gateway(config: ReviewConfig, cache: Cache, *, budget: Budget) -> Gateway:
     """A gateway to `config`'s LLM (its own connection), paying from the run's `budget`."""
     assert config.llm is not None
@@ -106,13 +116,15 @@ def build_reviewer(
     spends: the meta-controller, the reviewer, the calibration rows)."""
     if config.method == "replay":
         assert config.replay is not None
-        return ReplayReviewer(
-            config.replay,
-            task,
-            prices=load_prices(config.prices),
-            budget=budget,
-            model=config.replay_model,
-            setting=config.replay_setting,
+        return Watched(
+            ReplayReviewer(
+                config.replay,
+                task,
+                prices=load_prices(config.prices),
+                budget=budget,
+                model=config.replay_model,
+                setting=config.replay_setting,
+            )
         )
     gateway = llm_gateway(config, cache, budget=budget)
     asking: dict[str, Any] = {
@@ -125,5 +137,5 @@ def build_reviewer(
     if config.batch_api:
         assert isinstance(gateway.model, OpenAIChat)
         batches = OpenAIBatches(gateway.model, poll_s=config.batch_poll_s)
-        return BatchAPIReviewer(gateway, batches, cache, task, **asking)
-    return LLMReviewer(gateway, task, **asking)
+        return Watched(BatchAPIReviewer(gateway, batches, cache, task, **asking))
+    return Watched(LLMReviewer(gateway, task, **asking))

@@ -40,18 +40,11 @@ class ReplayReviewer:
         return f"replay:{self.model}:{self.setting}"
 
     def _load(self) -> dict[str, tuple[str, int, int]]:
+        self.model, self.setting = recorded_setting(self.path, self.model, self.setting)
         answers: dict[str, tuple[str, int, int]] = {}
-        try:
-            with self.path.open(encoding="utf-8", newline="") as f:
-                for row in csv.DictReader(f):
-                    if self.model is None:
-                        self.model, self.setting = row["model"], row["setting"]
-                    if (row["model"], row["setting"]) == (self.model, self.setting):
-                        answers.setdefault(row["text"].strip(), (row["llm_label"], *_tokens(row)))
-        except (OSError, KeyError, UnicodeDecodeError) as exc:
-            raise AutoAnnotatorError(f"{self.path}: not a replay file: {exc!r}") from None
-        if not answers:
-            raise AutoAnnotatorError(f"{self.path}: no answers for model {self.model!r}, setting {self.setting!r}")
+        for row in _recorded(self.path):
+            if (row["model"], row["setting"]) == (self.model, self.setting):
+                answers.setdefault(row["text"].strip(), (row["llm_label"], *_tokens(row)))
         return answers
 
     def review(self, rows: Sequence[HardRow]) -> list[Verdict]:
@@ -85,6 +78,41 @@ class ReplayReviewer:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def recorded_setting(path: Path, model: str | None, setting: str | None) -> tuple[str, str]:
+    """The (model, setting) whose answers a replay of `path` uses: the one named, or the only one recorded
+    (for `model`, when only it is named). One error naming the file and what it records when that is not one."""
+    recorded = sorted({(row["model"], row["setting"]) for row in _recorded(path)})
+    fits = [(m, s) for m, s in recorded if model in (None, m) and setting in (None, s)]
+    if len(fits) == 1:
+        return fits[0]
+    wanted = "" if model is None else f" for {model}" + ("" if setting is None else f"|{setting}")
+    listed = ", ".join(f"{m}|{s}" for m, s in recorded) or "none"
+    if not fits:
+        raise AutoAnnotatorError(f"{path}: no recorded answers{wanted}; it records: {listed}")
+    raise AutoAnnotatorError(
+        f"{path}: it records {len(fits)} settings{wanted} ({listed}); name one: "
+        f"--review 'replay:{path}#MODEL|SETTING'"
+    )
+
+
+REPLAY_COLUMNS = frozenset({"text", "llm_label", "model", "setting", "raw_response"})
+"""The columns every replay file has (`prompt_tokens` and `completion_tokens` may be empty)."""
+
+
+def _recorded(path: Path) -> list[dict[str, str]]:
+    """The rows of a replay file (one error naming it when it is not one)."""
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f)
+            missing = REPLAY_COLUMNS - set(reader.fieldnames or ())
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise AutoAnnotatorError(f"{path}: not a replay file: {exc}") from None
+    if missing:
+        raise AutoAnnotatorError(f"{path}: not a replay file: no column {', '.join(sorted(missing))}")
+    return rows
 
 
 def _tokens(row: dict[str, str]) -> tuple[int, int]:
