@@ -20,7 +20,7 @@ from email.policy import default
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 
-from autoannotator.testing import Answerer, LocalServer, Quiet
+from autoannotator.testing import MODELS, Answerer, LocalServer, Quiet, send
 
 Outcome = Literal["completed", "failed", "expired"]
 
@@ -56,14 +56,16 @@ class BatchServer(LocalServer):
                         reply = owner._upload(self.headers.get("Content-Type", ""), body)
                     else:
                         reply = owner._create(json.loads(body))
-                _send(self, 200, reply)
+                send(self, 200, reply)
 
             def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
                 with owner._lock:
                     if self.path.endswith("/content"):
-                        _send(self, 200, owner.files[self.path.split("/")[-2]], raw=True)
+                        send(self, 200, owner.files[self.path.split("/")[-2]], raw=True)
+                    elif self.path.rstrip("/").endswith("/models"):  # the endpoint check before a run
+                        send(self, 200, MODELS)
                     else:
-                        _send(self, 200, owner._retrieve(self.path.rsplit("/", 1)[-1]))
+                        send(self, 200, owner._retrieve(self.path.rsplit("/", 1)[-1]))
 
         return Handler
 
@@ -150,12 +152,3 @@ class BatchServer(LocalServer):
             else None,
             "request_counts": {"completed": done, "failed": failed, "total": total},
         }
-
-
-def _send(handler: BaseHTTPRequestHandler, status: int, body: Any, *, raw: bool = False) -> None:
-    data = body if raw else json.dumps(body).encode()
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/octet-stream" if raw else "application/json")
-    handler.send_header("Content-Length", str(len(data)))
-    handler.end_headers()
-    handler.wfile.write(data)

@@ -153,9 +153,15 @@ def describe(estimate: dict[str, Any]) -> str:
         value = "n/a" if overall["agreement"] is None else f"{overall['agreement']:.3f}"
         line = (
             f"trust: {overall['accepted_share']:.1%} of rows accepted without review; their estimated {measure} "
-            f"{value} (95% CI {overall['low']:.3f}-{overall['high']:.3f}, {overall['audited']} {rows}; "
-            f"{wanted}{reviewer})"
+            f"{value} (95% CI {overall['low']:.3f}-{overall['high']:.3f}, {overall['audited']} {rows}"
         )
+        if truth:  # the target is the accepted rows' accuracy
+            line += f"; {wanted}{reviewer})"
+        else:  # the target is the whole output's agreement: reviewed rows agree with the reviewer
+            share = overall["accepted_share"]
+            whole = [1 - share * (1 - overall[k]) for k in ("low", "high")]
+            point = "" if overall["agreement"] is None else f"{1 - share * (1 - overall['agreement']):.3f} "
+            line += f"); the whole output's {point}(95% CI {whole[0]:.3f}-{whole[1]:.3f}; {wanted})"
         if overall["high"] - overall["low"] > COARSE:
             more = (
                 "more calibration labels narrow"

@@ -1,9 +1,10 @@
 """Test helpers shipped with the package: a real Chat Completions HTTP server on localhost, an in-process
 chat model (`FakeChat`, for unit tests of logic), and the CLI run as a child process.
 
-`ChatServer` speaks the OpenAI Chat Completions protocol (``POST /v1/chat/completions``) and answers with a
-function of the messages; `faults` injects failures by request number, so tests and benchmarks exercise the
-real SDK, sockets and retries.
+`ChatServer` speaks the OpenAI Chat Completions protocol (``POST /v1/chat/completions``, ``GET /v1/models``)
+and answers with a function of the messages; `faults` injects failures by request number, so tests and
+benchmarks exercise the real SDK, sockets and retries; with `api_key`, a request without that key is refused
+(HTTP 401), as a hosted endpoint does.
 
 >>> with ChatServer(lambda messages: '{"label": "positive"}') as server:
 ...     server.base_url.startswith("http://127.0.0.1:")
@@ -30,8 +31,8 @@ from typing import Any, Literal, Self
 from autoannotator.io import read_rows
 from autoannotator.llm.base import Completion, Request, prompt_bytes
 
-Fault = Literal["429", "500", "503", "timeout", "reset", "truncated", "not-json", "off-label", "empty"]
-FAULTS: tuple[Fault, ...] = (
+Fault = Literal["401", "429", "500", "503", "timeout", "reset", "truncated", "not-json", "off-label", "empty"]
+FAULTS: tuple[Fault, ...] = (  # what a healthy endpoint does now and then (a refused key is not among them)
     "429",
     "500",
     "503",
@@ -116,8 +117,10 @@ class ChatServer(LocalServer):
         delay_s: float = 0.0,
         timeout_s: float = 5.0,
         retry_after_s: int = 1,
+        api_key: str | None = None,
     ) -> None:
         self.answer = answer
+        self.api_key = api_key
         self.faults = faults
         self.delay_s = delay_s
         self.timeout_s = timeout_s
@@ -132,8 +135,18 @@ class ChatServer(LocalServer):
         owner = self
 
         class Handler(Quiet):
+            def do_GET(self) -> None:
+                if not owner._authorised(self):
+                    return
+                if self.path.rstrip("/").endswith("/models"):
+                    send(self, 200, MODELS)
+                else:
+                    send(self, 404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                if not owner._authorised(self):
+                    return
                 with owner._lock:
                     n = len(owner.requests)
                     owner.requests.append({**body, "headers": {k.lower(): v for k, v in self.headers.items()}})
@@ -145,7 +158,17 @@ class ChatServer(LocalServer):
 
         return Handler
 
+    def _authorised(self, handler: BaseHTTPRequestHandler) -> bool:
+        """Whether `handler`'s request carries the key (always, without `api_key`); answers 401 if not."""
+        if self.api_key is None or handler.headers.get("Authorization") == f"Bearer {self.api_key}":
+            return True
+        send(handler, 401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}})
+        return False
+
     def _respond(self, handler: BaseHTTPRequestHandler, body: dict[str, Any], fault: Fault | None) -> None:
+        if fault == "401":
+            send(handler, 401, {"error": {"message": "the key was revoked", "type": "invalid_request_error"}})
+            return
         if fault == "timeout":
             time.sleep(self.timeout_s)
             return
@@ -154,14 +177,9 @@ class ChatServer(LocalServer):
             handler.connection.shutdown(2)
             return
         if fault in ("429", "500", "503"):
-            payload = json.dumps({"error": {"message": f"injected {fault}", "type": "server_error"}}).encode()
-            handler.send_response(int(fault))
-            if fault == "429":
-                handler.send_header("Retry-After", str(self.retry_after_s))
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", str(len(payload)))
-            handler.end_headers()
-            handler.wfile.write(payload)
+            retry = {"Retry-After": str(self.retry_after_s)} if fault == "429" else {}
+            error = {"error": {"message": f"injected {fault}", "type": "server_error"}}
+            send(handler, int(fault), error, headers=retry)
             return
         if self.delay_s:
             time.sleep(self.delay_s)
@@ -195,6 +213,29 @@ class ChatServer(LocalServer):
         handler.send_header("Content-Length", str(len(document)))
         handler.end_headers()
         handler.wfile.write(document)
+
+
+def send(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    body: Any,
+    *,
+    headers: dict[str, str] | None = None,
+    raw: bool = False,
+) -> None:
+    """Answer with `status`, `headers` and `body`: JSON, or with `raw` the bytes as they are."""
+    data = body if raw else json.dumps(body).encode()
+    handler.send_response(status)
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Type", "application/octet-stream" if raw else "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+MODELS = {"object": "list", "data": [{"id": "test-model", "object": "model", "created": 0, "owned_by": "test"}]}
+"""What the test servers answer to ``GET /v1/models``."""
 
 
 def vader_reviewer(messages: list[dict[str, str]]) -> str:

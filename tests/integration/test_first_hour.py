@@ -131,7 +131,9 @@ def test_one_hard_share_in_the_end_line_eval_and_the_ledger(tmp_path: Path) -> N
             "--run-dir", run, "--quiet", "--llm", "openai:gpt-4o-mini", "--target-agreement", "0.9",
             "--early-audit-share", "0.5", "--audit-share", "0.3", env=env,
         )  # fmt: skip
-    printed = re.search(r"\((\d+\.\d)% hard\)", result.stderr)
+    printed = re.search(
+        r"Sent to the reviewer: [\d,]+ rows, [\d.]+% \((\d+\.\d)% hard, the rest audited\)", result.stderr
+    )
     assert printed is not None, result.stderr
     with sqlite3.connect(run / "ledger.sqlite") as db:
         audited = db.execute("SELECT COUNT(*) FROM labels WHERE hard = 0 AND source = 'llm'").fetchone()[0]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,18 @@ from pydantic import ValidationError
 
 from autoannotator.errors import AutoAnnotatorError
 from autoannotator.llm import Budget, Gateway, RateLimiter, load_prices
-from autoannotator.review import Examples, HardRow, LLMReviewer, Prompts, ReplayReviewer, ReviewConfig, strategy
+from autoannotator.review import (
+    Examples,
+    HardRow,
+    LLMReviewer,
+    Prompts,
+    ReplayReviewer,
+    ReviewConfig,
+    Verdict,
+    strategy,
+)
 from autoannotator.review.replay import recorded_setting
+from autoannotator.review.watch import ReviewerFailedError, Watched
 from autoannotator.specialists import HashedTfidf
 from autoannotator.task import load_task
 from autoannotator.testing import FakeChat
@@ -172,3 +183,39 @@ def test_self_consistency_keeps_the_majority_and_pays_for_every_draw() -> None:
         len(json.dumps({"rationale": "r", "label": a}).split()) for a in answers
     )
     assert verdict.reviewer == "llm:gpt-4o-mini:self-consistency"
+
+
+class Failing:
+    """A reviewer whose first `failing` rows of every request end in ``error``."""
+
+    name = "failing"
+
+    def __init__(self, failing: int) -> None:
+        self.failing = failing
+
+    def review(self, rows: Sequence[HardRow]) -> list[Verdict]:
+        return [
+            Verdict(label=None, status="error", reviewer=self.name, reason="APIConnectionError: Connection error.")
+            if i < self.failing
+            else Verdict(label="offensive", status="ok", reviewer=self.name)
+            for i, _ in enumerate(rows)
+        ]
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@pytest.mark.parametrize(
+    ("rows", "failing", "stops"), [(10, 5, False), (10, 6, True), (2, 2, True), (1, 0, False)]
+)
+def test_a_watched_reviewer_stops_when_most_rows_of_a_request_fail(rows: int, failing: int, stops: bool) -> None:
+    watched = Watched(Failing(failing))
+    asked = [HardRow(i, f"text {i}", {}, None) for i in range(rows)]
+    if not stops:
+        assert len(watched.review(asked)) == rows
+        return
+    with pytest.raises(ReviewerFailedError) as info:
+        watched.review(asked)
+    assert f"failed on {failing} of the {rows} rows" in str(info.value)
+    assert f"({failing} x APIConnectionError: Connection error.)" in str(info.value)
+    assert "--resume" in str(info.value)

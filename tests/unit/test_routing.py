@@ -239,6 +239,9 @@ def test_the_end_line_calls_a_wide_estimate_coarse_and_says_how_to_narrow_it() -
         "; a coarse estimate: larger audit shares (--early-audit-share, --audit-share) narrow it"
     )
     assert "coarse" not in line(0.89, 0.97)  # 8 points wide: said as it is
+    # the target is the whole output's: 10% accepted at 0.95, the reviewed 90% agree with the reviewer
+    assert "; the whole output's 0.995 (95% CI 0.983-1.000; target 0.970)" in line(0.832, 1.0)
+    assert "target 0.970" in line(0.6, 0.9, "truth") and "whole output" not in line(0.6, 0.9, "truth")
     assert line(0.6, 0.9, "truth").endswith("more calibration labels narrow it")
 
 

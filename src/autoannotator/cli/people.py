@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from autoannotator.checks import check_overwrite
 from autoannotator.cli.common import app, err, errors_as_lines, ledger_path
 from autoannotator.errors import InputError
 from autoannotator.human import (
@@ -81,6 +82,8 @@ def import_command(
 ) -> None:
     """Bring people's decisions back into the run (source 'human') and rewrite the output."""
     with errors_as_lines(), Ledger(ledger_path(run_dir)) as ledger:
+        if source is None:
+            check_overwrite([("--out", out)], [("review sheet", Path(decisions))])
         config = ledger.meta("config")
         task_labels, multi = config["labels"], bool(config.get("task", {}).get("multi_label"))
         who: dict[str, tuple[str | None, str]] = {}

@@ -21,7 +21,7 @@ from autoannotator.evaluation import hard_share
 from autoannotator.evidence import describe as describe_trust
 from autoannotator.io import beside
 from autoannotator.learning import LearningConfig
-from autoannotator.pipeline import annotate, baseline
+from autoannotator.pipeline import RunResult, annotate, baseline
 from autoannotator.planning import REFERENCE_LLM, plan
 from autoannotator.review import ReviewConfig
 from autoannotator.task import BUILTIN_TASKS
@@ -322,25 +322,41 @@ def _run(
     finally:
         if bar.live.is_started:
             bar.stop()
-    counts = result.counts
-    usage = result.review_usage
-    tokens = usage["prompt_tokens"] + usage["completion_tokens"]
-    err.print(
-        f"{result.rows:,} rows -> {out} in {result.seconds:.1f} s: "
-        f"{counts.get('consensus', 0):,} consensus, {counts.get('llm', 0):,} llm, "
-        f"{counts.get('unresolved', 0):,} unresolved ({hard_share(counts):.1%} hard), "
-        f"{counts.get('skipped', 0):,} skipped. Review: {tokens:,.0f} tokens"
-        f", ${result.spent_usd:.4f} spent. Ledger: {result.ledger}"
-    )
+    err.print(end_line(result), markup=False)
     if result.trust is not None:
         err.print(describe_trust(result.trust), markup=False)
     if config.learning is not None and config.learning.relabel_final:
         changes = ", ".join(f"{old} -> {new}: {n:,}" for (old, new), n in result.relabelled.items()) or "none"
         err.print(f"{sum(result.relabelled.values()):,} labels relabelled at the end ({changes}).")
-    if config.review is None and counts.get("unresolved", 0):
+    if config.review is None and result.counts.get("unresolved", 0):
         err.print(NO_REVIEWER.format(run=folder), markup=False)
     elif config.review is not None and config.review.method != "replay" and config.review.local:
         err.print(LOCAL_WARNING)
+
+
+def end_line(result: RunResult) -> str:
+    """What a finished run did, in one line: where the labels came from, the share sent to the reviewer (the
+    hard rows and the audited ones), what it cost, and about what the LLM on every row would have."""
+    counts, usage = result.counts, result.review_usage
+    tokens = usage["prompt_tokens"] + usage["completion_tokens"]
+    sent = int(usage["rows"])
+    labelled = result.rows  # the rows written (skips are not)
+    line = (
+        f"{result.rows:,} rows -> {result.out} in {result.seconds:.1f} s: {counts.get('consensus', 0):,} accepted "
+        f"without review, {counts.get('llm', 0):,} llm, {counts.get('human', 0):,} human, "
+        f"{counts.get('unresolved', 0):,} unresolved, {counts.get('skipped', 0):,} skipped. "
+    )
+    if sent:
+        every_row = usage["cost_usd"] / sent * labelled
+        saved = f", {1 - result.spent_usd / every_row:.0%} saved" if every_row > 0 else ""
+        line += (
+            f"Sent to the reviewer: {sent:,} rows, {sent / max(labelled, 1):.1%} ({hard_share(counts):.1%} hard, "
+            f"the rest audited); {tokens:,.0f} tokens, ${result.spent_usd:.4f} spent (the LLM on every row: "
+            f"about ${every_row:.4f}{saved}). "
+        )
+    else:
+        line += f"{hard_share(counts):.1%} hard; nothing sent to a reviewer. "
+    return line + f"Ledger: {result.ledger}"
 
 
 @app.command("plan")

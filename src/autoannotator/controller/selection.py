@@ -61,7 +61,7 @@ def summary(stored: dict[str, Any]) -> str:
     """One line of a stored `Selection` (`Selection.as_json`): what was chosen, and why."""
     reasons, accuracy = stored["reasons"], stored["accuracy"]
     chosen = "; ".join(
-        f"{n} ({reasons.get(n) or 'chosen'}, {accuracy[n]:.2f})" if accuracy.get(n) else f"{n} ({reasons.get(n)})"
+        f"{n} ({reasons.get(n)})" if n in TRAINABLES else f"{n} ({reasons.get(n) or 'chosen'}, {accuracy[n]:.2f})"
         for n in stored["specialists"]
     )
     fallback = f"; {stored['fallback']}" if stored.get("fallback") else ""
@@ -178,7 +178,7 @@ def _select(
     accuracy, source = _accuracy(votes, reference, kk, names)
     names = _evidenced(names, cards, accuracy, reference, rejected)
     kept = _greedy(names, votes[:, [list(compiled).index(n) for n in names]], accuracy, k, kk) if names else []
-    learners = [n for n in TRAINABLES if n in cards and n not in kept]  # always: they learn from the reviewer
+    learners = [n for n in TRAINABLES if n not in kept and _installed(n, task)]  # always: they learn
     why = "learns the task from the reviewed rows"
     if not kept:
         why += " (no fixed specialist beat the reviewer's majority class)"
@@ -231,6 +231,15 @@ def _checked_adapter(
 TRAINABLES = ("minilm", "tfidf")
 """The trainable specialists every automatic choice includes (where installed): they learn the task from the
 reviewed rows, so a run always has something that learns, and never a single voter."""
+
+
+def _installed(name: str, task: Task) -> bool:
+    """Whether specialist `name` can be built here (its extra installed)."""
+    try:
+        build(name, task)
+    except SpecialistError:
+        return False
+    return True
 
 
 def _evidenced(
