@@ -25,7 +25,9 @@ from autoannotator.io import ColumnType, atomic_path, file_format, read_rows, un
 from autoannotator.labelsets import decode, encode
 from autoannotator.ledger import Ledger, output
 
-REVIEW_COLUMNS = ["id", "text", "best_guess", "votes", "review", "label"]
+REVIEW_COLUMNS = ["id", "text", "run_label", "source", "best_guess", "votes", "review", "label"]
+"""A review sheet's columns: `run_label` and `source` say what the run decided (empty while unresolved); people
+fill `label`."""
 
 
 def label_studio_config(labels: list[str], *, multiple: bool = False) -> str:
@@ -49,19 +51,22 @@ def unknown_choices(choices: list[str], labels: list[str]) -> list[str]:
     return [c for c in choices if c not in labels]
 
 
-def export_rows(ledger: Ledger, out: Path, *, csv_safe: bool = True) -> int:
-    """Write the unresolved rows to `out`: ``.json`` = Label Studio tasks, ``.csv`` = a sheet with an empty
-    ``label`` column to fill (formula-like cells neutralised unless `csv_safe` is off: people open it in a
-    spreadsheet). Returns the number of rows."""
-    rows = output.unresolved(ledger)
+def export_rows(
+    ledger: Ledger, out: Path, *, rows: list[dict[str, Any]] | None = None, csv_safe: bool = True
+) -> int:
+    """Write `rows` (output rows; default the unresolved ones) for people to `out`: ``.json`` = Label Studio
+    tasks, any other format = a sheet (`REVIEW_COLUMNS`) with an empty ``label`` column to fill (formula-like CSV
+    cells neutralised unless `csv_safe` is off: people open it in a spreadsheet). Returns the number of rows."""
+    chosen = output.unresolved(ledger) if rows is None else rows
     if out.suffix.lower() == ".json":
         with atomic_path(out) as tmp:
             tmp.write_text(
-                json.dumps([_task(row) for row in rows], ensure_ascii=False, indent=1), encoding="utf-8"
+                json.dumps([_task(row) for row in chosen], ensure_ascii=False, indent=1), encoding="utf-8"
             )
-        return len(rows)
+        return len(chosen)
     columns: dict[str, ColumnType] = dict.fromkeys(REVIEW_COLUMNS, "string")
-    return write_rows(out, [[{**row, "label": ""} for row in rows]], columns=columns, csv_safe=csv_safe)
+    sheet = [{**row, "run_label": row["label"], "label": ""} for row in chosen]
+    return write_rows(out, [sheet], columns=columns, csv_safe=csv_safe)
 
 
 def predictions(row: dict[str, Any], reviewer: str | None = None, labels: list[str] | None = None) -> list[Any]:
@@ -90,11 +95,19 @@ def _listed(label: str | list[str]) -> list[str]:
     return label if isinstance(label, list) else [label]
 
 
-def _task(row: dict[str, Any]) -> dict[str, Any]:
+def task_data(row: dict[str, Any]) -> dict[str, Any]:
+    """A Label Studio task's data for an output row: what people see beside the text."""
     return {
-        "data": {"id": row["id"], "text": row["text"], "best_guess": row["best_guess"]},
-        "predictions": predictions(row),
+        "id": row["id"],
+        "text": row["text"],
+        "run_label": row["label"],
+        "source": row["source"],
+        "best_guess": row["best_guess"],
     }
+
+
+def _task(row: dict[str, Any]) -> dict[str, Any]:
+    return {"data": task_data(row), "predictions": predictions(row)}
 
 
 MAX_REPORTED = 20

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from autoannotator.errors import LedgerError
-from autoannotator.human import label_studio_config, predictions
+from autoannotator.human import label_studio_config, predictions, task_data
 from autoannotator.ledger import Ledger, humans, output
 
 EXTRA = "pip install 'autoannotator[labelstudio]'"
@@ -55,14 +55,23 @@ def project_of(ledger: Ledger, url: str, project: int | None) -> int | None:
 
 
 def push(
-    ledger: Ledger, url: str, token: str, *, project: int | None = None, title: str | None = None
-) -> tuple[int, int]:
-    """Import the unresolved rows not yet in the project as tasks; (project id, tasks imported)."""
+    ledger: Ledger,
+    url: str,
+    token: str,
+    *,
+    project: int | None = None,
+    title: str | None = None,
+    rows: list[dict[str, Any]] | None = None,
+) -> tuple[int, int, int]:
+    """Import `rows` (output rows; default the unresolved ones) not yet in the project as tasks; (project id,
+    tasks imported, rows already there)."""
     with talking_to(url):
-        return _push(ledger, client(url, token), url, project, title)
+        return _push(ledger, client(url, token), url, project, title, rows)
 
 
-def _push(ledger: Ledger, ls: Any, url: str, project: int | None, title: str | None) -> tuple[int, int]:
+def _push(
+    ledger: Ledger, ls: Any, url: str, project: int | None, title: str | None, rows: list[dict[str, Any]] | None
+) -> tuple[int, int, int]:
     config = ledger.meta("config")
     labels: list[str] = config["labels"]
     chosen = project_of(ledger, url, project)
@@ -73,17 +82,14 @@ def _push(ledger: Ledger, ls: Any, url: str, project: int | None, title: str | N
         ledger.set_meta("label_studio", {"url": url.rstrip("/"), "project": chosen})
     present = {str(task.data.get("id")) for task in tasks(ls, chosen, annotated=False)}
     answers = humans.reviewer_labels(ledger)
-    rows = [row for row in output.unresolved(ledger) if row["id"] not in present]
+    wanted = output.unresolved(ledger) if rows is None else rows
+    new = [row for row in wanted if row["id"] not in present]
     payload = [
-        {
-            "data": {"id": row["id"], "text": row["text"], "best_guess": row["best_guess"]},
-            "predictions": predictions(row, answers.get(row["id"]), labels),
-        }
-        for row in rows
+        {"data": task_data(row), "predictions": predictions(row, answers.get(row["id"]), labels)} for row in new
     ]
     for start in range(0, len(payload), PAGE):
         ls.projects.import_tasks(id=chosen, request=payload[start : start + PAGE])
-    return chosen, len(payload)
+    return chosen, len(payload), len(wanted) - len(new)
 
 
 def tasks(ls: Any, project: int, *, annotated: bool = True) -> Iterator[Any]:

@@ -124,7 +124,8 @@ def test_unresolved_rows_go_to_label_studio_and_the_annotations_come_back(
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     project = int(killed.stdout.strip())
     again = run_cli("export", tmp_path / "labels.jsonl.run", url, "--to", "label-studio", env=env)
-    assert int(again.stdout.strip()) == project and "0 unresolved rows" in again.stderr  # nothing imported twice
+    assert int(again.stdout.strip()) == project  # nothing imported twice, and it says so
+    assert f"0 new unresolved rows -> {url}/projects/{project} ({len(unresolved)} already there)" in again.stderr
     ls = client(url, token)
     config = str(ls.projects.get(id=project).label_config)
     assert '<Choices name="label" toName="text" choice="single">' in config
@@ -144,6 +145,12 @@ def test_unresolved_rows_go_to_label_studio_and_the_annotations_come_back(
     with sqlite3.connect(ledger) as db:
         kept = db.execute("SELECT annotator, imported_at FROM human_labels").fetchall()
     assert len(kept) == len(decided) and all(USER in str(who) and at.startswith("20") for who, at in kept)
+    sampled = run_cli(
+        "export", tmp_path / "labels.jsonl.run", url, "--to", "label-studio", "--sample", "5", env=env
+    )
+    assert "5 new sampled labelled rows" in sampled.stderr  # a spot-check of labelled rows, with the run's label
+    spot = [t for t in ls.tasks.list(project=project, fields="all") if str(t.data["id"]) not in unresolved]
+    assert len(spot) == 5 and all(t.data["run_label"] == rows[str(t.data["id"])]["label"] for t in spot)
 
 
 def test_a_wrong_token_is_one_line(server: tuple[str, str], tmp_path: Path, example_csv: Path) -> None:

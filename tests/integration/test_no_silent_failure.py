@@ -157,6 +157,27 @@ def test_every_review_sheet_export_writes_is_read_back_by_import(tmp_path: Path,
     assert "--out would overwrite the review sheet" in one_error(same.stderr)
 
 
+def test_a_sample_of_labelled_rows_goes_to_people_and_their_corrections_come_back(tmp_path: Path) -> None:
+    data, out, run = tmp_path / "in.csv", tmp_path / "o.jsonl", tmp_path / "run"
+    write_reviews(data, 200)
+    run_cli("annotate", data, "--task", "sentiment-2", "--out", out, "--run-dir", run, "--quiet")
+    sheet = tmp_path / "check.csv"
+    said = run_cli("export", run, "--out", sheet, "--sample", "10", "--seed", "3")
+    assert "10 sampled labelled rows" in said.stderr
+    rows = list(read_rows(sheet))
+    assert len(rows) == 10 and all(r["run_label"] in ("positive", "negative") and r["label"] == "" for r in rows)
+    again = tmp_path / "again.csv"
+    run_cli("export", run, "--out", again, "--sample", "10", "--seed", "3")
+    assert again.read_bytes() == sheet.read_bytes()  # the same draw for the same seed
+    flipped = {rows[0]["id"]: "negative" if rows[0]["run_label"] == "positive" else "positive"}
+    write_rows(
+        sheet, [[{**r, "label": flipped.get(r["id"], "")} for r in rows]], columns=dict.fromkeys(rows[0], "string")
+    )
+    run_cli("import", run, sheet, "--out", out)
+    corrected = {r["id"]: r for r in read_jsonl(out)}[rows[0]["id"]]
+    assert (corrected["label"], corrected["source"]) == (flipped[rows[0]["id"]], "human")
+
+
 def test_specialists_auto_without_an_llm_says_what_it_chose_and_can_learn(tmp_path: Path) -> None:
     data, out = tmp_path / "in.csv", tmp_path / "o.jsonl"
     write_reviews(data, 120)

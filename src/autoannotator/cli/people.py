@@ -20,7 +20,7 @@ from autoannotator.human import (
 )
 from autoannotator.io import atomic_path, beside
 from autoannotator.labelstudio import pull, push
-from autoannotator.ledger import Ledger, humans
+from autoannotator.ledger import Ledger, humans, output
 from autoannotator.outputs import write_output
 
 LABEL_STUDIO = "label-studio"
@@ -42,20 +42,32 @@ def export_command(
     csv_safe: Annotated[
         bool, typer.Option(help="Neutralise cells a spreadsheet would run as formulas (= + - @).")
     ] = True,
+    sample: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Instead of the unresolved rows: this many labelled rows drawn at random (seeded), for people "
+            "to spot-check; the sheet's run_label column holds the run's label, a label filled in replaces it.",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="With --sample: the draw's seed.")] = 0,
 ) -> None:
-    """Hand the unresolved rows to people: a review sheet, Label Studio tasks with the votes as predictions,
-    or (--to label-studio URL) a project on a Label Studio server."""
+    """Hand the unresolved rows (or, with --sample, a random sample of the labelled ones) to people: a review
+    sheet, Label Studio tasks with the votes as predictions, or (--to label-studio URL) a project on a Label
+    Studio server."""
     with errors_as_lines(), Ledger(ledger_path(run_dir)) as ledger:
+        rows = None if sample is None else output.sample(ledger, sample, seed)
+        what = "unresolved rows" if sample is None else "sampled labelled rows"
         if to is not None:
             server, key = _server(to, url, token)
-            chosen, n = push(ledger, server, key, project=project)
-            err.print(f"{n:,} unresolved rows -> {server}/projects/{chosen}", markup=False)
+            chosen, n, there = push(ledger, server, key, project=project, rows=rows)
+            err.print(f"{n:,} new {what} -> {server}/projects/{chosen} ({there:,} already there)", markup=False)
             typer.echo(chosen)
             return
         if out is None:
             raise typer.BadParameter("give --out FILE, or --to label-studio URL")
-        n = export_rows(ledger, out, csv_safe=csv_safe)
-        err.print(f"{n:,} unresolved rows -> {out}", markup=False)
+        n = export_rows(ledger, out, rows=rows, csv_safe=csv_safe)
+        err.print(f"{n:,} {what} -> {out}", markup=False)
         if out.suffix.lower() == ".json":
             config = beside(out, ".label_config.xml", stem=True)
             with atomic_path(config) as tmp:

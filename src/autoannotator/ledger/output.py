@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from autoannotator.labelsets import decode
 from autoannotator.ledger.store import Ledger
 
@@ -91,6 +93,20 @@ def _scores(scores: str | None, label: str | None, confidence: float | None) -> 
 def unresolved(ledger: Ledger) -> list[dict[str, Any]]:
     """The rows still without a label, with their votes and review outcome, in input order."""
     return [row for chunk in labelled(ledger, source="unresolved") for row in chunk]
+
+
+def sample(ledger: Ledger, n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """`n` labelled rows (any source but unresolved) drawn uniformly at random without replacement (seeded),
+    in input order: rows for people to spot-check."""
+    labelled_pos = [pos for (pos,) in ledger.db.execute("SELECT pos FROM labels WHERE source != 'unresolved'")]
+    rng = np.random.default_rng(seed)
+    chosen = sorted(int(p) for p in rng.choice(labelled_pos, size=min(n, len(labelled_pos)), replace=False))
+    ids: set[str] = set()
+    for start in range(0, len(chosen), 500):
+        part = chosen[start : start + 500]
+        marks = ",".join("?" * len(part))
+        ids.update(i for (i,) in ledger.db.execute(f"SELECT id FROM rows WHERE pos IN ({marks})", part))
+    return [row for chunk in labelled(ledger) for row in chunk if row["id"] in ids]
 
 
 def skipped(ledger: Ledger) -> list[dict[str, Any]]:
