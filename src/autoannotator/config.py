@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -201,6 +201,60 @@ def options_of(paths: Sequence[str]) -> list[str]:
         if option not in found:
             found.append(option)
     return found
+
+
+Stored = dict[str, Any]
+
+
+def _renamed(section: str, old: str, new: str) -> Callable[[Stored], Stored]:
+    def step(stored: Stored) -> Stored:
+        part = stored.get(section)
+        if not isinstance(part, dict) or old not in part:
+            return stored
+        renamed = {new if k == old else k: v for k, v in part.items()}
+        return {**stored, section: renamed}
+
+    return step
+
+
+def _added(section: str | None, key: str, value: Callable[[Stored], Any]) -> Callable[[Stored], Stored]:
+    def step(stored: Stored) -> Stored:
+        part = stored if section is None else stored.get(section)
+        if not isinstance(part, dict) or key in part:
+            return stored
+        if section is None:
+            return {**stored, key: value(stored)}
+        return {**stored, section: {**part, key: value(stored)}}
+
+    return step
+
+
+CONFIG_MIGRATIONS: tuple[tuple[str, Callable[[Stored], Stored]], ...] = (
+    ("learning.beta is learning.rows_per_stage", _renamed("learning", "beta", "rows_per_stage")),
+    ("learning.replay is learning.replay_buffer", _renamed("learning", "replay", "replay_buffer")),
+    ("review.batch_api added: off before", _added("review", "batch_api", lambda _: False)),
+    ("learning.cross_fit added: off before", _added("learning", "cross_fit", lambda _: False)),
+    (
+        "first_batch added: the first batch had --batch-size rows",
+        _added(None, "first_batch", lambda c: c["batch_size"]),
+    ),
+)
+"""How a configuration stored by an earlier version reads in this one (append-only, like the ledger's schema
+migrations): each step fills or renames what a later version added, with the value that reproduces what the
+earlier version did, and leaves a configuration that has it as it is."""
+
+
+def migrate(stored: Stored) -> Stored:
+    """A stored configuration (`stored_config`) of any earlier version, as this version stores it."""
+    for _, step in CONFIG_MIGRATIONS:
+        stored = step(stored)
+    return stored
+
+
+def resumed(config: RunConfig, stored: Stored) -> RunConfig:
+    """`config` as it resumes the run stored as `stored` (migrated): with the settings no option sets (the first
+    batch's size) as the run had them."""
+    return config.model_copy(update={"first_batch": stored["first_batch"]})
 
 
 def versions(prepared: Sequence[tuple[str, Specialist, Adapts]]) -> dict[str, str]:

@@ -27,7 +27,9 @@ from autoannotator.config import (
     adapter_json,
     baseline,
     fingerprint,
+    migrate,
     options_of,
+    resumed,
     stored_config,
     versions,
 )
@@ -119,18 +121,7 @@ def annotate(
     source = Source(config.input, text_field=config.task.text_field, id_field=config.task.id_field)
     ledger_path = run_dir / "ledger.sqlite"
     with Ledger(ledger_path) as ledger:
-        try:
-            ledger.begin_run(
-                stored_config(config, prepared),
-                [(n, s.card.model_dump_json(), json.dumps(adapter_json(config.task, n))) for n, s, _ in prepared],
-                versions=versions(prepared),
-                resume=resume,
-            )
-        except ConfigMismatchError as exc:
-            raise LedgerError(
-                f"{run_dir}: cannot resume: {', '.join(options_of(exc.paths))} differ from the command that "
-                "started this run; run it as it was started, or choose another --run-dir"
-            ) from None
+        config = _begin(ledger, config, prepared, run_dir, resume=resume)
         reviewer, examples = _reviewer(config, ledger, budget)
         router = _router(config, ledger, reviewer)
         learner = _learner(config, run_dir, router)
@@ -160,6 +151,42 @@ def annotate(
             spent_usd=figures.spent_usd(ledger),
             trust=self_estimate(ledger, config.trust) if config.trusting else None,
         )
+
+
+def _begin(
+    ledger: Ledger,
+    config: RunConfig,
+    prepared: list[tuple[str, Specialist, Adapts]],
+    run_dir: Path,
+    *,
+    resume: bool,
+) -> RunConfig:
+    """Record the run in `ledger`, or check that a resumed one is the same run. A run stored by an earlier
+    version is migrated first (`config.migrate`) and keeps the settings no option sets (`config.resumed`); an
+    input moved elsewhere (another folder, another machine) is the same input when its content is. Returns the
+    configuration the run goes on with."""
+    stored = ledger.meta("config")
+    if resume and stored is not None:
+        stored = migrate(stored)
+        config = resumed(config, stored)
+    current = stored_config(config, prepared)
+    if stored is not None and stored.get("input_fingerprint") == current["input_fingerprint"]:
+        current["input"] = stored["input"]
+    try:
+        if resume and stored is not None:
+            ledger.set_meta("config", stored)
+        ledger.begin_run(
+            current,
+            [(n, s.card.model_dump_json(), json.dumps(adapter_json(config.task, n))) for n, s, _ in prepared],
+            versions=versions(prepared),
+            resume=resume,
+        )
+    except ConfigMismatchError as exc:
+        raise LedgerError(
+            f"{run_dir}: cannot resume: {', '.join(options_of(exc.paths))} differ from the command that "
+            "started this run; run it as it was started, or choose another --run-dir"
+        ) from None
+    return config
 
 
 @dataclass(frozen=True)

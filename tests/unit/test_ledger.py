@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autoannotator.config import options_of
+from autoannotator.config import migrate, options_of
 from autoannotator.errors import ConfigMismatchError, LedgerError
 from autoannotator.ledger import Batch, Decision, Ledger, figures, output
 from autoannotator.ledger.schema import MIGRATIONS
@@ -96,3 +96,25 @@ def test_differences_name_the_leaves_that_differ() -> None:
         "--review",
         "x.y",
     ]
+
+
+def test_a_config_stored_before_the_renames_and_additions_migrates_to_what_its_run_did() -> None:
+    old = {
+        "batch_size": 500,
+        "learning": {"beta": 1000, "warmup": 100, "replay": 300, "seed": 0},
+        "review": {"method": "zero-shot", "llm": "openai:gpt-4o-mini"},
+    }
+    new = migrate(old)
+    assert new == {
+        "batch_size": 500,
+        "first_batch": 500,
+        "learning": {"rows_per_stage": 1000, "warmup": 100, "replay_buffer": 300, "seed": 0, "cross_fit": False},
+        "review": {"method": "zero-shot", "llm": "openai:gpt-4o-mini", "batch_api": False},
+    }
+    assert migrate(new) == new  # a current config is left as it is
+    assert migrate({"batch_size": 10, "learning": None, "review": None}) == {
+        "batch_size": 10,
+        "learning": None,
+        "review": None,
+        "first_batch": 10,
+    }
