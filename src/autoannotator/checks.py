@@ -11,13 +11,17 @@ from autoannotator.config import RunConfig
 from autoannotator.errors import AutoAnnotatorError, InputError
 from autoannotator.evidence import read_calibration
 from autoannotator.io import Source, beside, exists, file_format
+from autoannotator.outputs import KEEP_ALL, check_keep
 from autoannotator.review import check_reviewer
 
 
-def check_run(config: RunConfig, out: Path, run_dir: Path | None = None) -> None:
+def check_run(
+    config: RunConfig, out: Path, run_dir: Path | None = None, *, keep: str | list[str] = KEEP_ALL
+) -> None:
     """Refuse, before any work, an input that is not a readable file, an output of unknown format, an output
-    or run folder that would overwrite a file the run reads, unusable calibration labels, or calibration labels
-    without a reviewer and without a target to judge them by."""
+    or run folder that would overwrite a file the run reads, input columns to keep that it does not have, a
+    reviewer that cannot answer, unusable calibration labels, or calibration labels without a reviewer and
+    without a target to judge them by."""
     file_format(out)
     file_format(config.input)
     if not exists(config.input):
@@ -26,8 +30,12 @@ def check_run(config: RunConfig, out: Path, run_dir: Path | None = None) -> None
     if run_dir is not None:
         written.append(("--run-dir", run_dir))
     check_overwrite(written, _read_by(config))
+    source = Source(
+        config.input, text_field=config.task.text_field, id_field=config.task.id_field, every_column=True
+    )
     if hfdata.is_hf(config.input):  # the split and the columns, before the progress bar
-        Source(config.input, text_field=config.task.text_field, id_field=config.task.id_field).check()
+        source.check()
+    check_keep(source, keep)
     if config.task.multi_label:
         _multi_label(config)
     if config.review is not None:

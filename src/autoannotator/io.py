@@ -80,10 +80,14 @@ def batch_ends(size: int, first: int) -> Iterator[int]:
 class Source:
     """A dataset file read as a stream of batches. `bytes_read` / `size` tell the progress."""
 
-    def __init__(self, path: Path, *, text_field: str = "text", id_field: str | None = None) -> None:
+    def __init__(
+        self, path: Path, *, text_field: str = "text", id_field: str | None = None, every_column: bool = False
+    ) -> None:
         self.path = path
         self.text_field = text_field
         self.id_field = id_field
+        self.every_column = every_column
+        """Read every column (for `fields`), not only the text and id."""
         self.bytes_read = 0
 
     @functools.cached_property
@@ -121,6 +125,15 @@ class Source:
             row = self._row(pos, values)
             if isinstance(row, Record) and isinstance(values, dict):
                 yield row.id, values.get(field)
+
+    def fields(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(position, field values) of every data row that parses, positions as `batches` gives them (with
+        `every_column`: all its fields, for the output's kept columns)."""
+        if not exists(self.path):
+            raise InputError(self.path, "file not found")
+        for pos, values in enumerate(self._values()):
+            if isinstance(values, dict):
+                yield pos, values
 
     def _values(self) -> Iterator[dict[str, Any] | Skip]:
         """One item per data row: its field values, or a `Skip` when the row cannot be parsed."""
@@ -218,7 +231,7 @@ class Source:
         except Exception as exc:  # pyarrow raises several types for a broken file
             raise InputError(self.path, f"not a readable Parquet file: {exc}") from None
         self._missing(parquet.schema_arrow.names)
-        columns = [c for c in (self.text_field, self.id_field) if c is not None]
+        columns = None if self.every_column else [c for c in (self.text_field, self.id_field) if c is not None]
         total = max(parquet.metadata.num_rows, 1)
         done = 0
         for table in parquet.iter_batches(batch_size=4096, columns=columns):

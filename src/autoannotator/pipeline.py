@@ -44,7 +44,7 @@ from autoannotator.ledger import Ledger, figures, training
 from autoannotator.ledger.cache import CallCache
 from autoannotator.llm.cost import Budget
 from autoannotator.multibatch import MultiRouter, relabel_multi, run_multi_batch
-from autoannotator.outputs import write_output
+from autoannotator.outputs import KEEP_ALL, write_output
 from autoannotator.review import Examples, HardRow, Reviewer, build_reviewer, llm_gateway
 from autoannotator.routing import Router
 from autoannotator.specialists import build, shared_minilm
@@ -105,13 +105,15 @@ def annotate(
     csv_safe: bool = False,
     engine: Engine | None = None,
     say: Callable[[str], None] | None = None,
+    keep_columns: str | list[str] = KEEP_ALL,
 ) -> RunResult:
     """Label `config.input` into `out` (JSONL, CSV or Parquet), keeping the run in `run_dir`/ledger.sqlite;
     `csv_safe` neutralises formula-like CSV cells; `engine` reads the input and runs the specialists' first
     pass (default: `LocalEngine`; the output is the same with any); `say` gets the lines a person should read
-    as the run goes (what ``--specialists auto`` chose)."""
+    as the run goes (what ``--specialists auto`` chose); `keep_columns`: the input's other columns the output
+    keeps (``all``, a list, or none: an empty list)."""
     started = time.perf_counter()
-    check_run(config, out, run_dir)
+    check_run(config, out, run_dir, keep=keep_columns)
     budget = run_budget(config, run_dir / "ledger.sqlite")
     if config.calibration is not None and not config.task.multi_label:
         config = config.model_copy(update={"trust": config.trust.calibrated()})
@@ -136,6 +138,7 @@ def annotate(
             if reviewer is not None:
                 reviewer.close()
         ledger.set_meta("csv_safe", csv_safe)
+        ledger.set_meta("keep_columns", keep_columns)
         n = write_output(ledger, out)
         ledger.set_meta("status", "complete")
         return RunResult(

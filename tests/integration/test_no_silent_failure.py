@@ -105,6 +105,41 @@ def test_a_key_revoked_mid_run_stops_with_the_cause_and_the_run_resumes(tmp_path
     assert len(rows) == 300 and all(r["review"] in (None, "ok") for r in rows)
 
 
+def test_the_output_keeps_the_input_columns_unless_told_otherwise(tmp_path: Path) -> None:
+    data = tmp_path / "in.csv"
+    data.write_text(
+        "id,text,label,note\n7,great stuff,positive,a\n8,awful stuff,negative,b\n9,,negative,c\n"
+        "10,fine,positive,d\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "o.jsonl"
+    run_cli("annotate", data, "--task", "sentiment-2", "--out", out, "--quiet")
+    rows = read_jsonl(out)  # row 3 (empty text) is skipped: the others keep their own columns
+    assert [(r["input_id"], r["input_label"], r["note"]) for r in rows] == [
+        ("7", "positive", "a"), ("8", "negative", "b"), ("10", "positive", "d"),
+    ]  # fmt: skip
+    assert rows[0]["text"] == "great stuff" and "label" in rows[0] and "source" in rows[0]
+    only = tmp_path / "only.csv"
+    run_cli("annotate", data, "--task", "sentiment-2", "--out", only, "--quiet", "--keep-columns", "note")
+    assert list(read_rows(only))[2]["note"] == "d" and "input_label" not in next(read_rows(only))
+    none = tmp_path / "none.jsonl"
+    run_cli("annotate", data, "--task", "sentiment-2", "--out", none, "--quiet", "--keep-columns", "none")
+    assert "note" not in read_jsonl(none)[0]
+    typed = tmp_path / "in.jsonl"
+    typed.write_text('{"text": "great", "score": 3, "meta": {"a": 1}}\n{"text": "awful", "score": null}\n')
+    parquet = tmp_path / "o.parquet"
+    run_cli("annotate", typed, "--task", "sentiment-2", "--out", parquet, "--quiet")
+    assert [(r["score"], r["meta"]) for r in read_rows(parquet)] == [("3", '{"a": 1}'), (None, None)]
+    wrong = run_cli("annotate", data, "--task", "sentiment-2", "--out", tmp_path / "w.jsonl", "--keep-columns",
+                    "note,colour", check=False)  # fmt: skip
+    assert "no column colour to keep (--keep-columns)" in one_error(wrong.stderr)
+    data.write_text("id,text\n1,changed\n", encoding="utf-8")
+    sheet = tmp_path / "review.csv"
+    sheet.write_text("id,label\n", encoding="utf-8")
+    moved = run_cli("import", tmp_path / "o.jsonl.run", sheet, "--out", out, check=False)
+    assert "the input is missing or changed since the run" in one_error(moved.stderr)
+
+
 def test_a_replay_file_of_several_settings_needs_a_choice(tmp_path: Path) -> None:
     data, replay = tmp_path / "in.csv", tmp_path / "answers.csv"
     write_reviews(data, 10)

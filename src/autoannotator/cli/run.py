@@ -21,6 +21,7 @@ from autoannotator.evaluation import hard_share
 from autoannotator.evidence import describe as describe_trust
 from autoannotator.io import beside
 from autoannotator.learning import LearningConfig
+from autoannotator.outputs import KEEP_ALL
 from autoannotator.pipeline import RunResult, annotate, baseline
 from autoannotator.planning import REFERENCE_LLM, plan
 from autoannotator.review import ReviewConfig
@@ -37,6 +38,10 @@ SPECIALISTS_HELP = (
     "Comma-separated zoo names (autoannotator models); auto: chosen on the first rows' evidence (by the LLM "
     "with --llm, by card matching without), always with the trainable ones; none: no specialists, every row to "
     "the reviewer. Default: the task's."
+)
+KEEP_HELP = (
+    "The input's other columns the output keeps: all, none, or comma-separated names (a column named like an "
+    "output column is kept as input_NAME)."
 )
 LOCAL_WARNING = (
     "note: the embedded local model (Gemma 3 270M) is a weak reviewer, near chance on hard rows. For real "
@@ -159,6 +164,7 @@ def annotate_command(
     csv_safe: Annotated[
         bool, typer.Option(help="CSV output: cells starting with = + - @ get a leading ' (no formulas).")
     ] = False,
+    keep_columns: Annotated[str, typer.Option(help=KEEP_HELP)] = "all",
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     engine: Annotated[
         Literal["local", "ray"],
@@ -228,7 +234,8 @@ def annotate_command(
         )
         folder = run_dir or beside(out, ".run")
         runner = build_engine(engine, address=ray_address, actors=ray_actors, cpus=ray_cpus, gpus=ray_gpus)
-        _run(config, out, folder, resume=resume, quiet=quiet, csv_safe=csv_safe, engine=runner)
+        keep = _keep(keep_columns)
+        _run(config, out, folder, resume=resume, quiet=quiet, csv_safe=csv_safe, engine=runner, keep=keep)
 
 
 @app.command("baseline")
@@ -249,6 +256,7 @@ def baseline_command(
     csv_safe: Annotated[
         bool, typer.Option(help="CSV output: cells starting with = + - @ get a leading ' (no formulas).")
     ] = False,
+    keep_columns: Annotated[str, typer.Option(help=KEEP_HELP)] = "all",
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Label INPUT with a baseline (the LLM alone, one specialist alone, or the specialists' majority), as an
@@ -272,7 +280,7 @@ def baseline_command(
         )
         config = baseline(config, method)
         folder = run_dir or beside(out, ".run")
-        _run(config, out, folder, resume=resume, quiet=quiet, csv_safe=csv_safe)
+        _run(config, out, folder, resume=resume, quiet=quiet, csv_safe=csv_safe, keep=_keep(keep_columns))
 
 
 def _run(
@@ -284,6 +292,7 @@ def _run(
     quiet: bool,
     csv_safe: bool,
     engine: Engine | None = None,
+    keep: str | list[str] = KEEP_ALL,
 ) -> None:
     """Run `config` with a progress bar (shown from the first committed batch, so an error before any work is
     its one line alone), then print what happened."""
@@ -318,6 +327,7 @@ def _run(
             csv_safe=csv_safe,
             engine=engine,
             say=lambda line: err.print(line, markup=False),
+            keep_columns=keep,
         )
     finally:
         if bar.live.is_started:
@@ -418,6 +428,13 @@ def _interrupted(kept: int | None) -> None:
 
 def _kept(rows: int | None) -> str:
     return "every committed batch is kept" if rows is None else f"the first {rows:,} input rows are kept"
+
+
+def _keep(text: str) -> str | list[str]:
+    """--keep-columns: ``all``, ``none`` (an empty list), or the names."""
+    if text.strip() in (KEEP_ALL, "none"):
+        return KEEP_ALL if text.strip() == KEEP_ALL else []
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _routing(text: str) -> Literal["trust", "rule"]:

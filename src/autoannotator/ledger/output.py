@@ -13,8 +13,8 @@ from autoannotator.ledger.store import Ledger
 
 
 def labelled(ledger: Ledger, chunk: int = 2000, *, source: str | None = None) -> Iterator[list[dict[str, Any]]]:
-    """Output rows in input order, `chunk` at a time: the decision plus every specialist's vote; only the
-    rows of one `source` when given."""
+    """Output rows in input order, `chunk` at a time: the input position (`pos`), the decision plus every
+    specialist's vote; only the rows of one `source` when given."""
     names = ledger.specialist_names()
     config = ledger.meta("config")
     labels: list[str] = config["labels"]
@@ -41,6 +41,7 @@ def labelled(ledger: Ledger, chunk: int = 2000, *, source: str | None = None) ->
             }
         yield [
             {
+                "pos": pos,
                 "id": ident,
                 "text": text,
                 "label": decode(label) if multi and source != "unresolved" else label,
