@@ -234,6 +234,10 @@ def test_specialists_auto_without_an_llm_says_what_it_chose_and_can_learn(tmp_pa
 def test_help_names_auto_and_none_and_a_resume_mismatch_names_the_option(tmp_path: Path) -> None:
     text = " ".join(run_cli("annotate", "--help", env={**os.environ, "COLUMNS": "200"}).stdout.split())
     assert "auto: chosen on the first rows' evidence" in text and "none: no specialists" in text
+    cards = {c["name"]: c for c in json.loads(run_cli("models", "--json").stdout)}
+    assert {n for n, c in cards.items() if c["extra"] == "torch"} == {"minilm-torch", "minilm-finetune"}
+    listed = " ".join(run_cli("models", env={**os.environ, "COLUMNS": "200"}).stdout.split())
+    assert "minilm-finetune needs the torch extra (installed: pip install 'autoannotator[torch]')" in listed
     data, out = tmp_path / "in.csv", tmp_path / "o.jsonl"
     write_reviews(data, 30)
     run_cli("annotate", data, "--task", "sentiment-2", "--out", out, "--quiet")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import textwrap
@@ -59,8 +60,12 @@ def models_command(
     for card in cards:
         trainable = ", trainable" if card.trainable else ""
         labels = ", ".join(card.native_labels) or "the task's"
+        needs = ""
+        if card.extra is not None:
+            here = "installed" if importlib.util.find_spec(card.extra) else "not installed"
+            needs = f"needs the {card.extra} extra ({here}: pip install 'autoannotator[{card.extra}]'); "
         details = (
-            f"{card.output}{trainable}; {card.size_mb:g} MB; {card.speed}; licence {card.licence}; tasks: "
+            f"{needs}{card.output}{trainable}; {card.size_mb:g} MB; {card.speed}; licence {card.licence}; tasks: "
             f"{', '.join(card.task_kinds)}; labels: {labels}; source: {card.source}; version {card.version}"
         )
         typer.echo(card.name)

