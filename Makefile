@@ -10,7 +10,7 @@ export CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=O
   -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
   -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 
-.PHONY: demo test test-fast lint typecheck bench bench-load clean locale lock browser labelstudio
+.PHONY: demo test test-fast lint typecheck docs bench bench-load clean locale lock browser labelstudio
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -75,7 +75,11 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-test: $(VENV)/.installed-dev locale browser labelstudio lint typecheck
+# The documentation site (docs/, mkdocs.yml): strict, so a broken link or a page left out of the nav fails.
+docs: $(VENV)/.installed-dev
+	$(BIN)/mkdocs build --strict
+
+test: $(VENV)/.installed-dev locale browser labelstudio lint typecheck docs
 	AUTOANNOTATOR_REQUIRE_TOOLS=1 $(BIN)/pytest -q
 
 # The edit-test loop: unit and property tests, no child processes (under 2 minutes).
@@ -92,4 +96,4 @@ bench-load: $(VENV)/.installed-dev
 	$(BIN)/python bench/load.py --out bench/results/load.md
 
 clean:
-	rm -rf $(VENV) .venv-ls demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-ls demo site .pytest_cache .mypy_cache .ruff_cache

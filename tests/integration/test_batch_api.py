@@ -69,9 +69,9 @@ def test_two_thousand_hard_rows_at_half_the_price_every_row_accounted_for(tmp_pa
 
 
 @pytest.mark.slow
-def test_expired_and_failed_jobs_are_asked_again_then_reported(tmp_path: Path) -> None:
+def test_expired_jobs_are_asked_again_then_reported_and_a_failed_one_stops_the_run(tmp_path: Path) -> None:
     data, out = rows(tmp_path, 150), tmp_path / "out.jsonl"
-    with BatchServer(answer, polls=1, outcomes=["expired", "failed"]) as server:
+    with BatchServer(answer, polls=1, outcomes=["expired", "expired"]) as server:
         run_cli(*args(data, out), env=env(server))
     labelled = read_jsonl(out)
     for row in labelled:
@@ -79,14 +79,23 @@ def test_expired_and_failed_jobs_are_asked_again_then_reported(tmp_path: Path) -
             assert row["label"] == ("positive" if "good" in row["text"] else "negative")
         else:
             assert row["source"] == "unresolved" and row["review"] in ("error", "invalid")
-    # first batch (100 rows): the expired job's first half answered, the rest failed again in the retry job:
-    # error; second batch (50 rows): answered, the 'banana' answers asked again and still invalid
-    assert {r["review"] for r in labelled[:100]} == {"ok", "error"}
+    # first batch (100 rows): the expired job's first half answered, half the rest in the retry job, which
+    # expired too: a quarter error; both batches: the 'banana' answers asked again and still invalid
+    assert {r["review"] for r in labelled[:100]} == {"ok", "error", "invalid"}
+    assert 0 < sum(r["review"] == "error" for r in labelled[:100]) < 50  # fewer than half: reported, not a stop
     assert {r["review"] for r in labelled[100:]} == {"ok", "invalid"}
-    assert [job["outcome"] for job in server.jobs.values()][:2] == ["expired", "failed"]
+    assert [job["outcome"] for job in server.jobs.values()][:2] == ["expired", "expired"]
     with sqlite3.connect(tmp_path / "out.jsonl.run" / "ledger.sqlite") as db:
         reasons = {r for (r,) in db.execute("SELECT reason FROM reviews WHERE status = 'error'")}
-    assert reasons and all("batch failed" in r or "batch_expired" in r for r in reasons)
+    assert reasons and all("batch_expired" in r for r in reasons)
+    failing = tmp_path / "failing.jsonl"
+    with BatchServer(answer, polls=1, outcomes=["expired", "failed"]) as server:  # most of a batch fails
+        stopped = run_cli(*args(data, failing), env=env(server), check=False)
+    assert stopped.returncode == 2 and "failed on 53 of the 100 rows" in stopped.stderr
+    assert "batch failed" in stopped.stderr and "--resume" in stopped.stderr
+    with BatchServer(answer, polls=1) as server:
+        run_cli(*args(data, failing), "--resume", env=env(server))
+    assert {r["review"] for r in read_jsonl(failing)} == {"ok", "invalid"}
 
 
 @pytest.mark.slow
