@@ -79,8 +79,10 @@ typecheck: $(VENV)/.installed-dev
 docs: $(VENV)/.installed-dev
 	$(BIN)/mkdocs build --strict
 
+# Two workers (pytest-xdist): the end-to-end tests wait on child processes and servers as much as they compute.
+# A module with a server of its own (Label Studio, Ray, the local LLM, Chromium) runs on one worker.
 test: $(VENV)/.installed-dev locale browser labelstudio lint typecheck docs
-	AUTOANNOTATOR_REQUIRE_TOOLS=1 $(BIN)/pytest -q
+	AUTOANNOTATOR_REQUIRE_TOOLS=1 $(BIN)/pytest -q -n 2 --dist loadgroup --durations=15
 
 # The edit-test loop: unit and property tests, no child processes (under 2 minutes).
 test-fast: $(VENV)/.installed-dev

@@ -21,7 +21,7 @@ import pytest
 from autoannotator.labelstudio import client
 from autoannotator.testing import read_jsonl, run_cli
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("label_studio")]  # one worker: one server for the module
 SERVER = Path(
     os.environ.get("AUTOANNOTATOR_LABEL_STUDIO", Path(__file__).resolve().parents[2] / ".venv-ls/bin/label-studio")
 )

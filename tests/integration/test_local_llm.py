@@ -14,7 +14,7 @@ from autoannotator.review import HardRow, Prompts
 from autoannotator.task import load_task
 from autoannotator.testing import read_jsonl, run_cli
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local_llm")]  # one worker: one server for the module
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from autoannotator import evaluate
 from autoannotator.report import figures
 from autoannotator.testing import run_cli
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("report_browser")]  # one worker: one server for the module
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
 CHECK = """<script>
