@@ -77,6 +77,11 @@ class Report(BaseModel):
     gold: dict[str, Scores] | None = None
     """Against gold: ``all`` plus one entry per source."""
     reliability: Reliability | None = None
+    """Against gold: how well the confidence column predicts being right, all labelled rows."""
+    reliability_accepted: Reliability | None = None
+    """The same on the rows accepted without review (the ones whose confidence the run estimated)."""
+    reviewed_accuracy: float | None = None
+    """Against gold: the accuracy of the reviewed rows' labels (their confidence is 1 against the reviewer)."""
     stages: list[dict[str, Any]] = []
     trainings: list[dict[str, Any]] = []
     relabelled: dict[str, int] = {}
@@ -299,6 +304,12 @@ def _against_gold(
     update: dict[str, Any] = {"gold": by_source, "specialists": specialists}
     if with_conf.any():
         update["reliability"] = reliability(confidence[with_conf], predicted[with_conf] == truth[with_conf])
+    accepted = with_conf & ~output.reviewed
+    if accepted.any():
+        update["reliability_accepted"] = reliability(confidence[accepted], predicted[accepted] == truth[accepted])
+    reviewed = labelled & output.reviewed
+    if reviewed.any():
+        update["reviewed_accuracy"] = float((predicted[reviewed] == truth[reviewed]).mean())
     stages = [dict(s) for s in report.stages]
     for entry in stages:
         chosen = labelled & (output.stage == entry["stage"])

@@ -120,8 +120,28 @@ def _gold(report: Report) -> list[str]:
         ),
     ]
     if report.reliability is not None:
-        parts += ["", f"Expected calibration error of the confidence column: {report.reliability.ece:.3f}"]
+        parts += ["", calibration_note(report)]
     return parts
+
+
+def calibration_note(report: Report) -> str:
+    """What the confidence column means in this run, and how well it predicts being right against gold."""
+    assert report.reliability is not None
+    reference = (report.trust or {}).get("reference")
+    meaning = {
+        "reviewer": "the estimated probability that the label agrees with the reviewer (the run's reference)",
+        "truth": "the estimated probability that the label is right (measured on the calibration labels)",
+    }.get(str(reference), "the vote's probability of the label (no reference: not calibrated)")
+    line = f"The confidence column is {meaning}. Against gold, its expected calibration error is "
+    line += f"{report.reliability.ece:.3f} on all labelled rows"
+    if report.reliability_accepted is not None:
+        line += f", {report.reliability_accepted.ece:.3f} on the rows accepted without review"
+    if reference == "reviewer" and report.reviewed_accuracy is not None:
+        line += (
+            f". Reviewed rows say 1.0 (they agree with the reviewer by definition); against gold they are right "
+            f"{report.reviewed_accuracy:.3f} of the time, which is the reviewer's own error"
+        )
+    return line + "."
 
 
 def _multi_label(report: Report) -> list[str]:

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
-from autoannotator.evaluation import agreement_on, pairwise_agreement, reliability, scores
-from autoannotator.report import markdown_to_html, table
+from autoannotator.evaluation import Report, agreement_on, pairwise_agreement, reliability, scores
+from autoannotator.report import calibration_note, markdown_to_html, table
 
 
 def test_scores_match_scikit_learn() -> None:
@@ -58,3 +58,18 @@ def test_agreement_on_counts_only_the_chosen_rows_where_each_voted() -> None:
     rows = np.array([True, True, True, False])
     np.testing.assert_allclose(agreement_on(votes, labels, rows), [2 / 3, 0.0])
     assert np.isnan(agreement_on(votes, labels, np.zeros(4, dtype=bool))).all()
+
+
+def test_the_report_says_what_the_confidence_column_means_and_why_reviewed_rows_miss_gold() -> None:
+    base = Report(
+        out="o.jsonl", labels=["a", "b"], rows=10, labelled=10, coverage=1.0, sources={}, hard_share=0.5,
+        llm_share=0.5, tokens=0, cost_usd=0.0, specialists={}, pairwise_agreement=[],
+        reliability=reliability(np.ones(10), np.array([True] * 8 + [False] * 2)),
+        reliability_accepted=reliability(np.full(5, 0.9), np.array([True] * 5)), reviewed_accuracy=0.6,
+    )  # fmt: skip
+    with_reviewer = calibration_note(base.model_copy(update={"trust": {"reference": "reviewer"}}))
+    assert with_reviewer.startswith("The confidence column is the estimated probability that the label agrees")
+    assert "0.200 on all labelled rows, 0.100 on the rows accepted without review" in with_reviewer
+    assert "against gold they are right 0.600 of the time, which is the reviewer's own error" in with_reviewer
+    plain = calibration_note(base)
+    assert "no reference: not calibrated" in plain and "Reviewed rows" not in plain
