@@ -36,6 +36,11 @@ window.addEventListener("load", () => {
     widest_image: Math.max(0, ...images.map(i => i.getBoundingClientRect().width)),
     viewport: root.clientWidth,
     h1: document.querySelectorAll("h1").length,
+    summary_first: !!(document.querySelector("ul") && document.querySelector("figure") &&
+      (document.querySelector("ul").compareDocumentPosition(document.querySelector("figure"))
+       & Node.DOCUMENT_POSITION_FOLLOWING)),
+    cells_break_words: [...document.querySelectorAll("td, th")].filter(
+      c => getComputedStyle(c).overflowWrap !== "normal" || getComputedStyle(c).wordBreak !== "normal").length,
     headings: [...document.querySelectorAll("h2, figcaption")].map(h => h.textContent),
   };
   const pre = document.createElement("pre");
@@ -87,6 +92,8 @@ def test_the_report_page_loads_cleanly_and_fits_the_screen(report: Path, device:
     assert not result["overflowing"], f"the page scrolls sideways at {width} px"
     assert result["widest_image"] <= result["viewport"]
     assert result["h1"] == 1
+    assert result["summary_first"], "the summary comes before the figures"
+    assert result["cells_break_words"] == 0, "table cells wrap between words, never inside one"
     assert "Rows to check first" in result["headings"]
     assert "The specialists' agreement" in result["headings"]
     shot = report.with_name(f"{device}.png")

@@ -1,11 +1,21 @@
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 from autoannotator.evaluation import Report, agreement_on, pairwise_agreement, reliability, scores
-from autoannotator.report import calibration_note, markdown_to_html, table
+from autoannotator.report import (
+    calibration_note,
+    figures,
+    html_page,
+    markdown,
+    markdown_to_html,
+    table,
+    tradeoff_figure,
+)
 
 
 def test_scores_match_scikit_learn() -> None:
@@ -73,3 +83,46 @@ def test_the_report_says_what_the_confidence_column_means_and_why_reviewed_rows_
     assert "against gold they are right 0.600 of the time, which is the reviewer's own error" in with_reviewer
     plain = calibration_note(base)
     assert "no reference: not calibrated" in plain and "Reviewed rows" not in plain
+
+
+def report_of(**fields: Any) -> Report:
+    """A report of 10 rows with `fields` set."""
+    base: dict[str, Any] = {
+        "out": "o.jsonl", "labels": ["a", "b"], "rows": 10, "labelled": 10, "coverage": 1.0, "sources": {},
+        "hard_share": 0.5, "llm_share": 0.5, "tokens": 0, "cost_usd": 0.0, "specialists": {},
+        "pairwise_agreement": [],
+    }  # fmt: skip
+    return Report(**{**base, **fields})
+
+
+def test_the_summary_stands_beside_the_llm_on_every_row() -> None:
+    text = markdown(report_of(cost_usd=0.02, llm_share=0.25, reviewed_accuracy=0.75))
+    assert "- the LLM on every row: about $0.0800 at this run's price per reviewed row (75% saved)" in text
+    assert "- the reviewer's accuracy against gold on the rows it labelled: 0.750" in text
+    two = {"a": {"coverage": 1.0}, "b": {"coverage": 1.0}}
+    page = html_page(report_of(cost_usd=0.02, llm_share=0.25, specialists=two, pairwise_agreement=[[1, 0.5]] * 2))
+    assert page.index("the LLM on every row") < page.index("<figure>")  # the summary first, then the plots
+
+
+def test_a_stage_with_nothing_audited_shows_no_interval() -> None:
+    stage = {"accepted_share": 0.0, "agreement": None, "low": 0.0, "high": 1.0, "audited": 0}
+    trust = {
+        "reference": "reviewer", "reviewer_accuracy": None, "target": 0.97, "capped_batches": 0, "unpaid": 0,
+        "overall": stage, "stages": {"0": stage},
+    }  # fmt: skip
+    text = markdown(report_of(trust=trust))
+    assert "| 0 | 0.0% | - | - (nothing audited) | 0 |" in text and "0.000-1.000" not in text
+
+
+def test_one_specialist_draws_no_agreement_heatmap_and_labels_stay_inside_the_axes() -> None:
+    lone = report_of(specialists={"vader": {"coverage": 1.0}}, pairwise_agreement=[[1.0]])
+    assert "The specialists' agreement" not in dict(figures(lone))
+    figure = tradeoff_figure([("this run", 1.0, 1.0), ("stage 0", 0.98, 0.2), ("stage 1", 0.0, 0.5)])
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    inside = figure.axes[0].get_window_extent(renderer)
+    for label in figure.axes[0].texts:
+        box = label.get_window_extent(renderer)
+        assert inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1, (
+            label.get_text()
+        )

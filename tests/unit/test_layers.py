@@ -20,7 +20,7 @@ LAYERS = (
     ("routing", "evaluation"),
     ("batch", "multibatch", "engines"),  # a batch labelled; the engines that read and infer
     ("pipeline",),  # the run
-    ("planning", "report"),
+    ("planning", "report"),  # report: text, plots, page
     ("cli", "autoannotator", "__main__"),  # the user's surface
 )
 RANK = {group: i for i, groups in enumerate(LAYERS) for group in groups}
