@@ -121,10 +121,10 @@ def test_bad_rows_are_skipped_with_reasons_and_the_rest_labelled(tmp_path: Path)
     assert [r["id"] for r in read_jsonl(out)] == ["a", "d"]
     skipped = read_jsonl(tmp_path / "o.skipped.jsonl")
     assert skipped == [
-        {"row": 2, "id": "b", "field": "text", "reason": "empty or whitespace-only text"},
-        {"row": 3, "id": "c", "field": "text", "reason": "not valid UTF-8"},
-        {"row": 4, "id": "a", "field": "id", "reason": "duplicate id"},
-    ]
+        {"row": 3, "id": "b", "field": "text", "reason": "empty or whitespace-only text"},
+        {"row": 4, "id": "c", "field": "text", "reason": "not valid UTF-8"},
+        {"row": 5, "id": "a", "field": "id", "reason": "duplicate id"},
+    ]  # as a spreadsheet numbers them (the header is row 1), as import and --calibration errors do
 
 
 @pytest.mark.parametrize(

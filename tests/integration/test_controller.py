@@ -108,6 +108,7 @@ def test_auto_specialists_end_to_end_are_kept_in_the_ledger(shared_data: Path, t
         "auto",
         "--review",
         f"replay:{replay}#gpt-3.5-turbo|zero-shot; default",
+        "--no-learn",  # the choice is what is tested here; learning has its own tests
         "--quiet",
     ]
     run_cli(*args)

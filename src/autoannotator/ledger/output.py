@@ -111,8 +111,10 @@ def sample(ledger: Ledger, n: int, seed: int = 0) -> list[dict[str, Any]]:
 
 
 def skipped(ledger: Ledger) -> list[dict[str, Any]]:
-    """Skipped rows in input order, each with its 1-based row number, field and reason."""
+    """Skipped rows in input order, each with its row number as every message counts rows (a CSV's as a
+    spreadsheet shows them: the header is row 1; other formats' from 1), field and reason."""
+    first = 2 if str(ledger.meta("config")["input"]).lower().endswith(".csv") else 1
     return [
-        {"row": pos + 1, "id": ident, "field": field, "reason": reason}
+        {"row": pos + first, "id": ident, "field": field, "reason": reason}
         for pos, ident, field, reason in ledger.db.execute("SELECT pos, id, field, reason FROM skips ORDER BY pos")
     ]
