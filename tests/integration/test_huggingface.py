@@ -10,7 +10,7 @@ import pytest
 from autoannotator.adapters import compile_adapter
 from autoannotator.controller import candidate_cards
 from autoannotator.errors import SpecialistError
-from autoannotator.specialists import HFClassifier, TrainableSpecialist, build
+from autoannotator.specialists import FineTunedClassifier, HFClassifier, TrainableSpecialist, build
 from autoannotator.task import load_task
 
 TASK = load_task("sentiment-3")
@@ -88,17 +88,21 @@ def test_full_fine_tuning_learns_saves_safetensors_and_reloads(example_csv: Path
     texts, labels = [r["text"] for r in rows], [r["label"] for r in rows]
     untrained = build("minilm-finetune", load_task("sentiment-2"))
     assert not untrained.ready  # type: ignore[attr-defined]  # cold start: abstains until trained
-    model = untrained.fresh((), seed=0).fit(texts, labels)  # type: ignore[attr-defined]
+    model = FineTunedClassifier(epochs=2).fit(texts, labels)  # the registered one, two epochs for speed
     probs = model.predict(texts)
     assert probs.shape == (64, 2) and model.card.native_labels == ("negative", "positive")
     before = float((np.array(model.card.native_labels)[probs.argmax(axis=1)] == np.array(labels)).mean())
     assert before >= 0.8  # it fits what it was trained on
+    # early stopping: the held-out slice (10 of 64 rows) saw the warm head (epoch 0) and each epoch
+    assert len(model.history_) == 3 and all(0.0 <= a <= 1.0 for a in model.history_)
     model.save(tmp_path / "v1")
-    assert (tmp_path / "v1" / "model.safetensors").is_file()
-    assert not [p for p in (tmp_path / "v1").iterdir() if p.suffix in (".bin", ".pkl", ".pt")]
+    assert (tmp_path / "v1" / "encoder" / "model.safetensors").is_file() and (
+        tmp_path / "v1" / "head.safetensors"
+    ).is_file()
+    assert not [p for p in (tmp_path / "v1").rglob("*") if p.suffix in (".bin", ".pkl", ".pt")]
     again = untrained.load_version(tmp_path / "v1", ())  # type: ignore[attr-defined]
     np.testing.assert_allclose(again.predict(texts[:8]), probs[:8], atol=1e-5)
-    same = untrained.fresh((), seed=0).fit(texts, labels)  # type: ignore[attr-defined]
+    same = FineTunedClassifier(epochs=2).fit(texts, labels)
     np.testing.assert_allclose(same.predict(texts[:8]), probs[:8], atol=1e-5)  # fixed seed: same weights
 
 

@@ -23,7 +23,8 @@ from autoannotator.specialists.features import (
     Stacked,
     shared_minilm,
 )
-from autoannotator.specialists.huggingface import FineTunedClassifier, HFClassifier
+from autoannotator.specialists.finetune import FineTunedClassifier
+from autoannotator.specialists.huggingface import HFClassifier
 from autoannotator.specialists.lexicon import Afinn, TextBlobPattern, Vader
 from autoannotator.specialists.onevsrest import OneVsRestSpecialist
 from autoannotator.specialists.toxicity import BetterProfanity, HateSonar, ProfanityCheck, SafeType
