@@ -95,7 +95,17 @@ def self_estimate(ledger: Ledger, config: TrustConfig) -> dict[str, Any]:
         "stages": {s: {**e, "accepted_share": share(s)} for s, e in stages.items()},
         "capped_batches": sum(bool(r["capped"]) for r in routings),
         "unpaid": figures.unpaid(ledger),
+        "deciders": accepted_by(routings),
     }
+
+
+def accepted_by(routings: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Rows accepted without review per decider (a specialist's name, or the weighted vote), most first."""
+    counts: dict[str, int] = {}
+    for routing in routings:
+        if routing["accepted"] and routing.get("decider"):
+            counts[routing["decider"]] = counts.get(routing["decider"], 0) + routing["accepted"]
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
 
 def _measured(routings: Sequence[dict[str, Any]], stages: Sequence[int]) -> dict[int | None, dict[str, Any]]:
@@ -162,6 +172,8 @@ def describe(estimate: dict[str, Any]) -> str:
             whole = [1 - share * (1 - overall[k]) for k in ("low", "high")]
             point = "" if overall["agreement"] is None else f"{1 - share * (1 - overall['agreement']):.3f} "
             line += f"); the whole output's {point}(95% CI {whole[0]:.3f}-{whole[1]:.3f}; {wanted})"
+        if estimate.get("deciders"):
+            line += "; accepted by " + ", ".join(f"{n} ({k:,} rows)" for n, k in estimate["deciders"].items())
         if overall["high"] - overall["low"] > COARSE:
             more = (
                 "more calibration labels narrow"

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binom
 
-from autoannotator.evidence import _measured, describe
+from autoannotator.evidence import _measured, accepted_by, describe
 from autoannotator.learning import Learner, LearningConfig, cross_fit
 from autoannotator.specialists import TrainableSpecialist, build, shared_minilm
 from autoannotator.specialists.features import HashedTfidf
@@ -242,6 +242,20 @@ def test_the_end_line_calls_a_wide_estimate_coarse_and_says_how_to_narrow_it() -
     # the target is the whole output's: 10% accepted at 0.95, the reviewed 90% agree with the reviewer
     assert "; the whole output's 0.995 (95% CI 0.983-1.000; target 0.970)" in line(0.832, 1.0)
     assert "target 0.970" in line(0.6, 0.9, "truth") and "whole output" not in line(0.6, 0.9, "truth")
+
+
+def test_the_end_line_says_which_decider_took_how_many_rows() -> None:
+    routings = [
+        {"decider": None, "accepted": 0},
+        {"decider": "vote", "accepted": 30},
+        {"decider": "minilm", "accepted": 70},
+        {"decider": "minilm", "accepted": 50},
+    ]
+    assert accepted_by(routings) == {"minilm": 120, "vote": 30}
+    overall = {"agreement": 0.95, "low": 0.9, "high": 0.97, "audited": 60, "accepted_share": 0.1}
+    estimate = {"reference": "reviewer", "reviewer_accuracy": None, "target": 0.97, "overall": overall}
+    line = describe({**estimate, "capped_batches": 0, "unpaid": 0, "deciders": accepted_by(routings)})
+    assert "; accepted by minilm (120 rows), vote (30 rows)" in line
     assert line(0.6, 0.9, "truth").endswith("more calibration labels narrow it")
 
 
