@@ -242,10 +242,11 @@ def test_the_end_line_calls_a_wide_estimate_coarse_and_says_how_to_narrow_it() -
     # the target is the whole output's: 10% accepted at 0.95, the reviewed 90% agree with the reviewer
     assert "; the whole output's 0.995 (95% CI 0.983-1.000; target 0.970)" in line(0.832, 1.0)
     assert "target 0.970" in line(0.6, 0.9, "truth") and "whole output" not in line(0.6, 0.9, "truth")
+    assert line(0.6, 0.9, "truth").endswith("more calibration labels narrow it")
 
 
 def test_the_end_line_says_which_decider_took_how_many_rows() -> None:
-    routings = [
+    routings: list[dict[str, Any]] = [
         {"decider": None, "accepted": 0},
         {"decider": "vote", "accepted": 30},
         {"decider": "minilm", "accepted": 70},
@@ -256,7 +257,6 @@ def test_the_end_line_says_which_decider_took_how_many_rows() -> None:
     estimate = {"reference": "reviewer", "reviewer_accuracy": None, "target": 0.97, "overall": overall}
     line = describe({**estimate, "capped_batches": 0, "unpaid": 0, "deciders": accepted_by(routings)})
     assert "; accepted by minilm (120 rows), vote (30 rows)" in line
-    assert line(0.6, 0.9, "truth").endswith("more calibration labels narrow it")
 
 
 def test_a_reviewed_row_is_as_sure_as_the_reviewer_on_calibration_rows_alike() -> None:
