@@ -62,7 +62,10 @@ def test_annotate_bundled_example_end_to_end(example_csv: Path, tmp_path: Path) 
         "rationale",
         "tokens",
         "cost_usd",
+        "input_label",  # the example's gold label and source columns, kept (their names are output columns)
+        "input_source",
     }
+    assert [r["input_label"] for r in rows] == gold
     for row in rows:
         assert row["source"] in SOURCES
         assert set(row["votes"]) == {"vader", "textblob", "afinn", "minilm"}
