@@ -11,17 +11,25 @@ calibration rows; at most every row. The gate's hard share is the figure for ``-
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from autoannotator.controller import select
 from autoannotator.evidence import read_calibration
+from autoannotator.inference import Prepared
 from autoannotator.io import Record, Source, batch_ends
+from autoannotator.ledger import Ledger
+from autoannotator.ledger.cache import CallCache
 from autoannotator.llm.base import prompt_bytes
 from autoannotator.llm.cost import Budget, load_prices
 from autoannotator.pipeline import RunConfig, prepare, vote, with_selection
-from autoannotator.review import HardRow, Prompts, ReplayReviewer, ReviewConfig, Strategy
+from autoannotator.review import HardRow, Prompts, ReplayReviewer, ReviewConfig, Strategy, build_reviewer
+from autoannotator.specialists.base import FloatArray, IntArray, Trainable
+from autoannotator.trust import DEFAULT_TARGET, candidates, choose
 from autoannotator.voting import AGGREGATORS
 
 REFERENCE_LLM = "openai:gpt-3.5-turbo"
@@ -49,6 +57,12 @@ class Plan:
     """The review of one row (all its calls), USD."""
     specialists: tuple[str, ...] = ()
     """The specialists that voted on the probe (``auto`` resolved by card matching, without the LLM)."""
+    likely: float | None = None
+    """With measured trust and reviewed probe rows: the rows the reviewer most likely sees, from the trust test
+    run on the probe's evidence (the fixed specialists': the trainables learn during the run, so this is the
+    start's figure, an upper bound on what is sent once they take rows)."""
+    likely_evidence: int = 0
+    """The reviewed probe rows `likely` rests on."""
 
     @property
     def review_range_usd(self) -> tuple[float, float]:
@@ -67,14 +81,17 @@ class Plan:
         return 1.0 - high / self.llm_only_usd, 1.0 - low / self.llm_only_usd
 
 
-def plan(config: RunConfig, *, probe: int = 200) -> Plan:
-    """Estimate `config`'s review cost and the LLM-only cost; spends nothing."""
+def plan(config: RunConfig, *, probe: int = 200, probe_reviews: int = 0) -> Plan:
+    """Estimate `config`'s review cost and the LLM-only cost; spends nothing, unless `probe_reviews` asks the
+    reviewer about that many probe rows for the most likely figure (a replay file is asked about all of them,
+    free)."""
     rows, texts = _count_and_probe(config, probe)
     if config.specialists == ("auto",):  # as a run without its LLM would choose: spends nothing
         chosen = select(config.task, texts, allow_code=config.allow_generated_code, extra=config.candidates)
         config = with_selection(config, chosen.as_json())
     k = len(config.task.labels)
-    votes, probs, _ = vote(texts, prepare(config), k)
+    prepared = prepare(config)
+    votes, probs, _ = vote(texts, prepared, k)
     hard = config.hard_rule(votes, AGGREGATORS[config.aggregate](votes, probs, k))
     hard_share = float(hard.mean()) if len(hard) else 0.0
     review = config.review or ReviewConfig(method="zero-shot", llm=REFERENCE_LLM)
@@ -110,7 +127,52 @@ def plan(config: RunConfig, *, probe: int = 200) -> Plan:
         sent=_trust_range(config, rows) if config.trusting else None,
         row_usd=calls * per_call,
         specialists=config.chosen(),
+        **_likely(config, rows, prepared, votes, probs, _probe_reference(config, texts, probe_reviews)),
     )
+
+
+def _probe_reference(config: RunConfig, texts: list[str], asked: int) -> IntArray:
+    """The reviewer's labels of the first probe rows (-1 elsewhere): all of them from a replay file (free),
+    the first `asked` from an LLM (paid); none with calibration labels (their own test) or without trust."""
+    reference = np.full(len(texts), -1, dtype=np.int64)
+    review = config.review
+    if review is None or config.calibration is not None or not config.trusting:
+        return reference
+    n = len(texts) if review.method == "replay" else min(asked, len(texts))
+    if n == 0:
+        return reference
+    with tempfile.TemporaryDirectory() as folder, Ledger(Path(folder) / "plan.sqlite") as ledger:
+        reviewer = build_reviewer(review, config.task, CallCache(ledger), budget=Budget(None), examples=None)
+        try:
+            verdicts = reviewer.review([HardRow(i, t, {}, None) for i, t in enumerate(texts[:n])])
+        finally:
+            reviewer.close()
+    for i, verdict in enumerate(verdicts):
+        if verdict.label is not None:
+            reference[i] = config.task.label_names.index(verdict.label)
+    return reference
+
+
+def _likely(
+    config: RunConfig, rows: int, prepared: Prepared, votes: IntArray, probs: FloatArray, reference: IntArray
+) -> dict[str, Any]:
+    """`Plan.likely` and its evidence: the trust test on the reviewed probe rows (as a run's first routing
+    would judge them), the share of probe rows its routing accepts, and the rows sent at that share: the first
+    batch whole, the others but the accepted ones, and the audit draws among the accepted."""
+    reviewed = reference >= 0
+    if reviewed.sum() < config.trust.min_evidence:
+        return {}
+    names = [name for name, _, _ in prepared]
+    fixed = [not isinstance(s, Trainable) for _, s, _ in prepared]
+    fresh = np.ones(int(reviewed.sum()), dtype=bool)
+    found, weights = candidates(names, fixed, votes[reviewed], probs[reviewed], reference[reviewed], fresh)
+    chosen = choose(found, config.trust, weights, target=config.trust.target or DEFAULT_TARGET, overall=True)
+    _, hard, _ = chosen.decide(names, votes, probs, len(config.task.labels))
+    accepted = float((~hard).mean())
+    whole = min(rows, next(batch_ends(config.batch_size, config.first_batch)))
+    low, _ = _trust_range(config, rows)  # the first batch and the audit draws of the others
+    likely = whole + (1 - accepted) * (rows - whole) + accepted * (low - whole)
+    return {"likely": likely, "likely_evidence": int(reviewed.sum())}
 
 
 def _trust_range(config: RunConfig, rows: int) -> tuple[float, float]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ from autoannotator.pipeline import RunConfig
 from autoannotator.planning import plan
 from autoannotator.review import ReviewConfig
 from autoannotator.task import load_task
+from autoannotator.testing import ChatServer, vader_reviewer
 
 
 def test_plan_prices_the_hard_rows_against_labelling_everything(example_csv: Path) -> None:
@@ -77,3 +81,38 @@ def test_plan_command_prints_the_estimate(example_csv: Path) -> None:
     for words in ("rows", "300", "hard-row share", "gpt-4o-mini", "estimated review cost", "saving"):
         assert words in result.stdout
     assert "140 to 300" in result.stdout  # measured trust, the default: the audit decides within the range
+
+
+def test_a_most_likely_figure_from_the_trust_test_on_reviewed_probe_rows(
+    example_csv: Path, tmp_path: Path
+) -> None:
+    with example_csv.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    flip = {"positive": "negative", "negative": "positive"}
+
+    def replay(name: str, answer: Callable[[str], str]) -> ReviewConfig:
+        path = tmp_path / f"{name}.csv"
+        with path.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(
+                ["text", "llm_label", "model", "setting", "raw_response", "prompt_tokens", "completion_tokens"]
+            )
+            writer.writerows([r["text"], answer(r["label"]), "m", "s", answer(r["label"]), 50, 1] for r in rows)
+        return ReviewConfig(method="replay", replay=path)
+
+    task, specialists = load_task("sentiment-2"), ("vader", "textblob", "afinn", "minilm-sentiment")
+    config = RunConfig(input=example_csv, task=task, specialists=specialists, review=replay("gold", str))
+    agreeing = plan(config, probe=200)
+    assert agreeing.sent is not None and agreeing.likely is not None and agreeing.likely_evidence == 200
+    assert agreeing.sent[0] <= agreeing.likely < agreeing.sent[1]  # the specialists agree with this reviewer
+    contrary = plan(config.model_copy(update={"review": replay("flipped", flip.__getitem__)}), probe=200)
+    assert contrary.likely == pytest.approx(300)  # they never agree with this one: every row goes to it
+    llm = ReviewConfig(method="zero-shot", llm="openai:gpt-4o-mini")
+    assert plan(config.model_copy(update={"review": llm}), probe=100).likely is None  # nothing paid, none said
+    with ChatServer(vader_reviewer) as server:
+        os.environ.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="test-key")
+        try:
+            paid = plan(config.model_copy(update={"review": llm}), probe=100, probe_reviews=60)
+        finally:
+            del os.environ["OPENAI_BASE_URL"], os.environ["OPENAI_API_KEY"]
+    assert len(server.requests) == 60 and paid.likely_evidence == 60 and paid.likely is not None

@@ -382,13 +382,21 @@ def plan_command(
     probe: Annotated[int, typer.Option(help="Rows the specialists vote on to measure the hard share.")] = 200,
     routing: Annotated[str, typer.Option(help="As for annotate: trust (a range) or rule.")] = "trust",
     calibration: Annotated[Path | None, typer.Option(help="As for annotate (its rows are reviewed too).")] = None,
+    probe_reviews: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="With --llm: ask the reviewer about this many probe rows (paid: one call each) for a most "
+            "likely figure beside the range; a replay file is asked about all of them, free.",
+        ),
+    ] = 0,
 ) -> None:
     """Estimate what annotate would spend on the LLM, and what labelling every row with it would cost."""
     with errors_as_lines():
         config = run_config(
             input, task, specialists, aggregate, hard_rule, 1000, llm, review, None, False, 8, None, None, prices
         ).model_copy(update={"routing": _routing(routing), "calibration": calibration})
-        estimate = plan(config, probe=probe)
+        estimate = plan(config, probe=probe, probe_reviews=probe_reviews)
         if config.review is None:
             err.print(f"note: {NO_REVIEWER.format(run='RUN')} Priced below: {REFERENCE_LLM}, for reference.")
         table = Table("", "value", title=f"Plan for {input} (prices of {estimate.price_date})")
@@ -400,6 +408,13 @@ def plan_command(
         if estimate.sent is not None:
             low, high = estimate.sent
             table.add_row("rows to the LLM (measured trust: the audit decides)", f"{low:,.0f} to {high:,.0f}")
+            if estimate.likely is not None:
+                table.add_row(
+                    f"most likely at the start (the trust test on {estimate.likely_evidence} reviewed probe rows)",
+                    f"{estimate.likely:,.0f} (${estimate.likely * estimate.row_usd:,.4f})",
+                )
+            else:
+                table.add_row("most likely", f"--probe-reviews 100 tells (about ${100 * estimate.row_usd:,.4f})")
         table.add_row("model", estimate.model)
         table.add_row(
             "tokens per review call (in / out)",
