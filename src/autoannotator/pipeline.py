@@ -19,21 +19,20 @@ from typing import Any
 
 import numpy as np
 
-from autoannotator.adapters import AdapterSpec, Adapts, compile_adapter
+from autoannotator.adapters import Adapts, compile_adapter
 from autoannotator.batch import decide, run_batch, under_cap
 from autoannotator.checks import check_run
 from autoannotator.config import (
     RunConfig,
     adapter_json,
     baseline,
-    fingerprint,
     migrate,
     options_of,
     resumed,
     stored_config,
     versions,
 )
-from autoannotator.controller import select, summary
+from autoannotator.controller.choice import choose
 from autoannotator.engines import Engine, LocalEngine, parts, remember
 from autoannotator.errors import ConfigMismatchError, LedgerError
 from autoannotator.evidence import read_calibration, self_estimate
@@ -45,13 +44,13 @@ from autoannotator.ledger.cache import CallCache
 from autoannotator.llm.cost import Budget
 from autoannotator.multibatch import MultiRouter, relabel_multi, run_multi_batch
 from autoannotator.outputs import KEEP_ALL, write_output
-from autoannotator.review import Examples, HardRow, Reviewer, build_reviewer, llm_gateway
+from autoannotator.review import Examples, HardRow, Reviewer, build_reviewer
 from autoannotator.routing import Router
 from autoannotator.specialists import build, shared_minilm
 from autoannotator.specialists.base import Specialist, Trainable
 from autoannotator.task import Task
 
-__all__ = ["RunConfig", "RunResult", "annotate", "baseline", "prepare", "vote", "with_selection", "write_output"]
+__all__ = ["RunConfig", "RunResult", "annotate", "baseline", "prepare", "vote", "write_output"]
 
 Progress = Callable[[int, int, int], None]
 """Called after each batch is committed with (rows done, bytes read, bytes total)."""
@@ -268,65 +267,6 @@ def run_budget(config: RunConfig, ledger_path: Path) -> Budget:
     """The one budget everything in a run pays from: `--budget-usd`, less what earlier attempts paid."""
     with Ledger(ledger_path) as ledger:
         return Budget(None if config.review is None else config.review.budget_usd, spent=figures.spent_usd(ledger))
-
-
-def choose(
-    config: RunConfig,
-    ledger_path: Path,
-    budget: Budget,
-    *,
-    probe: int = 200,
-    k: int = 3,
-    say: Callable[[str], None] | None = None,
-) -> RunConfig:
-    """Resolve ``--specialists auto``: the meta-controller picks `k` specialists and their adapters on the first
-    `probe` rows, and the trainable ones (`controller.TRAINABLES`); the choice and its evidence are kept in the
-    ledger, and a resumed run reuses them. `say` gets one line: what was chosen, and why."""
-    with Ledger(ledger_path) as ledger:
-        key = f"selection:{fingerprint(config.input)[:16]}"
-        stored = ledger.meta(key)
-        if stored is None:
-            texts = [
-                r.text
-                for batch in Source(
-                    config.input, text_field=config.task.text_field, id_field=config.task.id_field
-                ).batches(probe)
-                for r in batch
-                if isinstance(r, Record)
-            ][:probe]
-            review = config.review
-            gateway = reviewer = None
-            if review is not None and review.method != "replay" and not review.local:
-                gateway = llm_gateway(review, CallCache(ledger), budget=budget)
-            if review is not None and not review.local:
-                reviewer = build_reviewer(review, config.task, CallCache(ledger), budget=budget, examples=None)
-            try:
-                stored = select(
-                    config.task,
-                    texts,
-                    k=k,
-                    gateway=gateway,
-                    reviewer=reviewer,
-                    allow_code=config.allow_generated_code,
-                    extra=config.candidates,
-                ).as_json()
-            finally:
-                if reviewer is not None:
-                    reviewer.close()
-            ledger.set_meta(key, stored)
-    if say is not None:
-        say(summary(stored))
-    return with_selection(config, stored)
-
-
-def with_selection(config: RunConfig, stored: dict[str, Any]) -> RunConfig:
-    """`config` with the specialists and adapters of a stored `Selection` (``--specialists auto`` resolved)."""
-    adapters = {
-        name: None if spec is None else AdapterSpec.model_validate(spec)
-        for name, spec in stored["adapters"].items()
-    }
-    task = config.task.model_copy(update={"specialists": adapters})
-    return config.model_copy(update={"task": task, "specialists": tuple(stored["specialists"])})
 
 
 def _learn(

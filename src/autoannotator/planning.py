@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from autoannotator.controller import select
+from autoannotator.controller.choice import with_selection
 from autoannotator.evidence import read_calibration
 from autoannotator.inference import Prepared
 from autoannotator.io import Record, Source, batch_ends
@@ -26,7 +27,7 @@ from autoannotator.ledger import Ledger
 from autoannotator.ledger.cache import CallCache
 from autoannotator.llm.base import prompt_bytes
 from autoannotator.llm.cost import Budget, load_prices
-from autoannotator.pipeline import RunConfig, prepare, vote, with_selection
+from autoannotator.pipeline import RunConfig, prepare, vote
 from autoannotator.review import HardRow, Prompts, ReplayReviewer, ReviewConfig, Strategy, build_reviewer
 from autoannotator.specialists.base import FloatArray, IntArray, Trainable
 from autoannotator.trust import DEFAULT_TARGET, candidates, choose

@@ -1,10 +1,10 @@
 """AutoAnnotator's command line: `common` holds the application; each module registers its commands on it
-(`run`: annotate, baseline, plan; `info`: eval, models, tasks; `people`: export, import); `configure` turns the
-labelling commands' options into a run configuration."""
+(`run`: annotate, baseline; `plan`: plan; `info`: eval, models, tasks; `people`: export, import);
+`configure` turns the labelling commands' options into a run configuration."""
 
 from __future__ import annotations
 
-from autoannotator.cli import info, people, run  # noqa: F401  (imported for their registrations on `app`)
+from autoannotator.cli import info, people, plan, run  # noqa: F401  (imported for their registrations on `app`)
 from autoannotator.cli.common import app
 
 __all__ = ["app", "main"]

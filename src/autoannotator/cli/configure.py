@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -15,6 +16,15 @@ from autoannotator.voting import AggregatorName, HardRule
 LLM_HELP = (
     "The reviewer: openai:MODEL (any OpenAI-compatible endpoint: OPENAI_BASE_URL, OPENAI_API_KEY), local or "
     "gguf:PATH (the local extra). Default: none, hard rows are left unresolved for people (export)."
+)
+NO_REVIEWER = (
+    "no reviewer (no --llm): hard rows are left unresolved. Hand them to people with `autoannotator export "
+    "{run} --out review.csv`, or label with a reviewer: --llm openai:MODEL (in a new --run-dir)."
+)
+SPECIALISTS_HELP = (
+    "Comma-separated zoo names (autoannotator models); auto: chosen on the first rows' evidence (by the LLM "
+    "with --llm, by card matching without), always with the trainable ones; none: no specialists, every row to "
+    "the reviewer. Default: the task's."
 )
 REVIEW_HELP = (
     "auto (zero-shot for openai:MODEL, few-shot for a local model, none without --llm), zero-shot, few-shot, "
@@ -72,3 +82,12 @@ def parse_hard_rule(text: str) -> HardRule:
         return HardRule.parse(text)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--hard-rule") from None
+
+
+def routing_option(text: str) -> Literal["trust", "rule"]:
+    """--routing: trust (also its old name, learned) or rule."""
+    if text in ("trust", "learned"):
+        return "trust"
+    if text == "rule":
+        return "rule"
+    raise typer.BadParameter(f"{text!r}: use trust or rule", param_hint="--routing")
