@@ -18,7 +18,7 @@ import pytest
 
 from autoannotator.testing import RayCluster, committed, run_cli
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]  # one worker: one server for the module
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # alone: Ray's start times out beside two busy workers
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 
 ROWS = 2100
