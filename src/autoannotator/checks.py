@@ -26,7 +26,7 @@ def check_run(
     file_format(config.input)
     if not exists(config.input):
         raise InputError(config.input, "file not found")
-    written = [("--out", _place(out)), ("--out", beside(out, ".skipped.jsonl", stem=True))]
+    written = [("--out", hfdata.place(out)), ("--out", beside(out, ".skipped.jsonl", stem=True))]
     if run_dir is not None:
         written.append(("--run-dir", run_dir))
     check_overwrite(written, _read_by(config))
@@ -82,14 +82,9 @@ def _clobbers(target: Path, source: Path) -> bool:
     return target.exists() and target.samefile(source)
 
 
-def _place(path: Path) -> Path:
-    """The file or folder `path` names (a Hugging Face dataset's folder)."""
-    return hfdata.location(path)[0] if hfdata.is_hf(path) else path
-
-
 def _read_by(config: RunConfig) -> list[tuple[str, Path]]:
     """What a run reads, as (what, path): the input, the calibration labels, the recorded answers, prices."""
-    read = [("input", _place(config.input))]
+    read = [("input", hfdata.place(config.input))]
     if config.calibration is not None:
         read.append(("calibration file", config.calibration))
     if config.review is not None:

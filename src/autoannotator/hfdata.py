@@ -42,6 +42,11 @@ def location(path: Path) -> tuple[Path, str | None]:
     return Path(folder), split
 
 
+def place(path: Path) -> Path:
+    """The file or folder `path` names on disk: a Hugging Face dataset's folder, else `path` itself."""
+    return location(path)[0] if is_hf(path) else path
+
+
 def _datasets(path: Path) -> Any:
     """The `datasets` package, or one `InputError` naming `path` and the install command."""
     try:

@@ -258,7 +258,7 @@ def exists(path: Path) -> bool:
 def beside(out: Path, suffix: str, *, stem: bool = False) -> Path:
     """A companion of the output `out`: its name (or `stem`) plus `suffix`, in its folder (for a Hugging Face
     dataset, beside the dataset's folder): the run folder, the skipped rows, a config."""
-    target = hfdata.location(out)[0] if hfdata.is_hf(out) else out
+    target = hfdata.place(out)
     return target.with_name((target.stem if stem else target.name) + suffix)
 
 

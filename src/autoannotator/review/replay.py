@@ -40,9 +40,10 @@ class ReplayReviewer:
         return f"replay:{self.model}:{self.setting}"
 
     def _load(self) -> dict[str, tuple[str, int, int]]:
-        self.model, self.setting = recorded_setting(self.path, self.model, self.setting)
+        rows = _recorded(self.path)
+        self.model, self.setting = _chosen(rows, self.path, self.model, self.setting)
         answers: dict[str, tuple[str, int, int]] = {}
-        for row in _recorded(self.path):
+        for row in rows:
             if (row["model"], row["setting"]) == (self.model, self.setting):
                 answers.setdefault(row["text"].strip(), (row["llm_label"], *_tokens(row)))
         return answers
@@ -83,7 +84,12 @@ class ReplayReviewer:
 def recorded_setting(path: Path, model: str | None, setting: str | None) -> tuple[str, str]:
     """The (model, setting) whose answers a replay of `path` uses: the one named, or the only one recorded
     (for `model`, when only it is named). One error naming the file and what it records when that is not one."""
-    recorded = sorted({(row["model"], row["setting"]) for row in _recorded(path)})
+    return _chosen(_recorded(path), path, model, setting)
+
+
+def _chosen(rows: list[dict[str, str]], path: Path, model: str | None, setting: str | None) -> tuple[str, str]:
+    """`recorded_setting` over the rows of `path`, already read."""
+    recorded = sorted({(row["model"], row["setting"]) for row in rows})
     fits = [(m, s) for m, s in recorded if model in (None, m) and setting in (None, s)]
     if len(fits) == 1:
         return fits[0]
