@@ -13,6 +13,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from autoannotator.testing import read_jsonl, run_cli
 from autoannotator.trust import TrustConfig
 
@@ -49,12 +51,21 @@ def args_for(shared_data: Path, out: Path, run: Path) -> list[str]:
     ]
 
 
-def test_the_cold_specialist_learns_in_stages(shared_data: Path, tmp_path: Path) -> None:
-    out, run = tmp_path / "o.jsonl", tmp_path / "run"
+@pytest.fixture(scope="session")  # once per worker: both tests below read it
+def whole(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(output, run folder) of an uninterrupted run with staged learning on the offensive tweets."""
+    folder = tmp_path_factory.mktemp("whole")
+    out, run = folder / "o.jsonl", folder / "run"
     result = subprocess.run(
         args_for(shared_data, out, run), capture_output=True, text=True, timeout=900, check=False
     )
     assert result.returncode == 0, result.stderr
+    return out, run
+
+
+@pytest.mark.xdist_group("learning")  # one worker: one uninterrupted run
+def test_the_cold_specialist_learns_in_stages(whole: tuple[Path, Path]) -> None:
+    out, run = whole
     rows = read_jsonl(out)
     stages = [r["stage"] for r in rows]
     assert stages == sorted(stages) and stages[0] == 0 and stages[-1] >= 2
@@ -113,11 +124,10 @@ def test_relabel_final_reconsiders_earlier_consensus_rows_and_says_how(shared_da
     assert report["trainings"] and sum(report["relabelled"].values()) == len(relabelled)
 
 
-def test_a_kill_during_learning_resumes_to_the_same_labels(shared_data: Path, tmp_path: Path) -> None:
-    whole = tmp_path / "whole.jsonl"
-    subprocess.run(
-        args_for(shared_data, whole, tmp_path / "whole.run"), check=True, timeout=900, capture_output=True
-    )
+@pytest.mark.xdist_group("learning")  # one worker: one uninterrupted run
+def test_a_kill_during_learning_resumes_to_the_same_labels(
+    shared_data: Path, whole: tuple[Path, Path], tmp_path: Path
+) -> None:
     out, run = tmp_path / "o.jsonl", tmp_path / "run"
     proc = subprocess.Popen(args_for(shared_data, out, run), stderr=subprocess.DEVNULL)
     ledger = run / "ledger.sqlite"
@@ -137,4 +147,4 @@ def test_a_kill_during_learning_resumes_to_the_same_labels(shared_data: Path, tm
         [*args_for(shared_data, out, run), "--resume"], capture_output=True, text=True, timeout=900, check=False
     )
     assert resumed.returncode == 0, resumed.stderr
-    assert read_jsonl(out) == read_jsonl(whole)
+    assert read_jsonl(out) == read_jsonl(whole[0])

@@ -21,8 +21,8 @@ from autoannotator.testing import RayCluster, committed, run_cli
 pytestmark = [pytest.mark.slow, pytest.mark.serial]  # alone: Ray's start times out beside two busy workers
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 
-ROWS = 2100
-BATCH = 250
+ROWS = 1200
+BATCH = 200
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
 
 @pytest.fixture(scope="module")
 def dataset(example_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """3,000 review sentences (the bundled 300, numbered), and a reviewer's answers: the gold label."""
+    """1,200 review sentences (the bundled 300, numbered), and a reviewer's answers: the gold label."""
     folder = tmp_path_factory.mktemp("data")
     with example_csv.open(encoding="utf-8", newline="") as f:
         base = list(csv.DictReader(f))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import numpy as np
+from scipy import sparse
 from scipy.special import softmax
 
 from autoannotator.errors import SpecialistError
@@ -47,8 +48,15 @@ class LinearHead:
         classes = sorted(set(labels))
         if len(classes) < 2:
             raise SpecialistError(f"fit needs at least two distinct labels, got {classes}")
-        model = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(features, list(labels))
-        coef = np.asarray(model.coef_, dtype=np.float64)
+        # Sparse features (hashed TF-IDF: 2**18 columns, a few thousand used): fit on the used columns only. An
+        # unused column's weight is 0 at the L2 optimum, so the head is the same, and the solver ~10x faster.
+        used: Any = slice(None)
+        if sparse.issparse(features):
+            features = sparse.csr_matrix(features)
+            used = np.unique(features.indices)
+        model = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(features[:, used], list(labels))
+        coef = np.zeros((model.coef_.shape[0], features.shape[1]))
+        coef[:, used] = model.coef_
         intercept = np.asarray(model.intercept_, dtype=np.float64)
         if len(classes) == 2:  # sklearn keeps one row for two classes: expand to a softmax pair
             coef = np.vstack([-coef[0] / 2, coef[0] / 2])
