@@ -7,7 +7,10 @@ LLM alone, the share of rows sent to the LLM, dollars, the run's own estimate of
 rows agree with the reviewer (95% interval) beside the true agreement (the replay file's answers on those
 rows), and the expected calibration error of the ``confidence`` column against the reviewer's answers.
 
-    python bench/trust.py [--datasets a,b] [--seeds 0,1,2] [--out bench/results/trust.md]
+    python bench/trust.py [--datasets a,b] [--seeds 0,1,2] [--reference llm|label-model] [--out FILE]
+
+With ``--reference label-model`` (bench/results/label_model.md) two more columns: the label model's estimate of
+the accepted rows' accuracy and their true accuracy (gold).
 """
 
 from __future__ import annotations
@@ -62,7 +65,14 @@ def figures(out: Path, gold: Path, run_dir: Path, llm: dict[str, str], result: A
     conf = np.array([float(rows[i]["confidence"]) for i in labelled])
     correct = np.array([rows[i]["label"] == said[i] for i in labelled])
     estimate = (result.trust or {}).get("overall", {})
+    modelled = (result.trust or {}).get("label_model") or {}
+    truth = {str(r["text"]).strip(): r["label"] for r in read_rows(gold)}
+    right = [r["label"] == truth.get(str(r["text"]).strip()) for r, a in zip(rows, accepted, strict=True) if a]
     return {
+        "model": modelled.get("agreement"),
+        "model_low": modelled.get("low"),
+        "model_high": modelled.get("high"),
+        "accepted_accuracy": float(np.mean(right)) if right else float("nan"),
         "accuracy": (report.gold["all"].accuracy or 0.0) * report.coverage,
         "llm_share": report.llm_share,
         "usd": report.cost_usd,
@@ -94,7 +104,14 @@ def active_baseline(
     return f"| {name} | active learning | {accuracy:.3f} (ours, reached at) | | | {shown} | | | | | |"
 
 
-def bench(dataset: Dataset, seeds: list[int], folder: Path) -> list[str]:
+def model_cells(f: dict[str, Any]) -> str:
+    """The label model's estimate of the accepted rows' accuracy and their true accuracy, as two cells."""
+    if f["model"] is None:
+        return f" - | {f['accepted_accuracy']:.3f} |"
+    return f" {f['model']:.3f} [{f['model_low']:.3f}, {f['model_high']:.3f}] | {f['accepted_accuracy']:.3f} |"
+
+
+def bench(dataset: Dataset, seeds: list[int], folder: Path, reference: str = "llm") -> list[str]:
     task = load_task(dataset.task)
     data = rows_file(dataset, folder)
     replay = replay_file(dataset, dataset.review, folder)
@@ -110,7 +127,8 @@ def bench(dataset: Dataset, seeds: list[int], folder: Path) -> list[str]:
     lines = []
     runs = []
     for seed in seeds:
-        config = base.model_copy(update={"learning": LearningConfig(seed=seed), "trust": TrustConfig(seed=seed)})
+        trust = TrustConfig(seed=seed, reference=reference)
+        config = base.model_copy(update={"learning": LearningConfig(seed=seed), "trust": trust})
         out, run_dir = folder / f"s{seed}.jsonl", folder / f"s{seed}.run"
         result = annotate(config, out=out, run_dir=run_dir)
         f = figures(out, data, run_dir, llm, result)
@@ -120,7 +138,7 @@ def bench(dataset: Dataset, seeds: list[int], folder: Path) -> list[str]:
             f"| {dataset.name} | {seed} | {f['accuracy']:.3f} | {llm_accuracy:.3f} | "
             f"{f['accuracy'] - llm_accuracy:+.3f} | {f['llm_share']:.1%} | ${f['usd']:.4f} / "
             f"${llm_report.cost_usd:.4f} | {f['accepted']:.1%} | {est} ({f['audited']}) | "
-            f"{f['true_agreement']:.3f} | {f['ece']:.3f} |"
+            f"{f['true_agreement']:.3f} | {f['ece']:.3f} |" + (model_cells(f) if reference != "llm" else "")
         )
     mean = {k: float(np.nanmean([r[k] for r in runs])) for k in ("accuracy", "llm_share", "ece")}
     if dataset.name in ACTIVE:
@@ -139,6 +157,7 @@ def arguments(doc: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(ORDER))
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--reference", choices=("llm", "label-model"), default="llm")
     parser.add_argument("--out", type=Path, default=None)
     return parser.parse_args()
 
@@ -146,8 +165,10 @@ def arguments(doc: str) -> argparse.Namespace:
 def main() -> None:
     args = arguments(__doc__)
     seeds = [int(s) for s in args.seeds.split(",")]
+    modelled = args.reference == "label-model"
+    title = "the label-model reference" if modelled else "the default run"
     lines = [
-        "# Measured trust: the default run against the LLM alone",
+        f"# Measured trust: {title} against the LLM alone",
         "",
         machine(["autoannotator", "numpy", "scipy", "scikit-learn", "onnxruntime"]),
         "",
@@ -158,12 +179,18 @@ def main() -> None:
         "confident 5% per round to the LLM; the share it needs to reach our mean accuracy, per seed.",
         "",
         "| dataset | seed | accuracy | LLM alone | difference | sent to LLM | USD (run / LLM alone) | "
-        "accepted without review | estimated agreement [95% CI] (audited) | true agreement | ECE |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "accepted without review | estimated agreement [95% CI] (audited) | true agreement | ECE |"
+        + (" label model's accuracy estimate [95% CI] | true accuracy (accepted) |" if modelled else ""),
+        "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if modelled else ""),
     ]
+    if modelled:
+        lines[4] += (
+            " Reference: `--reference label-model` (Dawid-Skene over the reviewer's audited answers and the fixed "
+            "specialists; the accepted rows at least as accurate as it estimates the reviewer)."
+        )
     for name in args.datasets.split(","):
         with tempfile.TemporaryDirectory() as tmp:
-            lines += bench(ALL[name], seeds, Path(tmp))
+            lines += bench(ALL[name], seeds, Path(tmp), args.reference)
             print("\n".join(lines[-len(seeds) - 1 :]), flush=True)
     emit(lines, args.out)
 

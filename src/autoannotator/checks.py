@@ -20,8 +20,8 @@ def check_run(
 ) -> None:
     """Refuse, before any work, an input that is not a readable file, an output of unknown format, an output
     or run folder that would overwrite a file the run reads, input columns to keep that it does not have, a
-    reviewer that cannot answer, unusable calibration labels, or calibration labels without a reviewer and
-    without a target to judge them by."""
+    reviewer that cannot answer, unusable calibration labels, calibration labels without a reviewer and
+    without a target to judge them by, or a label-model reference without a reviewer or beside the truth."""
     file_format(out)
     file_format(config.input)
     if not exists(config.input):
@@ -40,6 +40,9 @@ def check_run(
         _multi_label(config)
     if config.review is not None:
         check_reviewer(config.review)
+    if config.trust.reference == "label-model" and (config.review is None or config.calibration is not None):
+        why = "the calibration labels are the truth" if config.calibration is not None else "it needs a reviewer"
+        raise AutoAnnotatorError(f"--reference label-model: {why} (--reference llm)")
     if config.calibration is not None:
         read_calibration(config.calibration, config.task.text_field, config.task.label_names)
         if config.trusting and config.review is None and config.trust.target is None:
@@ -55,6 +58,8 @@ def _multi_label(config: RunConfig) -> None:
     where = f"task {config.task.name!r} is multi-label"
     if config.calibration is not None:
         raise AutoAnnotatorError(f"{where}: --calibration is for single-label tasks for now")
+    if config.trust.reference == "label-model":
+        raise AutoAnnotatorError(f"{where}: --reference label-model is for single-label tasks for now")
     if config.routing == "rule":  # without a reviewer (or with the weak local one) every row waits for people
         raise AutoAnnotatorError(f"{where}: it routes by measured trust only (--routing trust)")
     if config.specialists == ("auto",):

@@ -238,6 +238,7 @@ CONFIG_MIGRATIONS: tuple[tuple[str, Callable[[Stored], Stored]], ...] = (
         "first_batch added: the first batch had --batch-size rows",
         _added(None, "first_batch", lambda c: c["batch_size"]),
     ),
+    ("trust.reference added: the reviewer before", _added("trust", "reference", lambda _: "llm")),
 )
 """How a configuration stored by an earlier version reads in this one (append-only, like the ledger's schema
 migrations): each step fills or renames what a later version added, with the value that reproduces what the

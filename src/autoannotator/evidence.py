@@ -87,8 +87,10 @@ def self_estimate(ledger: Ledger, config: TrustConfig) -> dict[str, Any]:
     else:
         estimates = _audited(ledger, config, sorted(totals))
     overall, stages = estimates[None], {s: e for s, e in estimates.items() if s is not None}
+    modelled = calibration is None and config.reference == "label-model"
     return {
-        "reference": "truth" if calibration is not None else "reviewer",
+        "reference": "truth" if calibration is not None else "label-model" if modelled else "reviewer",
+        "label_model": _measured(routings, [])[None] if modelled else None,
         "reviewer_accuracy": None if calibration is None else calibration["reviewer_accuracy"],
         "target": routings[-1]["target"] if routings else config.target,
         "overall": {**overall, "accepted_share": share(None)},
@@ -167,6 +169,15 @@ def describe(estimate: dict[str, Any]) -> str:
         )
         if truth:  # the target is the accepted rows' accuracy
             line += f"; {wanted}{reviewer})"
+        elif estimate.get("label_model"):  # assumption-free agreement, then the model's estimate and target
+            model = estimate["label_model"]
+            value = "n/a" if model["agreement"] is None else f"{model['agreement']:.3f}"
+            line += (
+                f", assumption-free); the label model estimates their accuracy {value} (95% CI "
+                f"{model['low']:.3f}-{model['high']:.3f}) and the reviewer's {target:.3f}, the target (model-"
+                "based: it assumes the sources err independently given the truth; people's labels check it, "
+                "--calibration)"
+            )
         else:  # the target is the whole output's agreement: reviewed rows agree with the reviewer
             share = overall["accepted_share"]
             whole = [1 - share * (1 - overall[k]) for k in ("low", "high")]

@@ -22,13 +22,15 @@ from dataclasses import replace
 
 import numpy as np
 
+from autoannotator import labelmodel
 from autoannotator.evidence import audit_evidence
 from autoannotator.inference import Prepared, vote
+from autoannotator.labelmodel import Labeller
 from autoannotator.ledger import Ledger, training
 from autoannotator.specialists.base import FloatArray, IntArray, Trainable
-from autoannotator.trust import DEFAULT_TARGET, Acceptance, TrustConfig, candidates, choose
+from autoannotator.trust import DEFAULT_TARGET, Acceptance, TrustConfig, candidates, choose, interval
 from autoannotator.truth import Calibration, crossfit, reviewed_accuracy, reviewer_decides
-from autoannotator.voting import consensus
+from autoannotator.voting import BoolArray, consensus
 
 
 class Router:
@@ -40,6 +42,7 @@ class Router:
         self.calibration = calibration
         self._refreshed: dict[int, tuple[IntArray, FloatArray]] = {}
         self._calibration_votes: tuple[IntArray, FloatArray] | None = None
+        self._estimated_reviewer: float | None = None
 
     @property
     def target(self) -> float:
@@ -54,10 +57,10 @@ class Router:
     @property
     def reviewer_confidence(self) -> float:
         """The probability that a reviewer's label is right: 1 against the reviewer itself, its measured
-        accuracy against the truth."""
+        accuracy against the truth, the label model's estimate against the label model."""
         if self.calibration is not None and self.calibration.reviewer_accuracy is not None:
             return self.calibration.reviewer_accuracy
-        return 1.0
+        return 1.0 if self._estimated_reviewer is None else self._estimated_reviewer
 
     def refresh(
         self, ledger: Ledger, prepared: Prepared, crossfit: Mapping[str, Mapping[int, FloatArray]] | None = None
@@ -104,18 +107,8 @@ class Router:
         if self.calibration is not None and self._calibration_votes is not None:
             votes, probs = self._calibration_votes
             fresh = np.ones(len(self.calibration.texts), dtype=bool)
-            reference = self.calibration.reference
-            found, weights = candidates(names, fixed, votes, probs, reference, fresh)
-            chosen = choose(found, self.config, weights, target=self.target)
-            if self.calibration.said is not None:  # how sure the rows the reviewer will label are
-                label_probs, hard, sure = chosen.decide(names, votes, probs, len(self.labels))
-                asked = reviewer_decides(hard, sure, self.reviewer_confidence)
-                right = reviewed_accuracy(consensus(label_probs, votes), self.calibration.said, reference, asked)
-                chosen = replace(chosen, reviewed=(float(right[0]), float(right[1])))
-            if chosen.decider is None:
-                return chosen
-            honest = crossfit(names, fixed, votes, probs, reference, self.config, target=self.target)
-            return replace(chosen, estimate=honest)
+            return self._against_truth(names, fixed, votes, probs, self.calibration.reference,
+                                       self.calibration.said, fresh, self.target)  # fmt: skip
         evidence = audit_evidence(ledger, self.labels, len(prepared))
         fresh = evidence.pos >= training.last_training_pos(ledger)
         votes, probs = evidence.votes.copy(), evidence.probs.copy()
@@ -123,5 +116,46 @@ class Router:
             if pos in self._refreshed:
                 votes[i], probs[i] = self._refreshed[pos]
                 fresh[i] = True
+        if self.config.reference == "label-model" and len(evidence.reference) >= self.config.min_evidence:
+            model = labelmodel.reference(evidence.reference, votes, fixed, len(self.labels))
+            self._estimated_reviewer = model.reviewer
+            target = self.config.target or model.reviewer
+            chosen = self._against_truth(names, fixed, votes, probs, model.truth, evidence.reference, fresh,
+                                         target, model.labeller)  # fmt: skip
+            if chosen.decider is None:
+                return chosen
+            # the model's estimate: its probability that each accepted label is right, not agreement with its
+            # most probable label (nearly the specialists' own vote)
+            label_probs, hard, _ = chosen.decide(names, votes, probs, len(self.labels))
+            right = model.posteriors[np.arange(len(votes)), label_probs.argmax(axis=1)]
+            return replace(chosen, estimate=interval(right[~hard]))
         found, weights = candidates(names, fixed, votes, probs, evidence.reference, fresh)
         return choose(found, self.config, weights, target=self.target, overall=True)
+
+    def _against_truth(
+        self,
+        names: Sequence[str],
+        fixed: Sequence[bool],
+        votes: IntArray,
+        probs: FloatArray,
+        reference: IntArray,
+        said: IntArray | None,
+        fresh: BoolArray,
+        target: float,
+        labeller: Labeller | None = None,
+    ) -> Acceptance:
+        """The routing judged against true labels `reference` (n,) (or the label model's) on rows with votes
+        (n, m) and probs (n, m, k): the accepted rows at least `target` accurate, with a cross-fitted estimate,
+        and how often the reviewer's labels `said` (n,) are right where it gives them; the label model's
+        `labeller` is one more candidate."""
+        found, weights = candidates(names, fixed, votes, probs, reference, fresh, labeller)
+        chosen = choose(found, self.config, weights, target=target)
+        if said is not None:  # how sure the rows the reviewer will label are
+            label_probs, hard, sure = chosen.decide(names, votes, probs, len(self.labels))
+            asked = reviewer_decides(hard, sure, self.reviewer_confidence)
+            right = reviewed_accuracy(consensus(label_probs, votes), said, reference, asked)
+            chosen = replace(chosen, reviewed=(float(right[0]), float(right[1])))
+        if chosen.decider is None:
+            return chosen
+        honest = crossfit(names, fixed, votes, probs, reference, self.config, target=target, labeller=labeller)
+        return replace(chosen, estimate=honest)

@@ -40,7 +40,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -48,6 +48,7 @@ from scipy.stats import binom, binomtest
 from sklearn.isotonic import IsotonicRegression
 
 from autoannotator.adapters import ABSTAIN
+from autoannotator.labelmodel import Labeller
 from autoannotator.specialists.base import FloatArray, IntArray
 from autoannotator.voting import BoolArray, weighted
 
@@ -65,6 +66,8 @@ EARLY_SHARE = 0.2
 to judge the specialists on before most of a 1,000-row set is labelled."""
 VOTE = "vote"
 """The name of the accuracy-weighted vote among the candidate deciders."""
+LABEL_MODEL = "label-model"
+"""The name of the label model over the specialists among the candidate deciders (`labelmodel.Labeller`)."""
 DEFAULT_TARGET = 0.97
 """The share of rows on which the whole output must match labelling every row with the reviewer, by default.
 Chosen on dev data (Rotten Tomatoes train and validation rows with recorded answers, bench/choose_target.py):
@@ -83,6 +86,12 @@ class TrustConfig(BaseModel):
         le=1.0,
         description="default: the whole output matches labelling every row with the reviewer on 0.97 of rows; "
         "with calibration labels, the accepted rows are as accurate as the reviewer measured on them",
+    )
+    reference: Literal["llm", "label-model"] = Field(
+        default="llm",
+        description="what the specialists are judged against on the audited rows: the reviewer's answers, or "
+        "the label model's labels over the reviewer and the fixed specialists (`autoannotator.labelmodel`; the "
+        "accepted rows are then at least as accurate as it estimates the reviewer, a model-based estimate)",
     )
     delta: float = Field(default=0.05, gt=0.0, lt=1.0, description="risk that the accepted rows miss the target")
     early_share: float | None = Field(
@@ -168,9 +177,10 @@ def accept_threshold(
     return threshold
 
 
-def interval(agree: BoolArray, weights: FloatArray | None = None) -> tuple[float, float, float, int]:
-    """(estimate, low, high, rows): the agreement rate of `agree` (n,) with its 95% Wilson interval; with
-    inverse-probability `weights` (n,), the weighted rate and the interval at the effective sample size."""
+def interval(agree: BoolArray | FloatArray, weights: FloatArray | None = None) -> tuple[float, float, float, int]:
+    """(estimate, low, high, rows): the agreement rate of `agree` (n,; or each row's probability of agreeing)
+    with its 95% Wilson interval; with inverse-probability `weights` (n,), the weighted rate and the interval at
+    the effective sample size."""
     n = len(agree)
     if n == 0:
         return float("nan"), 0.0, 1.0, 0
@@ -183,11 +193,13 @@ def interval(agree: BoolArray, weights: FloatArray | None = None) -> tuple[float
 
 @dataclass(frozen=True)
 class Candidate:
-    """One decider's labels and confidences on the audited rows it may be judged on."""
+    """One decider's labels and confidences on the audited rows it may be judged on (the label model's with
+    its `labeller`)."""
 
     name: str
     confidence: FloatArray
     agree: BoolArray
+    labeller: Labeller | None = None
 
 
 @dataclass(frozen=True)
@@ -209,6 +221,8 @@ class Acceptance:
     """The probability that a row whose label is the reviewer's is right, where that label differs from and
     where it agrees with the best guess: 1 against the reviewer itself (`truth.reviewed_accuracy` against the
     truth)."""
+    labeller: Labeller | None = None
+    """The label model over the specialists, when it is the decider (`LABEL_MODEL`)."""
 
     def as_json(self) -> dict[str, Any]:
         """What the ledger keeps of it (the knots and weights are recomputed on resume)."""
@@ -223,6 +237,8 @@ class Acceptance:
 
     def label_probs(self, names: Sequence[str], votes: IntArray, probs: FloatArray, k: int) -> FloatArray:
         """(n, k) label probabilities of the decider from votes (n, m) and adapted probabilities (n, m, k)."""
+        if self.labeller is not None:
+            return self.labeller.label_probs(votes)
         if self.decider is not None and self.decider != VOTE and self.decider in names:
             chosen: FloatArray = probs[:, list(names).index(self.decider)]
             return chosen
@@ -234,7 +250,9 @@ class Acceptance:
         """(label probabilities (n, k), hard (n,), calibrated confidence (n,))."""
         label_probs = self.label_probs(names, votes, probs, k)
         confidence = label_probs.max(axis=1)
-        if self.decider is not None and self.decider != VOTE and self.decider in names:
+        if self.labeller is not None:
+            silent = self.labeller.silent(votes)
+        elif self.decider is not None and self.decider != VOTE and self.decider in names:
             silent = votes[:, list(names).index(self.decider)] == ABSTAIN
         else:
             silent = (votes == ABSTAIN).all(axis=1)
@@ -283,6 +301,7 @@ def choose(
         len(candidate.agree),
         target=target,
         estimate=interval(candidate.agree[candidate.confidence >= t]),
+        labeller=candidate.labeller,
     )
 
 
@@ -319,11 +338,12 @@ def candidates(
     probs: FloatArray,
     reference: IntArray,
     fresh: BoolArray,
+    labeller: Labeller | None = None,
 ) -> tuple[list[Candidate], dict[str, float]]:
-    """The candidate deciders judged on audited rows: each specialist alone and the accuracy-weighted vote, and
-    the vote's weights (each specialist's smoothed agreement with the reference). votes (n, m), probs (n, m, k),
-    reference (n,); a trainable specialist (not `fixed`) is judged only on the `fresh` rows (n,), those its
-    current version was not trained on."""
+    """The candidate deciders judged on audited rows: each specialist alone, the accuracy-weighted vote and the
+    `labeller` if given, and the vote's weights (each specialist's smoothed agreement with the reference).
+    votes (n, m), probs (n, m, k), reference (n,); a trainable specialist (not `fixed`) is judged only on the
+    `fresh` rows (n,), those its current version was not trained on."""
     k = probs.shape[2]
     usable = (votes >= 0) & (np.asarray(fixed, dtype=bool)[None, :] | fresh[:, None])
     result, weights = [], {}
@@ -336,4 +356,9 @@ def candidates(
     rows = np.nonzero((votes >= 0).any(axis=1) & ~stale)[0]
     label_probs = weighted(votes[rows], k, np.array([weights[n] for n in names]))
     result.append(Candidate(VOTE, label_probs.max(axis=1), label_probs.argmax(axis=1) == reference[rows]))
+    if labeller is not None:
+        rows = np.nonzero(~labeller.silent(votes))[0]
+        label_probs = labeller.label_probs(votes[rows])
+        agree = label_probs.argmax(axis=1) == reference[rows]
+        result.append(Candidate(LABEL_MODEL, label_probs.max(axis=1), agree, labeller))
     return result, weights

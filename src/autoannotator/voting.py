@@ -83,26 +83,39 @@ def dawid_skene(
     `smoothing` is a Dirichlet pseudo-count on every confusion cell and prior, so no probability is 0.
     """
     n, m = votes.shape
-    one_hot = np.zeros((n, m, k))
-    rows, cols = np.nonzero(votes != ABSTAIN)
-    one_hot[rows, cols, votes[rows, cols]] = 1.0
-    posteriors = majority(votes, one_hot, k)
+    indicators = one_hot(votes, k)
+    posteriors = majority(votes, indicators, k)
     confusions = np.full((m, k, k), 1.0 / k)
     priors = np.full(k, 1.0 / k)
     iteration = 0
     for iteration in range(1, max_iter + 1):  # noqa: B007 - reported as `iterations`
         # M-step: counts of (true label, vote) per specialist, smoothed, then row-normalised.
-        counts = np.einsum("ik,ijl->jkl", posteriors, one_hot) + smoothing
+        counts = np.einsum("ik,ijl->jkl", posteriors, indicators) + smoothing
         confusions = counts / counts.sum(axis=2, keepdims=True)
         priors = (posteriors.sum(axis=0) + smoothing) / (n + k * smoothing)
-        # E-step: log P(true = c) + sum over voters of log P(vote | true = c).
-        log_post = np.log(priors)[None, :] + np.einsum("ijl,jkl->ik", one_hot, np.log(confusions))
-        updated = softmax(log_post, axis=1)
+        updated = posterior(indicators, confusions, priors)
         change = float(np.abs(updated - posteriors).max()) if n else 0.0
         posteriors = updated
         if change < tol:
             break
     return DawidSkene(posteriors, confusions, priors, iteration)
+
+
+def posterior(one_hot: FloatArray, confusions: FloatArray, priors: FloatArray) -> FloatArray:
+    """The E-step: (n, k) P(true label | votes) from one-hot votes (n, m, k) (all zero where a voter abstained),
+    `confusions` (m, k, k) and `priors` (k,): softmax of log P(true = c) + sum of log P(vote | true = c)."""
+    result: FloatArray = softmax(
+        np.log(priors)[None, :] + np.einsum("ijl,jkl->ik", one_hot, np.log(confusions)), axis=1
+    )
+    return result
+
+
+def one_hot(votes: IntArray, k: int) -> FloatArray:
+    """(n, m, k) votes (n, m) as indicators; all zero where a voter abstained."""
+    result = np.zeros((*votes.shape, k))
+    rows, cols = np.nonzero(votes != ABSTAIN)
+    result[rows, cols, votes[rows, cols]] = 1.0
+    return result
 
 
 def dawid_skene_aggregate(votes: IntArray, probs: FloatArray, k: int) -> FloatArray:

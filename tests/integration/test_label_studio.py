@@ -21,7 +21,7 @@ import pytest
 from autoannotator.labelstudio import client
 from autoannotator.testing import read_jsonl, run_cli
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("label_studio")]  # one worker, one server
+pytestmark = pytest.mark.slow
 SERVER = Path(
     os.environ.get("AUTOANNOTATOR_LABEL_STUDIO", Path(__file__).resolve().parents[2] / ".venv-ls/bin/label-studio")
 )
@@ -47,9 +47,9 @@ def access_token(url: str) -> str:
         return str(made.json()["token"])
 
 
-@pytest.fixture(scope="session")  # once per worker: xdist may interleave other modules
+@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """(URL, token) of a Label Studio server of our own, stopped at the end of the session."""
+    """(URL, token) of a Label Studio server of our own, stopped after the module."""
     if not SERVER.is_file():
         if os.environ.get("AUTOANNOTATOR_REQUIRE_TOOLS") == "1":
             pytest.fail(f"label-studio not found at {SERVER}: `make labelstudio` installs it")

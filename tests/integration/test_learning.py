@@ -51,7 +51,7 @@ def args_for(shared_data: Path, out: Path, run: Path) -> list[str]:
     ]
 
 
-@pytest.fixture(scope="session")  # once per worker: both tests below read it
+@pytest.fixture(scope="module")
 def whole(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(output, run folder) of an uninterrupted run with staged learning on the offensive tweets."""
     folder = tmp_path_factory.mktemp("whole")
@@ -63,7 +63,6 @@ def whole(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     return out, run
 
 
-@pytest.mark.xdist_group("learning")  # one worker: one uninterrupted run
 def test_the_cold_specialist_learns_in_stages(whole: tuple[Path, Path]) -> None:
     out, run = whole
     rows = read_jsonl(out)
@@ -124,7 +123,6 @@ def test_relabel_final_reconsiders_earlier_consensus_rows_and_says_how(shared_da
     assert report["trainings"] and sum(report["relabelled"].values()) == len(relabelled)
 
 
-@pytest.mark.xdist_group("learning")  # one worker: one uninterrupted run
 def test_a_kill_during_learning_resumes_to_the_same_labels(
     shared_data: Path, whole: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -14,10 +14,10 @@ from autoannotator.review import HardRow, Prompts
 from autoannotator.task import load_task
 from autoannotator.testing import read_jsonl, run_cli
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local_llm")]  # one worker, one server
+pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")  # once per worker: xdist may interleave other modules
+@pytest.fixture(scope="module")
 def local() -> LocalChat:
     return LocalChat()
 

@@ -28,7 +28,7 @@ def gold() -> dict[str, list[str]]:
         return {row["text"]: [x for x in row["labels"].split("|") if x] for row in csv.DictReader(f)}
 
 
-@pytest.fixture(scope="session")  # once per worker: xdist may interleave other modules
+@pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, str]]]:
     """One run over the example with a reviewer that answers each text's gold set."""
     truth = gold()

@@ -17,7 +17,7 @@ from autoannotator import evaluate
 from autoannotator.report import figures
 from autoannotator.testing import run_cli
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("report_browser")]  # one worker, one server
+pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
 CHECK = """<script>
@@ -60,7 +60,7 @@ def chromium(*args: str, width: int, height: int) -> subprocess.CompletedProcess
     )  # fmt: skip
 
 
-@pytest.fixture(scope="session")  # once per worker: xdist may interleave other modules
+@pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory, example_csv: Path) -> Path:
     """report.html of a run on the bundled example with no LLM, scored against its gold."""
     if CHROMIUM is None:

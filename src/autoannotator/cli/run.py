@@ -123,6 +123,13 @@ def annotate_command(
             "(without --llm: as --target-agreement; the rest are left to people)."
         ),
     ] = None,
+    reference: Annotated[
+        Literal["llm", "label-model"],
+        typer.Option(
+            help="Trust: judge the specialists against the LLM's answers (llm), or against a label model over "
+            "the LLM and the fixed specialists (label-model: they may outvote the LLM; a model-based estimate)."
+        ),
+    ] = "llm",
     llm_share: Annotated[
         float,
         typer.Option(help="Trust: send at most this share of a batch to the reviewer, even past the evidence."),
@@ -220,6 +227,7 @@ def annotate_command(
                 "routing": routing_option(routing),
                 "trust": TrustConfig(
                     target=target_agreement,
+                    reference=reference,
                     llm_share=None if llm_share >= 1 else llm_share,
                     share=audit_share,
                     early_share=early_audit_share,
