@@ -54,7 +54,9 @@ def answers(path: Path) -> dict[str, str]:
         return {r["text"].strip(): r["llm_label"] for r in csv.DictReader(f)}
 
 
-def figures(out: Path, gold: Path, run_dir: Path, llm: dict[str, str], result: Any) -> dict[str, Any]:
+def figures(
+    out: Path, gold: Path, run_dir: Path, llm: dict[str, str], result: Any, reference: str = "llm"
+) -> dict[str, Any]:
     report = evaluate(out, gold=gold, run_dir=run_dir)
     assert report.gold is not None
     rows = list(read_rows(out))
@@ -62,11 +64,13 @@ def figures(out: Path, gold: Path, run_dir: Path, llm: dict[str, str], result: A
     accepted = [r["source"] == "consensus" for r in rows]
     agree_accepted = [r["label"] == s for r, s, a in zip(rows, said, accepted, strict=True) if a]
     labelled = [i for i, r in enumerate(rows) if r["label"] and r["confidence"] is not None]
+    truth = {str(r["text"]).strip(): r["label"] for r in read_rows(gold)}
     conf = np.array([float(rows[i]["confidence"]) for i in labelled])
-    correct = np.array([rows[i]["label"] == said[i] for i in labelled])
+    # `confidence` is the probability of agreeing with the run's reference: the reviewer, or (label model) truth
+    right_of = (lambda i: truth.get(str(rows[i]["text"]).strip())) if reference != "llm" else said.__getitem__
+    correct = np.array([rows[i]["label"] == right_of(i) for i in labelled])
     estimate = (result.trust or {}).get("overall", {})
     modelled = (result.trust or {}).get("label_model") or {}
-    truth = {str(r["text"]).strip(): r["label"] for r in read_rows(gold)}
     right = [r["label"] == truth.get(str(r["text"]).strip()) for r, a in zip(rows, accepted, strict=True) if a]
     return {
         "model": modelled.get("agreement"),
@@ -74,7 +78,7 @@ def figures(out: Path, gold: Path, run_dir: Path, llm: dict[str, str], result: A
         "model_high": modelled.get("high"),
         "accepted_accuracy": float(np.mean(right)) if right else float("nan"),
         "accuracy": (report.gold["all"].accuracy or 0.0) * report.coverage,
-        "llm_share": report.llm_share,
+        "llm_share": float(np.mean([r.get("review") is not None for r in rows])),  # audited rows included
         "usd": report.cost_usd,
         "accepted": float(np.mean(accepted)),
         "true_agreement": float(np.mean(agree_accepted)) if agree_accepted else float("nan"),
@@ -131,7 +135,7 @@ def bench(dataset: Dataset, seeds: list[int], folder: Path, reference: str = "ll
         config = base.model_copy(update={"learning": LearningConfig(seed=seed), "trust": trust})
         out, run_dir = folder / f"s{seed}.jsonl", folder / f"s{seed}.run"
         result = annotate(config, out=out, run_dir=run_dir)
-        f = figures(out, data, run_dir, llm, result)
+        f = figures(out, data, run_dir, llm, result, reference)
         runs.append(f)
         est = estimate_cell(f)
         lines.append(

@@ -170,14 +170,7 @@ def describe(estimate: dict[str, Any]) -> str:
         if truth:  # the target is the accepted rows' accuracy
             line += f"; {wanted}{reviewer})"
         elif estimate.get("label_model"):  # assumption-free agreement, then the model's estimate and target
-            model = estimate["label_model"]
-            value = "n/a" if model["agreement"] is None else f"{model['agreement']:.3f}"
-            line += (
-                f", assumption-free); the label model estimates their accuracy {value} (95% CI "
-                f"{model['low']:.3f}-{model['high']:.3f}) and the reviewer's {target:.3f}, the target (model-"
-                "based: it assumes the sources err independently given the truth; people's labels check it, "
-                "--calibration)"
-            )
+            line += _modelled(overall, estimate["label_model"], target)
         else:  # the target is the whole output's agreement: reviewed rows agree with the reviewer
             share = overall["accepted_share"]
             whole = [1 - share * (1 - overall[k]) for k in ("low", "high")]
@@ -203,6 +196,22 @@ def describe(estimate: dict[str, Any]) -> str:
             "the target was out of reach"
         )
     return line
+
+
+def _modelled(overall: dict[str, Any], model: dict[str, Any], target: float) -> str:
+    """The end of the trust line with a label-model reference: the figure above is assumption-free; the model's
+    estimate of the accepted rows' accuracy and of the reviewer's, and what its estimate needs to hold."""
+    value = "n/a" if model["agreement"] is None else f"{model['agreement']:.3f}"
+    text = (
+        f", assumption-free); the label model estimates their accuracy {value} (95% CI {model['low']:.3f}-"
+        f"{model['high']:.3f}) and the reviewer's {target:.3f}, the target (model-based: it assumes the sources "
+        "err independently given the truth; people's labels check it, --calibration)"
+    )
+    agree = overall["agreement"]
+    if model["agreement"] is not None and agree is not None and model["agreement"] > agree:
+        wrong = (model["agreement"] - agree) / (1 - agree)  # of the audited accepted rows where they differ
+        text += f"; it holds only if the reviewer is wrong on {wrong:.0%} of the audited rows where they differ"
+    return text
 
 
 def read_calibration(path: Path, text_field: str, labels: Sequence[str], *, limit: int = 20) -> Calibration:

@@ -67,6 +67,9 @@ def test_the_specialists_outvote_a_weak_reviewer_where_the_label_model_trusts_th
     assert "model-based" in line
     assert 0.5 < float(estimated.group(2)) < 0.85  # the reviewer is measured as weak (truly 0.70)
     assert float(estimated.group(1)) > float(agreement.group(1))  # it may contradict the reviewer
+    needs = re.search(r"holds only if the reviewer is wrong on (\d+)% of the audited rows where they differ", line)
+    share = (float(estimated.group(1)) - float(agreement.group(1))) / (1 - float(agreement.group(1)))
+    assert needs is not None and abs(int(needs.group(1)) - 100 * share) <= 1, line  # from the rounded figures
 
 
 def test_a_label_model_needs_a_reviewer_and_is_not_beside_the_truth(example_csv: Path, tmp_path: Path) -> None:
