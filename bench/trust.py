@@ -65,12 +65,13 @@ def figures(
     agree_accepted = [r["label"] == s for r, s, a in zip(rows, said, accepted, strict=True) if a]
     labelled = [i for i, r in enumerate(rows) if r["label"] and r["confidence"] is not None]
     truth = {str(r["text"]).strip(): r["label"] for r in read_rows(gold)}
+    modelled = (result.trust or {}).get("label_model") or {}
     conf = np.array([float(rows[i]["confidence"]) for i in labelled])
     # `confidence` is the probability of agreeing with the run's reference: the reviewer, or (label model) truth
-    right_of = (lambda i: truth.get(str(rows[i]["text"]).strip())) if reference != "llm" else said.__getitem__
+    used = reference != "llm" and bool(modelled)  # else (no plausible fit) the reviewer was the reference
+    right_of = (lambda i: truth.get(str(rows[i]["text"]).strip())) if used else said.__getitem__
     correct = np.array([rows[i]["label"] == right_of(i) for i in labelled])
     estimate = (result.trust or {}).get("overall", {})
-    modelled = (result.trust or {}).get("label_model") or {}
     right = [r["label"] == truth.get(str(r["text"]).strip()) for r, a in zip(rows, accepted, strict=True) if a]
     return {
         "model": modelled.get("agreement"),

@@ -87,12 +87,13 @@ def self_estimate(ledger: Ledger, config: TrustConfig) -> dict[str, Any]:
     else:
         estimates = _audited(ledger, config, sorted(totals))
     overall, stages = estimates[None], {s: e for s, e in estimates.items() if s is not None}
-    modelled = calibration is None and config.reference == "label-model"
+    modelled = [r for r in routings if r.get("reference") == "label-model"]  # a plausible fit judged them
     return {
         "reference": "truth" if calibration is not None else "label-model" if modelled else "reviewer",
-        "label_model": _measured(routings, [])[None] if modelled else None,
+        "label_model": _measured(modelled, [])[None] if modelled else None,
+        "label_model_unused": config.reference == "label-model" and not modelled and calibration is None,
         "reviewer_accuracy": None if calibration is None else calibration["reviewer_accuracy"],
-        "target": routings[-1]["target"] if routings else config.target,
+        "target": (modelled or routings)[-1]["target"] if routings else config.target,
         "overall": {**overall, "accepted_share": share(None)},
         "stages": {s: {**e, "accepted_share": share(s)} for s, e in stages.items()},
         "capped_batches": sum(bool(r["capped"]) for r in routings),
@@ -185,6 +186,11 @@ def describe(estimate: dict[str, Any]) -> str:
                 else "larger audit shares (--early-audit-share, --audit-share) narrow"
             )
             line += f"; a coarse estimate: {more} it"
+    if estimate.get("label_model_unused"):
+        line += (
+            "; --reference label-model was not used: it needs two fixed specialists beside the reviewer, each "
+            "estimated better than chance, so the reviewer was the reference"
+        )
     if estimate.get("unpaid"):
         line += (
             f"; --budget-usd ran out: {estimate['unpaid']:,} rows meant for the reviewer are unresolved (the "

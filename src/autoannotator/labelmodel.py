@@ -134,6 +134,14 @@ class Reference:
     accuracies: tuple[float, ...]
     labeller: Labeller
 
+    @property
+    def plausible(self) -> bool:
+        """Whether the fit can be used (else the run judges against the reviewer, as by default): three sources
+        at least after merging (the reviewer and two specialists: with fewer, the model cannot tell who is
+        right), each estimated better than chance (at or under it, the fit has swapped labels or collapsed)."""
+        chance = 1 / self.posteriors.shape[1]
+        return len(self.accuracies) >= 3 and all(a > chance for a in self.accuracies)
+
 
 def reference(said: IntArray, votes: IntArray, fixed: Sequence[bool], k: int) -> Reference:
     """Fit the label model on audited rows: the reviewer's answers `said` (n,) and the `fixed` specialists'

@@ -116,12 +116,15 @@ class Router:
             if pos in self._refreshed:
                 votes[i], probs[i] = self._refreshed[pos]
                 fresh[i] = True
+        model = None
         if self.config.reference == "label-model" and len(evidence.reference) >= self.config.min_evidence:
             model = labelmodel.reference(evidence.reference, votes, fixed, len(self.labels))
-            self._estimated_reviewer = model.reviewer
+        self._estimated_reviewer = None if model is None or not model.plausible else model.reviewer
+        if model is not None and model.plausible:
             target = self.config.target or model.reviewer
             chosen = self._against_truth(names, fixed, votes, probs, model.truth, evidence.reference, fresh,
                                          target, model.labeller)  # fmt: skip
+            chosen = replace(chosen, reference="label-model")
             if chosen.decider is None:
                 return chosen
             # the model's estimate: its probability that each accepted label is right, not agreement with its

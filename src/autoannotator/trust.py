@@ -223,6 +223,8 @@ class Acceptance:
     truth)."""
     labeller: Labeller | None = None
     """The label model over the specialists, when it is the decider (`LABEL_MODEL`)."""
+    reference: str = "reviewer"
+    """What it was judged against: the reviewer, the truth (calibration labels) or the label model."""
 
     def as_json(self) -> dict[str, Any]:
         """What the ledger keeps of it (the knots and weights are recomputed on resume)."""
@@ -233,6 +235,7 @@ class Acceptance:
             "capped": self.capped,
             "target": self.target,
             "estimate": None if self.estimate is None or not self.estimate[3] else list(self.estimate),
+            "reference": self.reference,
         }
 
     def label_probs(self, names: Sequence[str], votes: IntArray, probs: FloatArray, k: int) -> FloatArray:

@@ -77,3 +77,18 @@ def test_a_label_model_needs_a_reviewer_and_is_not_beside_the_truth(example_csv:
                     check=False)  # fmt: skip
     assert alone.returncode == 2 and "--reference label-model: it needs a reviewer" in alone.stderr
     assert not (tmp_path / "a.jsonl").exists()
+
+
+def test_with_one_fixed_specialist_the_label_model_is_not_used_and_the_run_says_so(
+    example_csv: Path, tmp_path: Path
+) -> None:
+    answers, _ = weak_reviewer(example_csv, tmp_path)
+    args = ("--task", "sentiment-2", "--specialists", "vader", "--no-learn", "--quiet", "--review")
+    args = (*args, f"replay:{answers}")
+    out = tmp_path / "one.jsonl"
+    result = run_cli("annotate", example_csv, "--out", out, "--reference", "label-model", *args)
+    line = " ".join(result.stderr.split())
+    assert "--reference label-model was not used: it needs two fixed specialists beside the reviewer" in line
+    assert "label model estimates" not in line
+    run_cli("annotate", example_csv, "--out", tmp_path / "default.jsonl", *args)
+    assert read_jsonl(out) == read_jsonl(tmp_path / "default.jsonl")  # judged against the reviewer, as by default
