@@ -20,7 +20,7 @@ import csv
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -116,7 +116,9 @@ def model_cells(f: dict[str, Any]) -> str:
     return f" {f['model']:.3f} [{f['model_low']:.3f}, {f['model_high']:.3f}] | {f['accepted_accuracy']:.3f} |"
 
 
-def bench(dataset: Dataset, seeds: list[int], folder: Path, reference: str = "llm") -> list[str]:
+def bench(
+    dataset: Dataset, seeds: list[int], folder: Path, reference: Literal["llm", "label-model"] = "llm"
+) -> list[str]:
     task = load_task(dataset.task)
     data = rows_file(dataset, folder)
     replay = replay_file(dataset, dataset.review, folder)

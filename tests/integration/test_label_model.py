@@ -38,7 +38,7 @@ def weak_reviewer(example_csv: Path, folder: Path) -> tuple[Path, dict[str, str]
 
 def accuracy(path: Path, gold: dict[str, str]) -> float:
     rows = read_jsonl(path)
-    return sum(r["label"] == gold[r["text"]] for r in rows) / len(rows)
+    return sum(bool(r["label"] == gold[r["text"]]) for r in rows) / len(rows)
 
 
 def test_the_specialists_outvote_a_weak_reviewer_where_the_label_model_trusts_them(
@@ -83,8 +83,8 @@ def test_with_one_fixed_specialist_the_label_model_is_not_used_and_the_run_says_
     example_csv: Path, tmp_path: Path
 ) -> None:
     answers, _ = weak_reviewer(example_csv, tmp_path)
-    args = ("--task", "sentiment-2", "--specialists", "vader", "--no-learn", "--quiet", "--review")
-    args = (*args, f"replay:{answers}")
+    args = ["--task", "sentiment-2", "--specialists", "vader", "--no-learn", "--quiet", "--review"]
+    args.append(f"replay:{answers}")
     out = tmp_path / "one.jsonl"
     result = run_cli("annotate", example_csv, "--out", out, "--reference", "label-model", *args)
     line = " ".join(result.stderr.split())
