@@ -38,11 +38,22 @@ def example_csv() -> Path:
     return Path(str(resources.files("autoannotator").joinpath("data/examples/reviews.csv")))
 
 
+SLOWEST_FIRST = (
+    "test_chaos", "test_label_studio", "test_controller", "test_review_pipeline", "test_local_llm",
+    "test_no_silent_failure", "test_first_hour", "test_learning", "test_multilabel", "test_trust",
+)  # fmt: skip
+"""Modules with the longest runs (seconds each, `make test --durations`): started first, so that two workers
+(`--dist loadfile` hands out modules in collection order) do not end on one long module while the other waits."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that read the benchmark data (the `shared_data` fixture) carry the ``benchdata`` marker."""
+    """Tests that read the benchmark data (the `shared_data` fixture) carry the ``benchdata`` marker; the
+    slowest modules come first (a stable sort: the order within a module is kept)."""
     for item in items:
         if "shared_data" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.benchdata)
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
 
 
 @pytest.fixture(scope="session")
