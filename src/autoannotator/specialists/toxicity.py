@@ -90,7 +90,7 @@ class BetterProfanity:
             native_labels=("clean", "profane"),
             licence="MIT",
             size_mb=0.2,
-            speed="6.5 ms/text",
+            speed="2.4 ms/text",
             source="pypi:better-profanity",
             version=package_version("better-profanity"),
             max_chars=2000,
@@ -102,10 +102,33 @@ class BetterProfanity:
 
         checker = Profanity()
         checker.load_censor_words()
+        checker.CENSOR_WORDSET = _ByLength.of(checker.CENSOR_WORDSET)
         return checker.contains_profanity  # type: ignore[no-any-return]
 
     def predict(self, texts: Sequence[str]) -> FloatArray:
         return one_hot([int(self._contains(t)) for t in clip(texts, self.card.max_chars)], 2)
+
+
+class _ByLength(list[Any]):
+    """better-profanity's word list with a fast `in`: a word is compared only with the entries whose variants
+    can have its length (`VaryingString._min_len`..`_max_len`; an entry says unequal to any other length), not
+    with all ~900 of them in turn, which made `contains_profanity` take ~25 ms per tweet. Same answers."""
+
+    def __init__(self, words: list[Any], by_length: dict[int, list[Any]]) -> None:
+        super().__init__(words)
+        self._by_length = by_length
+
+    @classmethod
+    def of(cls, words: list[Any]) -> _ByLength:
+        """The list `words` (VaryingStrings) indexed by every length their variants can have."""
+        by_length: dict[int, list[Any]] = {}
+        for word in words:
+            for n in range(word._min_len, word._max_len + 1):
+                by_length.setdefault(n, []).append(word)
+        return cls(words, by_length)
+
+    def __contains__(self, text: object) -> bool:
+        return isinstance(text, str) and any(word == text for word in self._by_length.get(len(text), ()))
 
 
 class SafeType:
