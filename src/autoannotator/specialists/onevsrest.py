@@ -24,7 +24,7 @@ from scipy.special import expit
 from autoannotator.errors import SpecialistError
 from autoannotator.specialists.base import Card, FloatArray, Specialist
 from autoannotator.specialists.features import Featurizer
-from autoannotator.specialists.trainable import LinearHead, TrainableSpecialist
+from autoannotator.specialists.trainable import LinearHead, TrainableSpecialist, used_columns
 
 
 def fit_one_vs_rest(
@@ -37,14 +37,15 @@ def fit_one_vs_rest(
     n, k = targets.shape
     coef = np.zeros((k, features.shape[1]))
     intercept = np.zeros(k)
+    subset, used = used_columns(features)
     for j in range(k):
         column = targets[:, j]
         if column.all() or not column.any():
             rate = (column.sum() + 0.5) / (n + 1.0)
             intercept[j] = float(np.log(rate / (1.0 - rate)))
             continue
-        model = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(features, column)
-        coef[j], intercept[j] = np.asarray(model.coef_[0]), float(model.intercept_[0])
+        model = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(subset, column)
+        coef[j, used], intercept[j] = np.asarray(model.coef_[0]), float(model.intercept_[0])
     return coef, intercept
 
 

@@ -32,6 +32,17 @@ from autoannotator.specialists.features import Features, Featurizer, Stacked
 PROTOTYPE_TEMPERATURE = 0.05
 
 
+def used_columns(features: Features) -> tuple[Features, Any]:
+    """(the columns of (n, d) features that some row uses, their indices): for sparse features (hashed TF-IDF:
+    2**18 columns, a few thousand used) a solver on the used ones is ~10x faster, and the head the same (an
+    unused column's weight is 0 at an L2-regularised optimum: scatter the weights back); dense ones whole."""
+    if not sparse.issparse(features):
+        return features, slice(None)
+    matrix = sparse.csr_matrix(features)
+    used = np.unique(matrix.indices)
+    return matrix[:, used], used
+
+
 @dataclass(frozen=True)
 class LinearHead:
     """Softmax over ``features @ coef.T + intercept``; `coef` (k, d), `intercept` (k,), `classes` (k,)."""
@@ -48,13 +59,8 @@ class LinearHead:
         classes = sorted(set(labels))
         if len(classes) < 2:
             raise SpecialistError(f"fit needs at least two distinct labels, got {classes}")
-        # Sparse features (hashed TF-IDF: 2**18 columns, a few thousand used): fit on the used columns only. An
-        # unused column's weight is 0 at the L2 optimum, so the head is the same, and the solver ~10x faster.
-        used: Any = slice(None)
-        if sparse.issparse(features):
-            features = sparse.csr_matrix(features)
-            used = np.unique(features.indices)
-        model = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(features[:, used], list(labels))
+        subset, used = used_columns(features)
+        model = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(subset, list(labels))
         coef = np.zeros((model.coef_.shape[0], features.shape[1]))
         coef[:, used] = model.coef_
         intercept = np.asarray(model.intercept_, dtype=np.float64)
