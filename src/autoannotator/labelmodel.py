@@ -45,11 +45,6 @@ def fit(votes: IntArray, k: int) -> DawidSkene:
     return dawid_skene(votes, k, max_iter=200, smoothing=SMOOTHING)
 
 
-def posterior(model: DawidSkene, votes: IntArray) -> FloatArray:
-    """(n, k) the probability of each true label given other rows' votes (n, s) under a fitted `model`."""
-    return e_step(one_hot(votes, len(model.priors)), model.confusions, model.priors)
-
-
 def accuracies(model: DawidSkene) -> list[float]:
     """Each source's estimated accuracy: sum over c of prior(c) times P(says c | truth c)."""
     return [float(model.priors @ np.diag(c)) for c in model.confusions]
@@ -64,10 +59,8 @@ def excess_agreement(votes: IntArray, k: int, a: int, b: int) -> float:
         return 0.0
     without_b, without_a = (fit(np.delete(votes, drop, axis=1), k) for drop in (b, a))
     others = [s for s in range(votes.shape[1]) if s not in (a, b)]
-    rest = DawidSkene(
-        without_b.posteriors, without_b.confusions[[s - (s > b) for s in others]], without_b.priors, 0
-    )
-    truth = posterior(rest, votes[both][:, others])
+    rest = without_b.confusions[[s - (s > b) for s in others]]
+    truth = e_step(one_hot(votes[both][:, others], k), rest, without_b.priors)
     conf_a, conf_b = without_b.confusions[a - (a > b)], without_a.confusions[b - (b > a)]
     predicted = np.einsum("nc,cl,cl->n", truth, conf_a, conf_b)
     observed = votes[both, a] == votes[both, b]
@@ -129,10 +122,15 @@ class Reference:
     `labeller`."""
 
     posteriors: FloatArray
-    truth: IntArray
     reviewer: float
     accuracies: tuple[float, ...]
     labeller: Labeller
+
+    @property
+    def truth(self) -> IntArray:
+        """(n,) the most probable label of each audited row."""
+        result: IntArray = self.posteriors.argmax(axis=1)
+        return result
 
     @property
     def plausible(self) -> bool:
@@ -155,4 +153,4 @@ def reference(said: IntArray, votes: IntArray, fixed: Sequence[bool], k: int) ->
         tuple(tuple(columns[s - 1] for s in group) for group in groups[1:]), model.confusions[1:], model.priors
     )
     estimated = float(truth[np.arange(len(said)), said].mean()) if len(said) else 0.0
-    return Reference(truth, truth.argmax(axis=1), estimated, tuple(accuracies(model)), labeller)
+    return Reference(truth, estimated, tuple(accuracies(model)), labeller)

@@ -106,9 +106,13 @@ class Router:
         fixed = [not isinstance(s, Trainable) for _, s, _ in prepared]
         if self.calibration is not None and self._calibration_votes is not None:
             votes, probs = self._calibration_votes
-            fresh = np.ones(len(self.calibration.texts), dtype=bool)
-            return self._against_truth(names, fixed, votes, probs, self.calibration.reference,
-                                       self.calibration.said, fresh, self.target)  # fmt: skip
+            reference = self.calibration.reference
+            fresh = np.ones(len(reference), dtype=bool)
+            chosen = self._judged(names, fixed, votes, probs, reference, self.calibration.said, fresh, self.target)
+            if chosen.decider is None:
+                return chosen
+            honest = crossfit(names, fixed, votes, probs, reference, self.config, target=self.target)
+            return replace(chosen, estimate=honest)
         evidence = audit_evidence(ledger, self.labels, len(prepared))
         fresh = evidence.pos >= training.last_training_pos(ledger)
         votes, probs = evidence.votes.copy(), evidence.probs.copy()
@@ -122,8 +126,8 @@ class Router:
         self._estimated_reviewer = None if model is None or not model.plausible else model.reviewer
         if model is not None and model.plausible:
             target = self.config.target or model.reviewer
-            chosen = self._against_truth(names, fixed, votes, probs, model.truth, evidence.reference, fresh,
-                                         target, model.labeller)  # fmt: skip
+            chosen = self._judged(names, fixed, votes, probs, model.truth, evidence.reference, fresh, target,
+                                  model.labeller)  # fmt: skip
             chosen = replace(chosen, reference="label-model")
             if chosen.decider is None:
                 return chosen
@@ -135,7 +139,7 @@ class Router:
         found, weights = candidates(names, fixed, votes, probs, evidence.reference, fresh)
         return choose(found, self.config, weights, target=self.target, overall=True)
 
-    def _against_truth(
+    def _judged(
         self,
         names: Sequence[str],
         fixed: Sequence[bool],
@@ -148,9 +152,9 @@ class Router:
         labeller: Labeller | None = None,
     ) -> Acceptance:
         """The routing judged against true labels `reference` (n,) (or the label model's) on rows with votes
-        (n, m) and probs (n, m, k): the accepted rows at least `target` accurate, with a cross-fitted estimate,
-        and how often the reviewer's labels `said` (n,) are right where it gives them; the label model's
-        `labeller` is one more candidate."""
+        (n, m) and probs (n, m, k): the accepted rows at least `target` accurate, and how often the reviewer's
+        labels `said` (n,) are right where it gives them; the label model's `labeller` is one more candidate.
+        The caller adds the estimate of the accepted rows' accuracy."""
         found, weights = candidates(names, fixed, votes, probs, reference, fresh, labeller)
         chosen = choose(found, self.config, weights, target=target)
         if said is not None:  # how sure the rows the reviewer will label are
@@ -158,7 +162,4 @@ class Router:
             asked = reviewer_decides(hard, sure, self.reviewer_confidence)
             right = reviewed_accuracy(consensus(label_probs, votes), said, reference, asked)
             chosen = replace(chosen, reviewed=(float(right[0]), float(right[1])))
-        if chosen.decider is None:
-            return chosen
-        honest = crossfit(names, fixed, votes, probs, reference, self.config, target=target, labeller=labeller)
-        return replace(chosen, estimate=honest)
+        return chosen

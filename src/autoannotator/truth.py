@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autoannotator.labelmodel import Labeller
 from autoannotator.specialists.base import FloatArray, IntArray
 from autoannotator.trust import TrustConfig, candidates, choose, interval
 from autoannotator.voting import BoolArray
@@ -71,17 +70,15 @@ def crossfit(
     config: TrustConfig,
     *,
     target: float,
-    labeller: Labeller | None = None,
 ) -> tuple[float, float, float, int]:
     """An honest estimate of the agreement of the rows `choose` accepts, when the evidence (votes (n, m),
     probs (n, m, k), reference (n,), all fresh) is also what chose them: each of `FOLDS` parts (a seeded split)
-    is judged by the routing chosen on the others; (rate, low, high, rows) over all parts, as `interval`. A
-    `labeller` (the label model's decider) stays as fitted on all rows."""
+    is judged by the routing chosen on the others; (rate, low, high, rows) over all parts, as `interval`."""
     fold = np.random.default_rng(config.seed).permutation(len(reference)) % FOLDS
     agree: list[bool] = []
     for fit in (fold != f for f in range(FOLDS)):
         found, weights = candidates(
-            names, fixed, votes[fit], probs[fit], reference[fit], np.ones(int(fit.sum()), bool), labeller
+            names, fixed, votes[fit], probs[fit], reference[fit], np.ones(int(fit.sum()), bool)
         )
         chosen = choose(found, config, weights, target=target)
         if chosen.decider is None:

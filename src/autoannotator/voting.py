@@ -101,11 +101,11 @@ def dawid_skene(
     return DawidSkene(posteriors, confusions, priors, iteration)
 
 
-def posterior(one_hot: FloatArray, confusions: FloatArray, priors: FloatArray) -> FloatArray:
+def posterior(indicators: FloatArray, confusions: FloatArray, priors: FloatArray) -> FloatArray:
     """The E-step: (n, k) P(true label | votes) from one-hot votes (n, m, k) (all zero where a voter abstained),
     `confusions` (m, k, k) and `priors` (k,): softmax of log P(true = c) + sum of log P(vote | true = c)."""
     result: FloatArray = softmax(
-        np.log(priors)[None, :] + np.einsum("ijl,jkl->ik", one_hot, np.log(confusions)), axis=1
+        np.log(priors)[None, :] + np.einsum("ijl,jkl->ik", indicators, np.log(confusions)), axis=1
     )
     return result
 

@@ -32,7 +32,7 @@ def test_the_sources_accuracies_are_recovered_within_five_points(k: int, seed: i
 
 def test_the_posterior_beats_the_best_source_and_the_majority() -> None:
     truth, votes = synthetic(2000, 3, 4)
-    label = labelmodel.posterior(labelmodel.fit(votes, 3), votes).argmax(axis=1)
+    label = labelmodel.fit(votes, 3).posteriors.argmax(axis=1)
     best = (votes[:, 0] == truth).mean()  # abstentions count as wrong for the source alone
     majority = np.array([np.bincount(v[v >= 0], minlength=3).argmax() if (v >= 0).any() else -1 for v in votes])
     assert (label == truth).mean() > max(best, (majority == truth).mean())
@@ -44,10 +44,10 @@ def test_a_copied_source_is_merged_and_weighs_what_it_alone_does() -> None:
     groups = labelmodel.merge_dependent(copied, 3, keep=1)
     assert groups == [[0], [1], [2, 4], [3]]
     merged = labelmodel.merge(copied, groups)
-    alone = labelmodel.posterior(labelmodel.fit(votes, 3), votes)
-    np.testing.assert_allclose(labelmodel.posterior(labelmodel.fit(merged, 3), merged), alone)
+    alone = labelmodel.fit(votes, 3).posteriors
+    np.testing.assert_allclose(labelmodel.fit(merged, 3).posteriors, alone)
     # unmerged, the copy would have doubled its weight: the posterior moves
-    assert np.abs(labelmodel.posterior(labelmodel.fit(copied, 3), copied) - alone).max() > 0.1
+    assert np.abs(labelmodel.fit(copied, 3).posteriors - alone).max() > 0.1
 
 
 def test_independent_sources_are_not_merged() -> None:
