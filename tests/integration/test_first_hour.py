@@ -182,7 +182,7 @@ def test_plan_annotate_and_the_api_share_their_defaults(example_csv: Path, tmp_p
 
 def test_ctrl_c_stops_within_two_seconds_with_a_resume_hint(tmp_path: Path) -> None:
     data, out = tmp_path / "in.csv", tmp_path / "o.jsonl"
-    write_rows(data, 3000)
+    write_rows(data, 1200)
     args = ["annotate", str(data), "--task", "sentiment-2", "--out", str(out), "--batch-size", "200"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "autoannotator", *args, "--quiet"], stderr=subprocess.PIPE, text=True
@@ -198,4 +198,4 @@ def test_ctrl_c_stops_within_two_seconds_with_a_resume_hint(tmp_path: Path) -> N
     assert time.monotonic() - tick < 2.0
     assert proc.returncode == 130 and "--resume" in stderr and "Traceback" not in stderr
     run_cli(*args, "--quiet", "--resume")
-    assert len(read_jsonl(out)) == 3000
+    assert len(read_jsonl(out)) == 1200

@@ -65,25 +65,6 @@ def local_output(dataset: tuple[Path, Path], tmp_path_factory: pytest.TempPathFa
     return out.read_bytes()
 
 
-def test_two_actors_on_two_nodes_give_the_local_engines_output_byte_for_byte(
-    cluster: RayCluster, dataset: tuple[Path, Path], local_output: bytes, tmp_path: Path
-) -> None:
-    out = tmp_path / "out.jsonl"
-    done = subprocess.run(
-        command(*dataset, out, *on_ray(cluster, 2)),
-        env=cluster.env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert out.read_bytes() == local_output
-    with sqlite3.connect(tmp_path / "out.jsonl.run" / "ledger.sqlite") as db:
-        assert db.execute("SELECT COUNT(*) FROM trainings").fetchone()[0] >= 3  # learning was on
-    assert "core_worker" not in done.stderr and "INFO" not in done.stderr  # Ray's logs stay out of the way
-
-
 def test_without_an_address_the_run_starts_and_stops_a_ray_runtime_of_its_own(
     example_csv: Path, tmp_path: Path
 ) -> None:
@@ -99,9 +80,11 @@ def test_without_an_address_the_run_starts_and_stops_a_ray_runtime_of_its_own(
     assert processes(b"gcs_server") == before  # its runtime was stopped
 
 
-def test_a_killed_driver_resumes_on_ray_to_the_same_output(
+def test_a_killed_driver_resumes_on_two_nodes_to_the_local_engines_output_byte_for_byte(
     cluster: RayCluster, dataset: tuple[Path, Path], local_output: bytes, tmp_path: Path
 ) -> None:
+    """Two actors on two nodes, the driver SIGKILLed after three batches, then `--resume`: the local engine's
+    output, byte for byte, with learning on (one test, not two: each Ray run costs ~20 s of fixed start-up)."""
     out = tmp_path / "out.jsonl"
     args = command(*dataset, out, *on_ray(cluster, 2))
     proc = subprocess.Popen(args, env=cluster.env, stderr=subprocess.DEVNULL)
@@ -114,6 +97,9 @@ def test_a_killed_driver_resumes_on_ray_to_the_same_output(
     )
     assert resumed.returncode == 0, resumed.stderr
     assert out.read_bytes() == local_output
+    with sqlite3.connect(tmp_path / "out.jsonl.run" / "ledger.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM trainings").fetchone()[0] >= 3  # learning was on
+    assert "core_worker" not in resumed.stderr and "INFO" not in resumed.stderr  # Ray's logs stay out of the way
 
 
 def test_an_actor_killed_mid_run_is_restarted_and_no_row_is_lost_or_repeated(
