@@ -21,6 +21,7 @@ import pytest
 
 from autoannotator.labelstudio import client
 from autoannotator.testing import read_jsonl, run_cli
+from weak_reviewer import accuracy, gold, weak_answers
 
 pytestmark = pytest.mark.slow
 SERVER = Path(
@@ -192,3 +193,33 @@ def test_a_multi_label_run_round_trips_with_several_choices(server: tuple[str, s
             env=env)  # fmt: skip
     rows = {r["id"]: r for r in read_jsonl(out)}
     assert {i: r["label"] for i, r in rows.items() if r["source"] == "human"} == decided
+
+
+def test_rows_asked_of_people_in_label_studio_rejudge_the_run_with_no_reviewer_call(
+    server: tuple[str, str], tmp_path: Path, example_csv: Path
+) -> None:
+    """`ask-people --to label-studio`, a person labels every task with the truth, `import --from
+    label-studio`: the run is re-judged on their labels, and the affected rows change with no reviewer call."""
+    url, token = server
+    env = {**os.environ, "LABEL_STUDIO_API_KEY": token}
+    truth = gold(example_csv)
+    out, run = tmp_path / "labels.jsonl", tmp_path / "labels.jsonl.run"
+    run_cli("annotate", example_csv, "--task", "sentiment-2", "--specialists", "vader,textblob,afinn",
+            "--review", f"replay:{weak_answers(example_csv, tmp_path)}", "--out", out, "--quiet")  # fmt: skip
+    before = accuracy(out, truth)
+    with sqlite3.connect(run / "ledger.sqlite") as db:
+        reviews = db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0]
+    project = int(run_cli("ask-people", run, url, "--rows", "60", "--to", "label-studio", env=env).stdout)
+    ls = client(url, token)
+    tasks = list(ls.tasks.list(project=project, fields="all"))
+    assert len(tasks) == 60
+    for task in tasks:
+        value = {"choices": [truth[task.data["text"]]]}
+        ls.annotations.create(id=task.id, result=[{"from_name": "label", "to_name": "text", "type": "choices",
+                                                   "value": value}])  # fmt: skip
+    done = run_cli("import", run, url, str(project), "--from", "label-studio", "--out", out, env=env)
+    assert "People's labels on 60 asked rows" in " ".join(done.stderr.split())
+    rows = read_jsonl(out)
+    assert sum(r["source"] == "relabelled" for r in rows) > 20 and accuracy(out, truth) > before + 0.1
+    with sqlite3.connect(run / "ledger.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == reviews

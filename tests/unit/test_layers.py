@@ -14,7 +14,7 @@ LAYERS = (
     ("specialists", "llm", "sandbox", "hfdata"),  # models and providers: no knowledge of a run
     ("io", "adapters", "task", "voting", "labelsets"),  # rows in; the task; votes and how they are combined
     ("ledger",),  # storage: schema, migrations, transactions
-    ("trust", "truth", "labelmodel", "learning", "review", "human", "testing", "batchserver"),  # trust; reviewers
+    ("trust", "truth", "labelmodel", "ask_people", "learning", "review", "human", "testing", "batchserver"),
     ("inference", "evidence", "controller", "labelstudio", "config", "outputs", "checks"),
     ("multieval",),
     ("routing", "evaluation"),

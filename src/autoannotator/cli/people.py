@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from autoannotator.ask_people import DISAGREE, ask, describe, rejudge_run
 from autoannotator.checks import check_overwrite
 from autoannotator.cli.common import app, err, errors_as_lines, ledger_path
 from autoannotator.errors import InputError
@@ -58,24 +60,83 @@ def export_command(
     with errors_as_lines(), Ledger(ledger_path(run_dir)) as ledger:
         rows = None if sample is None else output.sample(ledger, sample, seed)
         what = "unresolved rows" if sample is None else "sampled labelled rows"
-        if to is not None:
-            server, key = _server(to, url, token)
-            chosen, n, there = push(ledger, server, key, project=project, rows=rows)
-            err.print(f"{n:,} new {what} -> {server}/projects/{chosen} ({there:,} already there)", markup=False)
-            typer.echo(chosen)
-            return
-        if out is None:
-            raise typer.BadParameter("give --out FILE, or --to label-studio URL")
-        n = export_rows(ledger, out, rows=rows, csv_safe=csv_safe)
-        err.print(f"{n:,} {what} -> {out}", markup=False)
-        if out.suffix.lower() == ".json":
-            config = beside(out, ".label_config.xml", stem=True)
-            with atomic_path(config) as tmp:
-                run = ledger.meta("config")
-                xml = label_studio_config(run["labels"], multiple=bool(run.get("task", {}).get("multi_label")))
-                tmp.write_text(xml, encoding="utf-8")
-            err.print(f"Label Studio labeling config -> {config} (printed below)", markup=False)
-            typer.echo(config.read_text(encoding="utf-8"), nl=False)
+        _hand_over(ledger, rows, what, Handoff(url, out, to, project, token, csv_safe))
+
+
+@app.command("ask-people")
+def ask_people_command(
+    run_dir: Annotated[Path, typer.Argument(help="The run folder.")],
+    url: Annotated[str | None, typer.Argument(help="With --to label-studio: the server's URL.")] = None,
+    rows: Annotated[int, typer.Option(min=1, help="How many rows to ask (100-300 give a tight estimate).")] = 100,
+    out: Annotated[
+        Path | None, typer.Option(help="review.csv (fill the label column) or tasks.json (Label Studio).")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option(help="'label-studio': import the rows into a server (see URL).")
+    ] = None,
+    project: Annotated[int | None, typer.Option(help="Label Studio project id (default: create one).")] = None,
+    token: Annotated[str | None, typer.Option(envvar=TOKEN_ENV, help="Label Studio access token.")] = None,
+    csv_safe: Annotated[
+        bool, typer.Option(help="Neutralise cells a spreadsheet would run as formulas (= + - @).")
+    ] = True,
+    disagreements: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="The share of rows drawn where the reviewer and the specialists differ."
+        ),
+    ] = 0.5,
+    seed: Annotated[int, typer.Option(help="The draw's seed.")] = 0,
+) -> None:
+    """Ask people for the true label of the rows that help most: where the reviewer and the specialists
+    disagree, and at random (weighted, so the estimates stay unbiased). `import` brings the answers back and
+    re-judges the run on them, without asking the reviewer again."""
+    with errors_as_lines(), Ledger(ledger_path(run_dir)) as ledger:
+        if ledger.meta("config").get("task", {}).get("multi_label"):
+            raise typer.BadParameter("ask-people supports single-label tasks only (for now)")
+        chosen = ask(ledger, rows, share=disagreements, seed=seed)
+        split = sum(stratum == DISAGREE for _, stratum, _ in chosen)
+        what = f"rows for people ({split:,} where the reviewer and the specialists differ)"
+        _hand_over(
+            ledger,
+            output.at(ledger, {pos for pos, _, _ in chosen}),
+            what,
+            Handoff(url, out, to, project, token, csv_safe),
+        )
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """Where rows for people go: a file (`out`) or a Label Studio server (`to`, `url`, `project`, `token`)."""
+
+    url: str | None
+    out: Path | None
+    to: str | None
+    project: int | None
+    token: str | None
+    csv_safe: bool
+
+
+def _hand_over(ledger: Ledger, rows: list[dict[str, Any]] | None, what: str, where: Handoff) -> None:
+    """Write `rows` (None: the unresolved ones) for people where `where` says, and say how many went."""
+    if where.to is not None:
+        server, key = _server(where.to, where.url, where.token)
+        chosen, n, there = push(ledger, server, key, project=where.project, rows=rows)
+        err.print(f"{n:,} new {what} -> {server}/projects/{chosen} ({there:,} already there)", markup=False)
+        typer.echo(chosen)
+        return
+    out = where.out
+    if out is None:
+        raise typer.BadParameter("give --out FILE, or --to label-studio URL")
+    n = export_rows(ledger, out, rows=rows, csv_safe=where.csv_safe)
+    err.print(f"{n:,} {what} -> {out}", markup=False)
+    if out.suffix.lower() == ".json":
+        config = beside(out, ".label_config.xml", stem=True)
+        with atomic_path(config) as tmp:
+            run = ledger.meta("config")
+            xml = label_studio_config(run["labels"], multiple=bool(run.get("task", {}).get("multi_label")))
+            tmp.write_text(xml, encoding="utf-8")
+        err.print(f"Label Studio labeling config -> {config} (printed below)", markup=False)
+        typer.echo(config.read_text(encoding="utf-8"), nl=False)
 
 
 @app.command("import")
@@ -116,8 +177,11 @@ def import_command(
         if unknown:
             raise InputError(where, f"{len(unknown)} ids not in this run: {unknown[:MAX_REPORTED]}", field="id")
         n = humans.set_human_labels(ledger, labels, annotator=annotator, who=who)
+        rejudged = rejudge_run(ledger)
         write_output(ledger, out)
         err.print(f"{n:,} human labels imported; {out} rewritten")
+        if rejudged is not None:
+            err.print(describe(rejudged), markup=False)
 
 
 def _server(kind: str, url: str | None, token: str | None) -> tuple[str, str]:

@@ -101,13 +101,12 @@ def sample(ledger: Ledger, n: int, seed: int = 0) -> list[dict[str, Any]]:
     in input order: rows for people to spot-check."""
     labelled_pos = [pos for (pos,) in ledger.db.execute("SELECT pos FROM labels WHERE source != 'unresolved'")]
     rng = np.random.default_rng(seed)
-    chosen = sorted(int(p) for p in rng.choice(labelled_pos, size=min(n, len(labelled_pos)), replace=False))
-    ids: set[str] = set()
-    for start in range(0, len(chosen), 500):
-        part = chosen[start : start + 500]
-        marks = ",".join("?" * len(part))
-        ids.update(i for (i,) in ledger.db.execute(f"SELECT id FROM rows WHERE pos IN ({marks})", part))
-    return [row for chunk in labelled(ledger) for row in chunk if row["id"] in ids]
+    return at(ledger, {int(p) for p in rng.choice(labelled_pos, size=min(n, len(labelled_pos)), replace=False)})
+
+
+def at(ledger: Ledger, positions: set[int]) -> list[dict[str, Any]]:
+    """The output rows at input `positions`, in input order."""
+    return [row for chunk in labelled(ledger) for row in chunk if row["pos"] in positions]
 
 
 def skipped(ledger: Ledger) -> list[dict[str, Any]]:

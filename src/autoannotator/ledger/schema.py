@@ -71,4 +71,12 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE labels ADD COLUMN scores TEXT;
         """,
     ),
+    (
+        "m008_asked_people",
+        """
+        CREATE TABLE asks (pos INTEGER PRIMARY KEY, stratum TEXT NOT NULL, weight REAL NOT NULL, label TEXT,
+                           source TEXT NOT NULL, confidence REAL);
+        CREATE TABLE rejudged (pos INTEGER PRIMARY KEY, label TEXT, source TEXT NOT NULL, confidence REAL);
+        """,
+    ),
 )
