@@ -104,7 +104,7 @@ test-fast: $(VENV)/.installed-dev
 # The benchmark suite (about 95 minutes on 2 cores); bench-load (1M rows, about 20 minutes) is separate.
 bench: $(VENV)/.installed-dev locale
 	for name in trust calibrated offline goemotions paper stages choose_target estimate_power chaos throughput scale \
-	  consensus review_replay llm_concurrency; do \
+	  consensus review_replay llm_concurrency ask_people; do \
 	  $(BIN)/python bench/$$name.py --out bench/results/$$name.md || exit 1; done
 
 bench-load: $(VENV)/.installed-dev

@@ -5,6 +5,7 @@ makes one, a script playing the annotator through the API, and the server stoppe
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -218,8 +219,16 @@ def test_rows_asked_of_people_in_label_studio_rejudge_the_run_with_no_reviewer_c
         ls.annotations.create(id=task.id, result=[{"from_name": "label", "to_name": "text", "type": "choices",
                                                    "value": value}])  # fmt: skip
     done = run_cli("import", run, url, str(project), "--from", "label-studio", "--out", out, env=env)
-    assert "People's labels on 60 asked rows" in " ".join(done.stderr.split())
+    line = " ".join(done.stderr.split())
+    assert "People's labels on 60 asked rows" in line and "no reviewer call" in line, line
     rows = read_jsonl(out)
-    assert sum(r["source"] == "relabelled" for r in rows) > 20 and accuracy(out, truth) > before + 0.1
+    assert sum(r["source"] == "relabelled" for r in rows) > 20 and sum(r["source"] == "human" for r in rows) == 60
+    after = accuracy(out, truth)
+    assert after > before + 0.1  # the specialists outvote a reviewer the people show is wrong
+    estimate = re.search(r"Estimated accuracy of the output: (\d\.\d+) \((\d\.\d+)-(\d\.\d+)", line)
+    assert estimate is not None and float(estimate.group(2)) <= after <= float(estimate.group(3))
     with sqlite3.connect(run / "ledger.sqlite") as db:
-        assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == reviews
+        assert db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == reviews  # nobody was asked again
+    first = out.read_bytes()
+    run_cli("import", run, url, str(project), "--from", "label-studio", "--out", out, env=env)
+    assert out.read_bytes() == first  # importing again re-judges from the run's own labels: the same output

@@ -72,7 +72,7 @@ def test_without_an_address_the_run_starts_and_stops_a_ray_runtime_of_its_own(
     before = processes(b"gcs_server")
     for engine in ((), ("--engine", "ray")):
         out = tmp_path / f"out{len(outputs)}.csv"
-        specialists = "vader,textblob,minilm-sentiment"
+        specialists = "vader,textblob,afinn"  # lexicons: this test is about the runtime, not the models
         run_cli("annotate", example_csv, "--task", "sentiment-2", "--specialists", specialists, "--out", out,
                 "--quiet", *engine)  # fmt: skip
         outputs.append(out.read_bytes())

@@ -95,7 +95,7 @@ def ask_people_command(
             raise typer.BadParameter("ask-people supports single-label tasks only (for now)")
         chosen = ask(ledger, rows, share=disagreements, seed=seed)
         split = sum(stratum == DISAGREE for _, stratum, _ in chosen)
-        what = f"rows for people ({split:,} where the reviewer and the specialists differ)"
+        what = f"rows for people ({split:,} in doubt: the reviewer and the specialists differ, or none settled it)"
         _hand_over(
             ledger,
             output.at(ledger, {pos for pos, _, _ in chosen}),

@@ -37,11 +37,12 @@ def asked(ledger: Ledger) -> list[tuple[int, str, float, str | None, str | None]
 
 
 def draw_frame(ledger: Ledger) -> tuple[IntArray, np.ndarray]:
-    """The rows people may be asked about: positions (n,) and whether the reviewer's valid answer differs from
-    the specialists' best guess there (n,); rows people labelled already are left out."""
+    """The rows people may be asked about: positions (n,) and whether the sources left the row in doubt (n,):
+    the reviewer's valid answer differs from the specialists' best guess there, or nobody settled it (no
+    reviewer, or it failed); rows people labelled already are left out."""
     rows = ledger.db.execute(
-        "SELECT l.pos, v.status = 'ok' AND v.label IS NOT NULL AND l.best_guess IS NOT NULL "
-        "AND v.label != l.best_guess FROM labels l LEFT JOIN reviews v USING (pos) "
+        "SELECT l.pos, l.source = 'unresolved' OR (v.status = 'ok' AND v.label IS NOT NULL "
+        "AND l.best_guess IS NOT NULL AND v.label != l.best_guess) FROM labels l LEFT JOIN reviews v USING (pos) "
         "WHERE l.pos NOT IN (SELECT pos FROM human_labels) ORDER BY l.pos"
     ).fetchall()
     return np.array([p for p, _ in rows], dtype=np.int64), np.array([bool(d) for _, d in rows], dtype=bool)
@@ -51,10 +52,12 @@ def run_labels(ledger: Ledger) -> tuple[IntArray, list[str | None], list[str], l
     """Every row's position (n,) and the run's own label, source and confidence (before any re-judgement;
     people's rows: as when they were asked, else as now)."""
     rows = ledger.db.execute(
-        "SELECT l.pos, COALESCE(j.label, a.label, l.label), COALESCE(j.source, a.source, l.source), "
-        "CASE WHEN j.pos IS NOT NULL THEN j.confidence WHEN a.pos IS NOT NULL THEN a.confidence "
-        "ELSE l.confidence END FROM labels l LEFT JOIN rejudged j USING (pos) LEFT JOIN asks a USING (pos) "
-        "ORDER BY l.pos"
+        "SELECT l.pos, "
+        + ", ".join(
+            f"CASE WHEN j.pos IS NOT NULL THEN j.{c} WHEN a.pos IS NOT NULL THEN a.{c} ELSE l.{c} END"
+            for c in ("label", "source", "confidence")
+        )
+        + " FROM labels l LEFT JOIN rejudged j USING (pos) LEFT JOIN asks a USING (pos) ORDER BY l.pos"
     ).fetchall()
     return (
         np.array([r[0] for r in rows], dtype=np.int64),
