@@ -156,7 +156,7 @@ def rejudge(
     own = np.where(label >= 0, stacked[np.arange(len(run)), np.maximum(label, 0)], 0.0)
     picked = oof.argmax(axis=1) if used else run[people]
     held = np.where(picked >= 0, oof[np.arange(len(truth)), np.maximum(picked, 0)], 0.0)
-    rest = ppi(own[others], picked == truth, held, weights)
+    rest = ppi(own[others], picked == truth, held, weights) if others.any() else (1.0, 1.0, 1.0)
     share = others.mean()  # the people's rows are right by definition
     estimate = (rest[0] * share + 1 - share, rest[1] * share + 1 - share, rest[2] * share + 1 - share)
     return Rejudgement(label, given, changed, bool(used), before, reviewer, after, estimate)
@@ -180,9 +180,9 @@ def ask(ledger: Ledger, n: int, *, share: float = 0.5, seed: int = 0) -> list[tu
 
 def rejudge_run(ledger: Ledger) -> Rejudgement | None:
     """Re-judge the run on the people's labels of its asked rows and store the labels that change (no reviewer
-    call); None when fewer than `MIN_ROWS` asked rows have a person's label."""
+    call); None when fewer than `MIN_ROWS` asked rows have a person's label, or all the same one."""
     answered = [(pos, weight, person) for pos, _, weight, _, person in asks.asked(ledger) if person is not None]
-    if len(answered) < MIN_ROWS:
+    if len(answered) < MIN_ROWS or len({person for _, _, person in answered}) < 2:
         return None
     labels: list[str] = ledger.meta("config")["labels"]
     index = {label: c for c, label in enumerate(labels)}

@@ -33,10 +33,15 @@ def test_without_an_llm_people_labels_settle_the_rows_nobody_could(example_csv: 
     run_cli("ask-people", run, "--rows", "60", "--out", again)  # one draw per run: the same rows again
     with again.open(encoding="utf-8", newline="") as f:
         assert [r["id"] for r in csv.DictReader(f)] == [r["id"] for r in rows]
-    with sheet.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    first = tmp_path / "first.csv"  # a few answers first: too few to judge by, and the run says so
+    for where, chosen in ((first, [{**r, "label": r["label"] if i < 5 else ""} for i, r in enumerate(rows)]),
+                          (sheet, rows)):  # fmt: skip
+        with where.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(chosen)
+    early = run_cli("import", run, first, "--out", out)
+    assert "Not re-judged: 5 of the 60 rows asked of people have their label" in " ".join(early.stderr.split())
     done = run_cli("import", run, sheet, "--out", out)
     labelled = read_jsonl(out)
     assert sum(r["source"] == "unresolved" for r in labelled) == 0 and "reviewer's on -" in done.stderr

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from autoannotator.ask_people import DISAGREE, ask, describe, rejudge_run
+from autoannotator.ask_people import DISAGREE, MIN_ROWS, ask, describe, rejudge_run
 from autoannotator.checks import check_overwrite
 from autoannotator.cli.common import app, err, errors_as_lines, ledger_path
 from autoannotator.errors import InputError
@@ -22,7 +22,7 @@ from autoannotator.human import (
 )
 from autoannotator.io import atomic_path, beside
 from autoannotator.labelstudio import pull, push
-from autoannotator.ledger import Ledger, humans, output
+from autoannotator.ledger import Ledger, asks, humans, output
 from autoannotator.outputs import write_output
 
 LABEL_STUDIO = "label-studio"
@@ -182,6 +182,13 @@ def import_command(
         err.print(f"{n:,} human labels imported; {out} rewritten")
         if rejudged is not None:
             err.print(describe(rejudged), markup=False)
+        elif asked := asks.asked(ledger):
+            have = sum(person is not None for *_, person in asked)
+            err.print(
+                f"Not re-judged: {have:,} of the {len(asked):,} rows asked of people have their label (at least "
+                f"{MIN_ROWS}, not all the same, are needed).",
+                markup=False,
+            )
 
 
 def _server(kind: str, url: str | None, token: str | None) -> tuple[str, str]:
