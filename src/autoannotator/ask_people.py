@@ -7,8 +7,9 @@ unbiased for the whole output although the disagreements are asked far more ofte
 
 The re-judgement stacks the sources: on the asked rows, a weighted logistic regression learns the true label
 from what each source said (the reviewer's answer, each specialist's vote and its probability), so two sources
-that err together share one weight instead of counting twice. It re-labels the other rows only when its
-cross-fitted accuracy on the people's rows beats the run's own labels there; no reviewer is asked. The output's
+that err together share one weight instead of counting twice. Five of them are fitted, each on all but one
+fold of the people's rows; they re-label the other rows (their mean) only when their cross-fitted accuracy on
+the people's rows beats the run's own labels there; no reviewer is asked. The output's
 accuracy is estimated as prediction-powered inference does (Angelopoulos et al. 2023, cross-fitted as in Zrnic
 and Candes 2024): the model's confidence on every row, corrected by its error on the people's rows.
 """
@@ -75,18 +76,25 @@ def _probs(model: LogisticRegression, classes: IntArray, x: FloatArray, k: int) 
     return out
 
 
-def crossfit(x: FloatArray, y: IntArray, w: FloatArray, k: int, seed: int) -> FloatArray:
-    """(t, k) each people's row's label probabilities by a stacker fitted on the other folds."""
+def crossfit(
+    x: FloatArray, people: IntArray, y: IntArray, w: FloatArray, k: int, seed: int
+) -> tuple[FloatArray, FloatArray]:
+    """Stackers fitted on all but one fold of the people's rows `people` (t,) of x (n, d): each people's row's
+    label probabilities by the one that did not see it (t, k), and every row's mean over them (n, k), as
+    cross-fitted prediction-powered inference pairs them (a model fitted on all the people's rows would be
+    surer on the other rows than on its held-out ones, and the estimate optimistic)."""
     fold = np.random.default_rng(seed).permutation(len(y)) % FOLDS
-    out = np.zeros((len(y), k))
+    held, mean = np.zeros((len(y), k)), np.zeros((len(x), k))
     for f in range(FOLDS):
         fit = fold != f
         if len(np.unique(y[fit])) < 2:
-            out[~fit] = np.bincount(y[fit], minlength=k) / fit.sum()
-            continue
-        model, classes = _stacker(x[fit], y[fit], w[fit], k)
-        out[~fit] = _probs(model, classes, x[~fit], k)
-    return out
+            probs = np.tile(np.bincount(y[fit], minlength=k) / fit.sum(), (len(x), 1))
+        else:
+            model, classes = _stacker(x[people[fit]], y[fit], w[fit], k)
+            probs = _probs(model, classes, x, k)
+        held[~fit] = probs[people[~fit]]
+        mean += probs / FOLDS
+    return held, mean
 
 
 def ppi(
@@ -139,13 +147,11 @@ def rejudge(
     run's labels `run` (n,; -1: none) and confidences (n,), given people's labels `truth` (t,) on rows `people`
     (t,) with draw `weights` (t,). People's rows keep their label; see the module docstring."""
     x = features(said, prob, k)
-    oof = crossfit(x[people], truth, weights, k, seed)
+    oof, stacked = crossfit(x, people, truth, weights, k, seed)
     before = interval(run[people] == truth, weights)
     answered = said[people, 0] >= 0
     reviewer = interval((said[people, 0] == truth)[answered], weights[answered])
     after = interval(oof.argmax(axis=1) == truth, weights)
-    model, classes = _stacker(x[people], truth, weights, k)
-    stacked = _probs(model, classes, x, k)
     used = after[0] > before[0]
     label = np.where(used, stacked.argmax(axis=1), run)
     others = np.ones(len(run), dtype=bool)
