@@ -1,7 +1,7 @@
 """People's labels as a guided step: which rows to ask, and the run re-judged on their answers.
 
-The draw is stratified: the rows where the reviewer's answer differs from the specialists' best guess (one of
-them is wrong there, and which one decides the label) and every other row, each stratum sampled uniformly. A
+The draw is stratified: the rows in doubt (the reviewer's answer differs from the specialists' best guess, so
+one of them is wrong there; or nobody settled the row) and every other row, each stratum sampled uniformly. A
 row's weight is its stratum's size over the rows asked in it, so weighted figures on the asked rows are
 unbiased for the whole output although the disagreements are asked far more often than their share.
 
@@ -9,9 +9,9 @@ The re-judgement stacks the sources: on the asked rows, a weighted logistic regr
 from what each source said (the reviewer's answer, each specialist's vote and its probability), so two sources
 that err together share one weight instead of counting twice. Five of them are fitted, each on all but one
 fold of the people's rows; they re-label the other rows (their mean) only when their cross-fitted accuracy on
-the people's rows beats the run's own labels there; no reviewer is asked. The output's
-accuracy is estimated as prediction-powered inference does (Angelopoulos et al. 2023, cross-fitted as in Zrnic
-and Candes 2024): the model's confidence on every row, corrected by its error on the people's rows.
+the people's rows beats the run's own labels there; no reviewer is asked. The output's accuracy is estimated
+as prediction-powered inference does (Angelopoulos et al. 2023, cross-fitted as in Zrnic and Candes 2024): the
+model's confidence on every row, corrected by its error on the people's rows.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def features(said: IntArray, prob: FloatArray, k: int) -> FloatArray:
     return np.concatenate([onehot, prob[:, :, None]], axis=2).reshape(n, s * (k + 2))
 
 
-def _stacker(x: FloatArray, y: IntArray, w: FloatArray, k: int) -> tuple[LogisticRegression, IntArray]:
+def _stacker(x: FloatArray, y: IntArray, w: FloatArray) -> tuple[LogisticRegression, IntArray]:
+    """A logistic regression of the labels y (t,) on x (t, d), rows weighted by w (t,); with the labels it saw."""
     model = LogisticRegression(C=1.0, max_iter=2000)
     model.fit(x, y, sample_weight=w / w.mean())
     return model, model.classes_.astype(np.int64)
@@ -90,7 +91,7 @@ def crossfit(
         if len(np.unique(y[fit])) < 2:
             probs = np.tile(np.bincount(y[fit], minlength=k) / fit.sum(), (len(x), 1))
         else:
-            model, classes = _stacker(x[people[fit]], y[fit], w[fit], k)
+            model, classes = _stacker(x[people[fit]], y[fit], w[fit])
             probs = _probs(model, classes, x, k)
         held[~fit] = probs[people[~fit]]
         mean += probs / FOLDS
