@@ -93,7 +93,10 @@ def ask_people_command(
     with errors_as_lines(), Ledger(ledger_path(run_dir)) as ledger:
         if ledger.meta("config").get("task", {}).get("multi_label"):
             raise typer.BadParameter("ask-people supports single-label tasks only (for now)")
+        before = len(asks.asked(ledger))
         chosen = ask(ledger, rows, share=disagreements, seed=seed)
+        if before:
+            err.print(f"note: this run's rows for people were drawn before ({before:,}); a run has one draw")
         split = sum(stratum == DISAGREE for _, stratum, _ in chosen)
         what = f"rows for people ({split:,} in doubt: the reviewer and the specialists differ, or none settled it)"
         _hand_over(
