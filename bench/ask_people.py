@@ -49,7 +49,7 @@ def people(run_dir: Path, data: Path, n: int, seed: int) -> dict[str, Any]:
     with data.open(encoding="utf-8", newline="") as f:
         gold = {r["text"]: r["label"] for r in csv.DictReader(f)}
     with Ledger(run_dir / "ledger.sqlite") as ledger:
-        chosen = {pos for pos, _, _ in ask(ledger, n, seed=seed)}
+        chosen = {pos for pos, _, _ in ask(ledger, n, seed=seed)[0]}
         marks = ",".join("?" * len(chosen))
         rows = ledger.db.execute(f"SELECT id, text FROM rows WHERE pos IN ({marks})", sorted(chosen)).fetchall()
         humans.set_human_labels(ledger, {i: gold[t] for i, t in rows}, annotator="gold")

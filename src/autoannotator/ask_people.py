@@ -169,12 +169,13 @@ def rejudge(
     return Rejudgement(label, given, changed, bool(used), before, reviewer, after, estimate)
 
 
-def ask(ledger: Ledger, n: int, *, share: float = 0.5, seed: int = 0) -> list[tuple[int, str, float]]:
-    """Choose and record `n` rows of the run for people (see `draw`): (pos, stratum, weight) of each. Rows
-    asked before are asked again: one draw per run (its weights hold for that draw only)."""
+def ask(ledger: Ledger, n: int, *, share: float = 0.5, seed: int = 0) -> tuple[list[tuple[int, str, float]], bool]:
+    """Choose and record `n` rows of the run for people (see `draw`): (pos, stratum, weight) of each, and
+    whether they were drawn before: one draw per run (its weights hold for that draw only), so rows asked
+    before are asked again."""
     before = asks.asked(ledger)
     if before:
-        return [(pos, stratum, weight) for pos, stratum, weight, _, _ in before]
+        return [(pos, stratum, weight) for pos, stratum, weight, _, _ in before], True
     positions, disagree = asks.draw_frame(ledger)
     index, weights, strata = draw(disagree, n, share, seed)
     chosen = [
@@ -182,7 +183,7 @@ def ask(ledger: Ledger, n: int, *, share: float = 0.5, seed: int = 0) -> list[tu
         for i, w, d in zip(index.tolist(), weights.tolist(), strata.tolist(), strict=True)
     ]
     asks.record_asks(ledger, chosen)
-    return chosen
+    return chosen, False
 
 
 def rejudge_run(ledger: Ledger) -> Rejudgement | None:
@@ -193,7 +194,7 @@ def rejudge_run(ledger: Ledger) -> Rejudgement | None:
         return None
     labels: list[str] = ledger.meta("config")["labels"]
     index = {label: c for c, label in enumerate(labels)}
-    positions, run_label, _, run_confidence = asks.run_labels(ledger)
+    positions, run_label, run_confidence = asks.run_labels(ledger)
     said, prob = asks.sources(ledger, positions, labels, len(ledger.specialist_names()))
     where = {int(p): i for i, p in enumerate(positions.tolist())}
     result = rejudge(

@@ -28,22 +28,26 @@ from autoannotator.outputs import write_output
 LABEL_STUDIO = "label-studio"
 TOKEN_ENV = "LABEL_STUDIO_API_KEY"
 
+# The options of a hand-off to people (a file or a Label Studio server), shared by export and ask-people.
+ServerUrl = Annotated[str | None, typer.Argument(help="With --to label-studio: the server's URL.")]
+SheetOut = Annotated[
+    Path | None, typer.Option(help="review.csv (fill the label column) or tasks.json (Label Studio).")
+]
+ToTool = Annotated[str | None, typer.Option(help="'label-studio': import the rows into a server (see URL).")]
+Project = Annotated[int | None, typer.Option(help="Label Studio project id (default: create one).")]
+Token = Annotated[str | None, typer.Option(envvar=TOKEN_ENV, help="Label Studio access token.")]
+CsvSafe = Annotated[bool, typer.Option(help="Neutralise cells a spreadsheet would run as formulas (= + - @).")]
+
 
 @app.command("export")
 def export_command(
     run_dir: Annotated[Path, typer.Argument(help="The run folder.")],
-    url: Annotated[str | None, typer.Argument(help="With --to label-studio: the server's URL.")] = None,
-    out: Annotated[
-        Path | None, typer.Option(help="review.csv (fill the label column) or tasks.json (Label Studio).")
-    ] = None,
-    to: Annotated[
-        str | None, typer.Option(help="'label-studio': import the rows into a server (see URL).")
-    ] = None,
-    project: Annotated[int | None, typer.Option(help="Label Studio project id (default: create one).")] = None,
-    token: Annotated[str | None, typer.Option(envvar=TOKEN_ENV, help="Label Studio access token.")] = None,
-    csv_safe: Annotated[
-        bool, typer.Option(help="Neutralise cells a spreadsheet would run as formulas (= + - @).")
-    ] = True,
+    url: ServerUrl = None,
+    out: SheetOut = None,
+    to: ToTool = None,
+    project: Project = None,
+    token: Token = None,
+    csv_safe: CsvSafe = True,
     sample: Annotated[
         int | None,
         typer.Option(
@@ -66,19 +70,13 @@ def export_command(
 @app.command("ask-people")
 def ask_people_command(
     run_dir: Annotated[Path, typer.Argument(help="The run folder.")],
-    url: Annotated[str | None, typer.Argument(help="With --to label-studio: the server's URL.")] = None,
+    url: ServerUrl = None,
     rows: Annotated[int, typer.Option(min=1, help="How many rows to ask (100-300 give a tight estimate).")] = 100,
-    out: Annotated[
-        Path | None, typer.Option(help="review.csv (fill the label column) or tasks.json (Label Studio).")
-    ] = None,
-    to: Annotated[
-        str | None, typer.Option(help="'label-studio': import the rows into a server (see URL).")
-    ] = None,
-    project: Annotated[int | None, typer.Option(help="Label Studio project id (default: create one).")] = None,
-    token: Annotated[str | None, typer.Option(envvar=TOKEN_ENV, help="Label Studio access token.")] = None,
-    csv_safe: Annotated[
-        bool, typer.Option(help="Neutralise cells a spreadsheet would run as formulas (= + - @).")
-    ] = True,
+    out: SheetOut = None,
+    to: ToTool = None,
+    project: Project = None,
+    token: Token = None,
+    csv_safe: CsvSafe = True,
     disagreements: Annotated[
         float,
         typer.Option(
@@ -93,10 +91,9 @@ def ask_people_command(
     with errors_as_lines(), Ledger(ledger_path(run_dir)) as ledger:
         if ledger.meta("config").get("task", {}).get("multi_label"):
             raise typer.BadParameter("ask-people supports single-label tasks only (for now)")
-        before = len(asks.asked(ledger))
-        chosen = ask(ledger, rows, share=disagreements, seed=seed)
+        chosen, before = ask(ledger, rows, share=disagreements, seed=seed)
         if before:
-            err.print(f"note: this run's rows for people were drawn before ({before:,}); a run has one draw")
+            err.print(f"note: this run's rows for people were drawn before ({len(chosen):,}); a run has one draw")
         split = sum(stratum == DISAGREE for _, stratum, _ in chosen)
         what = f"rows for people ({split:,} in doubt: the reviewer and the specialists differ, or none settled it)"
         _hand_over(

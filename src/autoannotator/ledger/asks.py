@@ -48,23 +48,18 @@ def draw_frame(ledger: Ledger) -> tuple[IntArray, np.ndarray]:
     return np.array([p for p, _ in rows], dtype=np.int64), np.array([bool(d) for _, d in rows], dtype=bool)
 
 
-def run_labels(ledger: Ledger) -> tuple[IntArray, list[str | None], list[str], list[float | None]]:
-    """Every row's position (n,) and the run's own label, source and confidence (before any re-judgement;
-    people's rows: as when they were asked, else as now)."""
+def run_labels(ledger: Ledger) -> tuple[IntArray, list[str | None], list[float | None]]:
+    """Every row's position (n,) and the run's own label and confidence (before any re-judgement; people's
+    rows: as when they were asked, else as now)."""
     rows = ledger.db.execute(
         "SELECT l.pos, "
         + ", ".join(
             f"CASE WHEN j.pos IS NOT NULL THEN j.{c} WHEN a.pos IS NOT NULL THEN a.{c} ELSE l.{c} END"
-            for c in ("label", "source", "confidence")
+            for c in ("label", "confidence")
         )
         + " FROM labels l LEFT JOIN rejudged j USING (pos) LEFT JOIN asks a USING (pos) ORDER BY l.pos"
     ).fetchall()
-    return (
-        np.array([r[0] for r in rows], dtype=np.int64),
-        [r[1] for r in rows],
-        [str(r[2]) for r in rows],
-        [r[3] for r in rows],
-    )
+    return np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows], [r[2] for r in rows]
 
 
 def sources(ledger: Ledger, positions: IntArray, labels: Sequence[str], m: int) -> tuple[IntArray, FloatArray]:
