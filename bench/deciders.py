@@ -1,5 +1,6 @@
 """How good a decider the run can train: the frozen MiniLM head (`minilm`, today's trainable) against the
-fine-tuned MiniLM (`minilm-finetune`: mean pooling, warm-started head, early stopping), each trained on the
+fine-tuned MiniLM (`minilm-finetune`: mean pooling, warm-started head, early stopping) and a larger frozen
+encoder (`mpnet`: all-mpnet-base-v2 from its PyPI parts, with the same logistic head), each trained on the
 recorded GPT-3.5 answers of N random rows and scored on all the other rows: agreement with GPT-3.5 (what
 measured trust needs: a decider's disagreement rate bounds the share it can take) and accuracy against gold,
 with the training and prediction seconds. A plain baseline beside them: the majority answer of the N rows.
@@ -82,6 +83,7 @@ def one(dataset: Set, n: int, seed: int) -> list[dict[str, Any]]:
     deciders: dict[str, Any] = {
         "minilm (frozen ONNX MiniLM + logistic head)": build("minilm", task).fresh((), seed),  # type: ignore[attr-defined]
         "minilm-finetune (all weights, CPU)": FineTunedClassifier(seed=seed, device="cpu"),
+        "mpnet (frozen all-mpnet-base-v2 + logistic head)": build("mpnet", task).fresh((), seed),  # type: ignore[attr-defined]
     }
     for name, decider in deciders.items():
         tick = time.perf_counter()
@@ -131,7 +133,7 @@ def main() -> None:
     import torch
 
     lines = [
-        "# Deciders the run can train: frozen against fine-tuned MiniLM",
+        "# Deciders the run can train: frozen and fine-tuned MiniLM, frozen MPNet",
         "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.node()}, {platform.machine()}, Python "
         f"{platform.python_version()}, torch {torch.__version__} (CPU, 2 cores); "

@@ -117,14 +117,20 @@ def model_cells(f: dict[str, Any]) -> str:
 
 
 def bench(
-    dataset: Dataset, seeds: list[int], folder: Path, reference: Literal["llm", "label-model"] = "llm"
+    dataset: Dataset,
+    seeds: list[int],
+    folder: Path,
+    reference: Literal["llm", "label-model"] = "llm",
+    added: tuple[str, ...] = (),
 ) -> list[str]:
     task = load_task(dataset.task)
     data = rows_file(dataset, folder)
     replay = replay_file(dataset, dataset.review, folder)
     llm = answers(replay)
     reviewer = review(replay, dataset.review)
-    specialists = dataset.specialists if dataset.specialists == ("auto",) else ()
+    specialists: tuple[str, ...] = dataset.specialists if dataset.specialists == ("auto",) else ()
+    if added:
+        specialists = (*(specialists or tuple(task.specialists)), *added)
     base = RunConfig(input=data, task=task, specialists=specialists, review=reviewer)
     only = baseline(base, "llm")
     annotate(only, out=folder / "llm.jsonl", run_dir=folder / "llm.run")
@@ -165,6 +171,7 @@ def arguments(doc: str) -> argparse.Namespace:
     parser.add_argument("--datasets", default=",".join(ORDER))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--reference", choices=("llm", "label-model"), default="llm")
+    parser.add_argument("--add", default="", help="specialists added to every set's (comma-separated)")
     parser.add_argument("--out", type=Path, default=None)
     return parser.parse_args()
 
@@ -173,7 +180,9 @@ def main() -> None:
     args = arguments(__doc__)
     seeds = [int(s) for s in args.seeds.split(",")]
     modelled = args.reference == "label-model"
+    added = tuple(n for n in args.add.split(",") if n)
     title = "the label-model reference" if modelled else "the default run"
+    title += f", with {', '.join(added)} added" if added else ""
     lines = [
         f"# Measured trust: {title} against the LLM alone",
         "",
@@ -195,9 +204,11 @@ def main() -> None:
             " Reference: `--reference label-model` (Dawid-Skene over the reviewer's audited answers and the fixed "
             "specialists; the accepted rows at least as accurate as it estimates the reviewer)."
         )
+    if added:
+        lines[4] += f" Added to every set's specialists: {', '.join(added)}."
     for name in args.datasets.split(","):
         with tempfile.TemporaryDirectory() as tmp:
-            lines += bench(ALL[name], seeds, Path(tmp), args.reference)
+            lines += bench(ALL[name], seeds, Path(tmp), args.reference, added)
             print("\n".join(lines[-len(seeds) - 1 :]), flush=True)
     emit(lines, args.out)
 

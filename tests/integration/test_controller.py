@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from autoannotator import RunConfig, annotate
-from autoannotator.controller import TRAINABLES, matching, select
+from autoannotator.controller import SLOW_ON_CPU, TRAINABLES, matching, select, summary
 from autoannotator.controller.selection import _evidenced
 from autoannotator.llm import Budget, Gateway, OpenAIChat, load_prices
 from autoannotator.review import ReplayReviewer, ReviewConfig
@@ -37,7 +37,10 @@ def test_without_an_llm_the_probe_decides(tweets: list[str]) -> None:
     selection = select(TOXICITY, tweets, k=3)
     assert selection.fallback is not None
     fixed = [n for n in selection.specialists if n not in TRAINABLES]
-    assert len(fixed) == 3 and selection.specialists[3:] == [n for n in TRAINABLES if n not in fixed]
+    learners = [n for n in TRAINABLES if n not in fixed and n not in SLOW_ON_CPU]  # no GPU here
+    assert len(fixed) == 3 and selection.specialists[3:] == learners
+    assert selection.rejected_adapters["mpnet"] == SLOW_ON_CPU["mpnet"]  # installed (the dev environment)
+    assert "Not chosen: mpnet (installed, but on a CPU it embeds" in summary(selection.as_json())
     assert set(fixed) <= {"profanity-check", "hatesonar", "better-profanity", "safetype"}
     assert selection.accuracy_source.startswith("Dawid-Skene")
     assert all(0 <= a <= 1 for a in selection.accuracy.values())

@@ -10,7 +10,7 @@ from pathlib import Path
 import networkx as nx
 
 LAYERS = (
-    ("version", "errors", "plugins"),
+    ("version", "errors", "plugins", "cache"),
     ("specialists", "llm", "sandbox", "hfdata"),  # models and providers: no knowledge of a run
     ("io", "adapters", "task", "voting", "labelsets"),  # rows in; the task; votes and how they are combined
     ("ledger",),  # storage: schema, migrations, transactions

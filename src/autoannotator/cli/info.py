@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import textwrap
@@ -15,7 +14,7 @@ from autoannotator.cli.common import app, err, errors_as_lines
 from autoannotator.evaluation import evaluate
 from autoannotator.io import atomic_path
 from autoannotator.report import html_page, markdown
-from autoannotator.specialists import build, zoo
+from autoannotator.specialists import build, extra_installed, zoo
 from autoannotator.task import BUILTIN_TASKS, load_task
 
 
@@ -62,7 +61,7 @@ def models_command(
         labels = ", ".join(card.native_labels) or "the task's"
         needs = ""
         if card.extra is not None:
-            here = "installed" if importlib.util.find_spec(card.extra) else "not installed"
+            here = "installed" if extra_installed(card.extra) else "not installed"
             needs = f"needs the {card.extra} extra ({here}: pip install 'autoannotator[{card.extra}]'); "
         details = (
             f"{needs}{card.output}{trainable}; {card.size_mb:g} MB; {card.speed}; licence {card.licence}; tasks: "

@@ -29,10 +29,16 @@ from autoannotator.learning import LearningConfig
 from autoannotator.outputs import KEEP_ALL
 from autoannotator.pipeline import RunResult, annotate, baseline
 from autoannotator.review import ReviewConfig
+from autoannotator.specialists import DEVICE_ENV, resolve_device
 from autoannotator.task import BUILTIN_TASKS
 from autoannotator.trust import TrustConfig
 from autoannotator.voting import AggregatorName
 
+Device = Literal["auto", "cpu", "cuda"]
+DEVICE_HELP = (
+    "Where the PyTorch specialists (minilm-finetune, mpnet, minilm-torch) compute: auto (a GPU when torch sees "
+    "one), cpu or cuda."
+)
 INTERRUPTED = "interrupted: {kept} (committed); run the same command with --resume to go on"
 KEEP_HELP = (
     "The input's other columns the output keeps: all, none, or comma-separated names (a column named like an "
@@ -183,10 +189,14 @@ def annotate_command(
         float, typer.Option(help="With --engine ray: CPUs per actor (its inference threads).")
     ] = 1.0,
     ray_gpus: Annotated[float, typer.Option(help="With --engine ray: GPUs per actor.")] = 0.0,
+    device: Annotated[Device, typer.Option(help=DEVICE_HELP)] = "auto",
 ) -> None:
     """Label every row of INPUT: the specialists vote, and the rows they disagree on go to the reviewer."""
     warn_deprecated(sys.argv[1:])
+    os.environ[DEVICE_ENV] = device
     with errors_as_lines():
+        if device != "auto":
+            resolve_device(device)  # no such device: one line now, not once the first batch has run
         config = run_config(
             input,
             task,

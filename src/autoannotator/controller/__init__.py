@@ -3,6 +3,7 @@
 
 from autoannotator.controller.asking import adapter_prompt, choice_prompt, llm_adapter, llm_choice
 from autoannotator.controller.selection import (
+    SLOW_ON_CPU,
     TRAINABLES,
     Selection,
     candidate_cards,
@@ -13,6 +14,7 @@ from autoannotator.controller.selection import (
 )
 
 __all__ = [
+    "SLOW_ON_CPU",
     "TRAINABLES",
     "Selection",
     "adapter_prompt",

@@ -27,7 +27,7 @@ from autoannotator.controller.asking import llm_adapter, llm_choice
 from autoannotator.errors import AdapterError, AutoAnnotatorError, SpecialistError
 from autoannotator.llm.gateway import Gateway
 from autoannotator.review import HardRow, Reviewer
-from autoannotator.specialists import build, zoo
+from autoannotator.specialists import build, on_gpu, zoo
 from autoannotator.specialists.base import Card
 from autoannotator.task import Task
 from autoannotator.voting import dawid_skene
@@ -65,14 +65,16 @@ def summary(stored: dict[str, Any]) -> str:
         for n in stored["specialists"]
     )
     fallback = f"; {stored['fallback']}" if stored.get("fallback") else ""
-    return f"--specialists auto chose: {chosen}. Judged by {stored['accuracy_source']}{fallback}."
+    passed = [f"{n} ({why})" for n, why in stored.get("rejected_adapters", {}).items() if n in SLOW_ON_CPU]
+    left = f" Not chosen: {'; '.join(passed)}." if passed else ""
+    return f"--specialists auto chose: {chosen}. Judged by {stored['accuracy_source']}{fallback}.{left}"
 
 
 def candidate_cards(task: Task, extra: Sequence[str] = ()) -> dict[str, Card]:
     """The cards of the zoo and of the `extra` candidates the user registered (local folders, ``hf:ID``);
     trainable ones carry this task's labels; unfitted or unloadable ones are left out."""
     cards = {}
-    for name in [*zoo(), *extra]:
+    for name in [*[n for n in zoo() if n not in SLOW_ON_CPU or on_gpu()], *extra]:
         try:
             card = build(name, task).card
         except SpecialistError:
@@ -179,6 +181,9 @@ def _select(
     names = _evidenced(names, cards, accuracy, reference, rejected)
     kept = _greedy(names, votes[:, [list(compiled).index(n) for n in names]], accuracy, k, kk) if names else []
     learners = [n for n in TRAINABLES if n not in kept and _installed(n, task)]  # always: they learn
+    for name in [n for n in learners if n in SLOW_ON_CPU and not on_gpu()]:
+        learners.remove(name)
+        rejected[name] = SLOW_ON_CPU[name]
     why = "learns the task from the reviewed rows"
     if not kept:
         why += " (no fixed specialist beat the reviewer's majority class)"
@@ -228,9 +233,15 @@ def _checked_adapter(
     return spec, adapter
 
 
-TRAINABLES = ("minilm", "tfidf")
-"""The trainable specialists every automatic choice includes (where installed): they learn the task from the
-reviewed rows, so a run always has something that learns, and never a single voter."""
+TRAINABLES = ("minilm", "tfidf", "mpnet")
+"""The trainable specialists every automatic choice includes (where installed, and `SLOW_ON_CPU` ones only on a
+GPU): they learn the task from the reviewed rows, so a run always has something that learns, and never a
+single voter."""
+SLOW_ON_CPU = {
+    "mpnet": "installed, but on a CPU it embeds ~20 rows/s (MiniLM ~180): name it in --specialists where it "
+    "pays (bench/results/mpnet.md), or run where torch sees a GPU"
+}
+"""Specialists an automatic choice takes only where torch sees a GPU (`on_gpu`), with the reason noted."""
 
 
 def _installed(name: str, task: Task) -> bool:

@@ -19,18 +19,11 @@ from typing import Any
 import numpy as np
 from scipy.special import log_softmax
 
+from autoannotator.cache import cache_dir
 from autoannotator.errors import AutoAnnotatorError
 from autoannotator.llm.base import Completion, Message, Request
 
 DEFAULT_NAME = "gemma3-270m-q4_k_m"
-
-
-def cache_dir() -> Path:
-    """Where assembled models live: ``$AUTOANNOTATOR_CACHE``, else ``$XDG_CACHE_HOME/autoannotator``."""
-    explicit = os.environ.get("AUTOANNOTATOR_CACHE")
-    if explicit:
-        return Path(explicit)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autoannotator"
 
 
 def default_gguf() -> Path:

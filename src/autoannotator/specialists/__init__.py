@@ -6,14 +6,24 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from autoannotator.errors import SpecialistError
 from autoannotator.plugins import plugins
-from autoannotator.specialists._common import bundled, package_version
+from autoannotator.specialists._common import (
+    DEVICE_ENV,
+    bundled,
+    extra_installed,
+    on_gpu,
+    package_version,
+    resolve_device,
+)
 from autoannotator.specialists.base import Card, Specialist, Trainable
 from autoannotator.specialists.features import (
     Featurizer,
@@ -21,12 +31,14 @@ from autoannotator.specialists.features import (
     OnnxMiniLM,
     SentenceTransformerEncoder,
     Stacked,
+    shared_encoder,
     shared_minilm,
 )
 from autoannotator.specialists.finetune import FineTunedClassifier
 from autoannotator.specialists.huggingface import HFClassifier
 from autoannotator.specialists.lexicon import Afinn, TextBlobPattern, Vader
 from autoannotator.specialists.onevsrest import OneVsRestSpecialist
+from autoannotator.specialists.packaged import MPNET, MPNET_INSTALL, mpnet_parts
 from autoannotator.specialists.toxicity import BetterProfanity, HateSonar, ProfanityCheck, SafeType
 from autoannotator.specialists.trainable import FixedHead, LinearHead, TrainableSpecialist
 
@@ -75,6 +87,22 @@ def trainable(featurizer: Featurizer, name: str, task: Task | None, *, prototype
     return TrainableSpecialist(featurizer, name=name, prototypes=prototypes(task) if prototyped else None)
 
 
+def installed_mpnet() -> SentenceTransformerEncoder:
+    """The shared all-mpnet-base-v2 encoder, once its packages and sentence-transformers are found (one line
+    naming the extra otherwise: the run stops before any work)."""
+    mpnet_parts()
+    if importlib.util.find_spec("sentence_transformers") is None:
+        raise SpecialistError(f"mpnet needs sentence-transformers: {MPNET_INSTALL}")
+    return shared_encoder(MPNET)
+
+
+def saved_encoder(folder: Path) -> str:
+    """The sentence-transformers model a specialist saved in `folder` was trained over (one saved before the
+    model was recorded: the default MiniLM)."""
+    with np.load(folder / "featurizer.npz", allow_pickle=False) as state:
+        return str(state["model"]) if "model" in state else "all-MiniLM-L6-v2"
+
+
 def register(name: str, factory: Factory) -> Factory:
     """Make `factory` available as ``--specialists NAME``; returns it."""
     ZOO[name] = factory
@@ -100,7 +128,8 @@ register(
     "minilm-sentiment",
     lambda task: FixedHead(bundled("heads/minilm-sentiment"), shared_minilm(), MINILM_SENTIMENT),
 )
-register("minilm-torch", lambda task: trainable(SentenceTransformerEncoder(), "minilm-torch", task))
+register("minilm-torch", lambda task: trainable(shared_encoder("all-MiniLM-L6-v2"), "minilm-torch", task))
+register("mpnet", lambda task: trainable(installed_mpnet(), "mpnet", task))
 register("tfidf", lambda task: trainable(HashedTfidf(), "tfidf", task, prototyped=False))
 register("minilm-finetune", lambda task: FineTunedClassifier())
 
@@ -124,10 +153,10 @@ def _from_folder(folder: Path, task: Task | None) -> Specialist:
     saved = folder / "specialist.json"
     if saved.is_file():
         kind = json.loads(saved.read_text(encoding="utf-8"))["featurizer"]
-        featurizers = {
+        featurizers: dict[str, Callable[[], Featurizer]] = {
             "minilm-onnx": OnnxMiniLM,
             "tfidf": HashedTfidf,
-            "sentence-transformers": SentenceTransformerEncoder,
+            "sentence-transformers": lambda: shared_encoder(saved_encoder(folder)),
         }
         if kind not in featurizers:
             raise SpecialistError(f"{folder}: unknown featurizer {kind!r}")
@@ -144,6 +173,7 @@ def _from_folder(folder: Path, task: Task | None) -> Specialist:
 
 
 __all__ = [
+    "DEVICE_ENV",
     "ZOO",
     "Afinn",
     "BetterProfanity",
@@ -167,8 +197,11 @@ __all__ = [
     "TrainableSpecialist",
     "Vader",
     "build",
+    "extra_installed",
+    "on_gpu",
     "prototypes",
     "register",
+    "resolve_device",
     "shared_minilm",
     "zoo",
 ]

