@@ -182,7 +182,7 @@ def main() -> None:
     modelled = args.reference == "label-model"
     added = tuple(n for n in args.add.split(",") if n)
     title = "the label-model reference" if modelled else "the default run"
-    title += f", with {', '.join(added)} added" if added else ""
+    title += f" with {', '.join(added)} added," if added else ""
     lines = [
         f"# Measured trust: {title} against the LLM alone",
         "",
