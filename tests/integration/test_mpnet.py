@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from autoannotator import LearningConfig, RunConfig, annotate
 from autoannotator.errors import SpecialistError
+from autoannotator.review import ReviewConfig
 from autoannotator.specialists import TrainableSpecialist, build
 from autoannotator.specialists.packaged import mpnet_folder
 from autoannotator.task import load_task
@@ -77,23 +79,29 @@ def test_a_saved_mpnet_specialist_reloads_onto_mpnet(tmp_path: Path) -> None:
 
 
 def test_a_run_trains_mpnet_on_the_reviewed_rows(example_csv: Path, tmp_path: Path) -> None:
+    """Through the Python API, in this process: the encoder loaded above is shared (the CLI's --device path is
+    the next test)."""
     truth = gold(example_csv)
     answers = tmp_path / "answers.csv"  # a reviewer that answers the gold label
     with answers.open("w", encoding="utf-8", newline="") as f:
         columns = ["text", "llm_label", "model", "setting", "prompt_tokens", "completion_tokens", "raw_response"]
         csv.writer(f).writerows([columns, *([t, g, "oracle", "gold", 40, 1, g] for t, g in truth.items())])
+    config = RunConfig(
+        input=example_csv,
+        task=TASK,
+        specialists=("vader", "mpnet"),
+        review=ReviewConfig(method="replay", replay=answers),
+        batch_size=100,
+        learning=LearningConfig(rows_per_stage=100, warmup=60),
+    )
     out = tmp_path / "o.jsonl"
-    run_cli(
-        "annotate", example_csv, "--task", "sentiment-2", "--specialists", "vader,mpnet", "--review",
-        f"replay:{answers}", "--rows-per-stage", "100", "--batch-size", "100", "--warmup", "60", "--out", out,
-        "--device", "cpu", "--quiet",
-    )  # fmt: skip
-    with sqlite3.connect(tmp_path / "o.jsonl.run" / "ledger.sqlite") as db:
+    annotate(config, out=out, run_dir=tmp_path / "run")
+    with sqlite3.connect(tmp_path / "run" / "ledger.sqlite") as db:
         trained = db.execute("SELECT COUNT(*) FROM trainings WHERE specialist = 'mpnet'").fetchone()[0]
     assert trained >= 1
     late = [r for r in read_jsonl(out) if r["stage"] >= 1]
     right = {n: [r["votes"][n]["label"] == truth[r["text"]] for r in late] for n in ("mpnet", "vader")}
-    assert all(r["votes"]["mpnet"]["label"] is not None for r in late)
+    assert late and all(r["votes"]["mpnet"]["label"] is not None for r in late)
     assert np.mean(right["mpnet"]) >= max(0.75, np.mean(right["vader"]))  # learnt: above the lexicon
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections import OrderedDict
@@ -23,16 +24,21 @@ NEEDS_TORCH = "install the extra: pip install 'autoannotator[torch]'"
 
 
 def torch_module() -> Any:
-    """The ``torch`` module, with transformers' progress bars off (one line naming the extra when it is not
-    installed)."""
+    """The ``torch`` module (one line naming the extra when it, or transformers, is not installed)."""
+    if importlib.util.find_spec("transformers") is None:
+        raise SpecialistError(NEEDS_TORCH)
     try:
         import torch
-        from transformers.utils import logging
     except ImportError:
         raise SpecialistError(NEEDS_TORCH) from None
-    # no "Loading weights" bars under the run's own progress bar
-    logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     return torch
+
+
+def quiet_transformers() -> None:
+    """No "Loading weights" progress bars from transformers under the run's own bar (call before loading)."""
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 def resolve_device(device: str | None = None) -> Any:

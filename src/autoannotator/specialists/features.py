@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from autoannotator.errors import SpecialistError
-from autoannotator.specialists._common import TextMemo, bundled, resolve_device
+from autoannotator.specialists._common import TextMemo, bundled, quiet_transformers, resolve_device
 from autoannotator.specialists.base import FloatArray, Specialist
 from autoannotator.specialists.packaged import MPNET, PACKAGED
 
@@ -204,6 +204,7 @@ class SentenceTransformerEncoder:
         except ImportError:
             raise SpecialistError("install the extra: pip install 'autoannotator[torch]'") from None
         where = PACKAGED[self.model]() if self.model in PACKAGED else self.model
+        quiet_transformers()
         return SentenceTransformer(str(where), device=str(resolve_device()))
 
     def fit(self, texts: Sequence[str]) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from autoannotator.errors import SpecialistError
-from autoannotator.specialists._common import resolve_device, torch_module
+from autoannotator.specialists._common import quiet_transformers, resolve_device, torch_module
 from autoannotator.specialists.base import Card, FloatArray, Specialist
 from autoannotator.specialists.packaged import minilm_folder
 
@@ -229,6 +229,8 @@ the frozen head on TweetEval emotion (bench/results/deciders.md)."""
 
 def _load(path: str, device: Any) -> tuple[Any, Any]:
     from transformers import AutoModel, AutoTokenizer
+
+    quiet_transformers()
 
     return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path, use_safetensors=True).to(device)
 
