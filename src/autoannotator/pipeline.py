@@ -46,7 +46,7 @@ from autoannotator.multibatch import MultiRouter, relabel_multi, run_multi_batch
 from autoannotator.outputs import KEEP_ALL, write_output
 from autoannotator.review import Examples, HardRow, Reviewer, build_reviewer
 from autoannotator.routing import Router
-from autoannotator.specialists import build, shared_minilm
+from autoannotator.specialists import build, require_extra, shared_minilm
 from autoannotator.specialists.base import Specialist, Trainable
 from autoannotator.task import Task
 
@@ -83,6 +83,7 @@ def prepare(config: RunConfig) -> list[tuple[str, Specialist, Adapts]]:
     for name in config.chosen():
         specialist = build(name, config.task)
         card = specialist.card
+        require_extra(name, card)
         if isinstance(specialist, Trainable) and not card.native_labels:  # cold start: task labels
             card = card.model_copy(update={"native_labels": config.task.label_names})
         adapter = compile_adapter(

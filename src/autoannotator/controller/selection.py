@@ -27,7 +27,7 @@ from autoannotator.controller.asking import llm_adapter, llm_choice
 from autoannotator.errors import AdapterError, AutoAnnotatorError, SpecialistError
 from autoannotator.llm.gateway import Gateway
 from autoannotator.review import HardRow, Reviewer
-from autoannotator.specialists import build, on_gpu, zoo
+from autoannotator.specialists import build, on_gpu, require_extra, zoo
 from autoannotator.specialists.base import Card
 from autoannotator.task import Task
 from autoannotator.voting import dawid_skene
@@ -247,7 +247,7 @@ SLOW_ON_CPU = {
 def _installed(name: str, task: Task) -> bool:
     """Whether specialist `name` can be built here (its extra installed)."""
     try:
-        build(name, task)
+        require_extra(name, build(name, task).card)
     except SpecialistError:
         return False
     return True

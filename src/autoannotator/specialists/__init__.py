@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -38,7 +37,7 @@ from autoannotator.specialists.finetune import FineTunedClassifier
 from autoannotator.specialists.huggingface import HFClassifier
 from autoannotator.specialists.lexicon import Afinn, TextBlobPattern, Vader
 from autoannotator.specialists.onevsrest import OneVsRestSpecialist
-from autoannotator.specialists.packaged import MPNET, MPNET_INSTALL, mpnet_parts
+from autoannotator.specialists.packaged import MPNET
 from autoannotator.specialists.toxicity import BetterProfanity, HateSonar, ProfanityCheck, SafeType
 from autoannotator.specialists.trainable import FixedHead, LinearHead, TrainableSpecialist
 
@@ -87,13 +86,10 @@ def trainable(featurizer: Featurizer, name: str, task: Task | None, *, prototype
     return TrainableSpecialist(featurizer, name=name, prototypes=prototypes(task) if prototyped else None)
 
 
-def installed_mpnet() -> SentenceTransformerEncoder:
-    """The shared all-mpnet-base-v2 encoder, once its packages and sentence-transformers are found (one line
-    naming the extra otherwise: the run stops before any work)."""
-    mpnet_parts()
-    if importlib.util.find_spec("sentence_transformers") is None:
-        raise SpecialistError(f"mpnet needs sentence-transformers: {MPNET_INSTALL}")
-    return shared_encoder(MPNET)
+def require_extra(name: str, card: Card) -> None:
+    """One line naming the extra when specialist `name` needs one that is not installed (`card.extra`)."""
+    if card.extra is not None and not extra_installed(card.extra):
+        raise SpecialistError(f"{name} needs the {card.extra} extra: pip install 'autoannotator[{card.extra}]'")
 
 
 def saved_encoder(folder: Path) -> str:
@@ -129,7 +125,7 @@ register(
     lambda task: FixedHead(bundled("heads/minilm-sentiment"), shared_minilm(), MINILM_SENTIMENT),
 )
 register("minilm-torch", lambda task: trainable(shared_encoder("all-MiniLM-L6-v2"), "minilm-torch", task))
-register("mpnet", lambda task: trainable(installed_mpnet(), "mpnet", task))
+register("mpnet", lambda task: trainable(shared_encoder(MPNET), "mpnet", task))
 register("tfidf", lambda task: trainable(HashedTfidf(), "tfidf", task, prototyped=False))
 register("minilm-finetune", lambda task: FineTunedClassifier())
 
@@ -201,6 +197,7 @@ __all__ = [
     "on_gpu",
     "prototypes",
     "register",
+    "require_extra",
     "resolve_device",
     "shared_minilm",
     "zoo",

@@ -66,7 +66,11 @@ def extra_installed(extra: str) -> bool:
     """Whether every package the extra ``autoannotator[EXTRA]`` declares is installed (read from the installed
     metadata: ``NAME<bounds; extra == "EXTRA"``)."""
     marker = f'extra == "{extra}"'
-    declared = [r.split(";")[0] for r in metadata.requires("autoannotator") or [] if marker in r]
+    try:
+        requires = metadata.requires("autoannotator") or []
+    except metadata.PackageNotFoundError:  # run from a source tree: nothing to read, nothing to refuse
+        return True
+    declared = [r.split(";")[0] for r in requires if marker in r]
     names = [re.split(r"[<>=!~\[ ]", r, maxsplit=1)[0] for r in declared]
     return bool(names) and all(package_version(name) != "not installed" for name in names)
 

@@ -238,7 +238,7 @@ def shared_encoder(model: str) -> SentenceTransformerEncoder:
     return SentenceTransformerEncoder(model)
 
 
-SIZES = {"all-MiniLM-L6-v2": (91.0, "~5.5 ms/text batched"), MPNET: (420.0, "~38 ms/text, one CPU core")}
+SIZES = {"all-MiniLM-L6-v2": (91.0, "~5.5 ms/text batched"), MPNET: (420.0, "~45 ms/text on 2 CPU cores")}
 """Size on disk (MB) and speed of the packaged encoders, measured here."""
 
 
