@@ -239,7 +239,7 @@ GPU): they learn the task from the reviewed rows, so a run always has something 
 single voter."""
 SLOW_ON_CPU = {
     "mpnet": "installed, but on a CPU it embeds ~20 rows/s (MiniLM ~180): name it in --specialists where it "
-    "pays (bench/results/mpnet.md), or run where torch sees a GPU"
+    "pays (bench/results/trust_mpnet.md), or run where torch sees a GPU"
 }
 """Specialists an automatic choice takes only where torch sees a GPU (`on_gpu`), with the reason noted."""
 
