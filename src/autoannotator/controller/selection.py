@@ -74,7 +74,7 @@ def candidate_cards(task: Task, extra: Sequence[str] = ()) -> dict[str, Card]:
     """The cards of the zoo and of the `extra` candidates the user registered (local folders, ``hf:ID``);
     trainable ones carry this task's labels; unfitted or unloadable ones are left out."""
     cards = {}
-    for name in [*[n for n in zoo() if n not in SLOW_ON_CPU or on_gpu()], *extra]:
+    for name in [*filter(_affordable, zoo()), *extra]:
         try:
             card = build(name, task).card
         except SpecialistError:
@@ -180,10 +180,9 @@ def _select(
     accuracy, source = _accuracy(votes, reference, kk, names)
     names = _evidenced(names, cards, accuracy, reference, rejected)
     kept = _greedy(names, votes[:, [list(compiled).index(n) for n in names]], accuracy, k, kk) if names else []
-    learners = [n for n in TRAINABLES if n not in kept and _installed(n, task)]  # always: they learn
-    for name in [n for n in learners if n in SLOW_ON_CPU and not on_gpu()]:
-        learners.remove(name)
-        rejected[name] = SLOW_ON_CPU[name]
+    installed = [n for n in TRAINABLES if n not in kept and _installed(n, task)]
+    learners = [n for n in installed if _affordable(n)]  # always: they learn
+    rejected.update({n: SLOW_ON_CPU[n] for n in installed if n not in learners})
     why = "learns the task from the reviewed rows"
     if not kept:
         why += " (no fixed specialist beat the reviewer's majority class)"
@@ -242,6 +241,11 @@ SLOW_ON_CPU = {
     "pays (bench/results/trust_mpnet.md), or run where torch sees a GPU"
 }
 """Specialists an automatic choice takes only where torch sees a GPU (`on_gpu`), with the reason noted."""
+
+
+def _affordable(name: str) -> bool:
+    """Whether an automatic choice may take zoo specialist `name` here (`SLOW_ON_CPU` ones only on a GPU)."""
+    return name not in SLOW_ON_CPU or on_gpu()
 
 
 def _installed(name: str, task: Task) -> bool:

@@ -37,7 +37,7 @@ from autoannotator.specialists.finetune import FineTunedClassifier
 from autoannotator.specialists.huggingface import HFClassifier
 from autoannotator.specialists.lexicon import Afinn, TextBlobPattern, Vader
 from autoannotator.specialists.onevsrest import OneVsRestSpecialist
-from autoannotator.specialists.packaged import MPNET
+from autoannotator.specialists.packaged import MINILM, MPNET
 from autoannotator.specialists.toxicity import BetterProfanity, HateSonar, ProfanityCheck, SafeType
 from autoannotator.specialists.trainable import FixedHead, LinearHead, TrainableSpecialist
 
@@ -96,7 +96,7 @@ def saved_encoder(folder: Path) -> str:
     """The sentence-transformers model a specialist saved in `folder` was trained over (one saved before the
     model was recorded: the default MiniLM)."""
     with np.load(folder / "featurizer.npz", allow_pickle=False) as state:
-        return str(state["model"]) if "model" in state else "all-MiniLM-L6-v2"
+        return str(state["model"]) if "model" in state else MINILM
 
 
 def register(name: str, factory: Factory) -> Factory:
@@ -124,7 +124,7 @@ register(
     "minilm-sentiment",
     lambda task: FixedHead(bundled("heads/minilm-sentiment"), shared_minilm(), MINILM_SENTIMENT),
 )
-register("minilm-torch", lambda task: trainable(shared_encoder("all-MiniLM-L6-v2"), "minilm-torch", task))
+register("minilm-torch", lambda task: trainable(shared_encoder(MINILM), "minilm-torch", task))
 register("mpnet", lambda task: trainable(shared_encoder(MPNET), "mpnet", task))
 register("tfidf", lambda task: trainable(HashedTfidf(), "tfidf", task, prototyped=False))
 register("minilm-finetune", lambda task: FineTunedClassifier())

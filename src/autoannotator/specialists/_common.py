@@ -54,6 +54,14 @@ def resolve_device(device: str | None = None) -> Any:
     return torch.device("cuda" if device != "cpu" and torch.cuda.is_available() else "cpu")
 
 
+def on_gpu() -> bool:
+    """Whether the PyTorch specialists would compute on a GPU here (`resolve_device`; False without torch)."""
+    try:
+        return bool(resolve_device().type == "cuda")
+    except SpecialistError:
+        return False
+
+
 def package_version(distribution: str) -> str:
     """The installed version of `distribution`, or ``"not installed"``."""
     try:
@@ -115,11 +123,3 @@ class TextMemo:
         found.update((t, self._rows[t]) for t in texts if t not in found)
         self.keep(list(found), list(found.values()))
         return [found[t] for t in texts]
-
-
-def on_gpu() -> bool:
-    """Whether the PyTorch specialists would compute on a GPU here (`resolve_device`; False without torch)."""
-    try:
-        return bool(resolve_device().type == "cuda")
-    except SpecialistError:
-        return False

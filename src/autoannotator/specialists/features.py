@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from autoannotator.errors import SpecialistError
 from autoannotator.specialists._common import TextMemo, bundled, quiet_transformers, resolve_device
 from autoannotator.specialists.base import FloatArray, Specialist
-from autoannotator.specialists.packaged import MPNET, PACKAGED
+from autoannotator.specialists.packaged import MINILM, MPNET, PACKAGED
 
 RECENT_TEXTS = 20_000
 """Embeddings an `OnnxMiniLM` keeps, by text (61 MB): a batch is embedded once for every head that reads it,
@@ -69,7 +69,7 @@ class OnnxMiniLM:
     """
 
     name = "minilm-onnx"
-    weights = "all-MiniLM-L6-v2"
+    weights = MINILM
     extra: str | None = None
     size_mb = 23.0
     speed = "~6 ms/text batched"
@@ -175,7 +175,7 @@ class SentenceTransformerEncoder:
 
     name = "sentence-transformers"
 
-    def __init__(self, model: str | Path = "all-MiniLM-L6-v2", *, batch_size: int = 16) -> None:
+    def __init__(self, model: str | Path = MINILM, *, batch_size: int = 16) -> None:
         self.model = str(model)
         self.batch_size = batch_size
         self._lock = threading.Lock()
@@ -202,7 +202,7 @@ class SentenceTransformerEncoder:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
-            raise SpecialistError("install the extra: pip install 'autoannotator[torch]'") from None
+            raise SpecialistError(f"install the extra: pip install 'autoannotator[{self.extra}]'") from None
         where = PACKAGED[self.model]() if self.model in PACKAGED else self.model
         quiet_transformers()
         return SentenceTransformer(str(where), device=str(resolve_device()))
@@ -233,12 +233,12 @@ class SentenceTransformerEncoder:
 
 @cache
 def shared_encoder(model: str) -> SentenceTransformerEncoder:
-    """The process's encoder of `model` (a `PACKAGED` name): one model in memory and one embedding per text
-    for every specialist over it."""
+    """The process's encoder of `model` (a `PACKAGED` name, a folder or a hub id): one model in memory and one
+    embedding per text for every specialist over it."""
     return SentenceTransformerEncoder(model)
 
 
-SIZES = {"all-MiniLM-L6-v2": (91.0, "~5.5 ms/text batched"), MPNET: (420.0, "~45 ms/text on 2 CPU cores")}
+SIZES = {MINILM: (91.0, "~5.5 ms/text batched"), MPNET: (420.0, "~45 ms/text on 2 CPU cores")}
 """Size on disk (MB) and speed of the packaged encoders, measured here."""
 
 

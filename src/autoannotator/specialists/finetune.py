@@ -231,7 +231,6 @@ def _load(path: str, device: Any) -> tuple[Any, Any]:
     from transformers import AutoModel, AutoTokenizer
 
     quiet_transformers()
-
     return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path, use_safetensors=True).to(device)
 
 

