@@ -22,9 +22,9 @@ import numpy as np
 
 from _report import emit, machine
 from autoannotator import LearningConfig, RunConfig, TrustConfig, annotate, baseline, evaluate, load_task
-from autoannotator.ask_people import ask, rejudge_run
 from autoannotator.ledger import Ledger, humans
-from autoannotator.outputs import write_output
+from autoannotator.run.outputs import write_output
+from autoannotator.trust.people import ask, rejudge_run
 from paper import replay_file, review, rows_file
 from trust import ALL, ORDER
 

@@ -23,8 +23,8 @@ import numpy as np
 
 from _report import emit, machine
 from autoannotator import LearningConfig, RunConfig, TrustConfig, annotate, load_task
-from autoannotator.evaluation import reliability
-from autoannotator.io import read_rows
+from autoannotator.read.io import read_rows
+from autoannotator.report.evaluation import reliability
 from paper import replay_file, review, rows_file
 from trust import ALL, arguments, estimate_cell
 

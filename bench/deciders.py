@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from autoannotator.read.task import load_task
 from autoannotator.specialists import FineTunedClassifier, build
-from autoannotator.task import load_task
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 HERE = Path(__file__).resolve().parent

@@ -24,11 +24,11 @@ import numpy as np
 
 from _report import emit, machine
 from autoannotator import LearningConfig, RunConfig, TrustConfig, annotate, evaluate, load_task
-from autoannotator.labelsets import decide, indicators
-from autoannotator.multieval import multi_scores
+from autoannotator.report.multieval import multi_scores
 from autoannotator.review import ReviewConfig
 from autoannotator.specialists.features import shared_minilm
 from autoannotator.specialists.onevsrest import fit_one_vs_rest
+from autoannotator.vote.labelsets import decide, indicators
 from paper import DATA
 
 HERE = Path(__file__).resolve().parent

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from _report import emit, machine
 from autoannotator.llm import Budget, Gateway, OpenAIChat, RateLimiter, load_prices
+from autoannotator.read.task import load_task
 from autoannotator.review import HardRow, LLMReviewer
-from autoannotator.task import load_task
 from autoannotator.testing import ChatServer
 
 

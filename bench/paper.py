@@ -35,9 +35,9 @@ import numpy as np
 
 from _report import emit, machine
 from autoannotator import HardRule, LearningConfig, RunConfig, TrustConfig, annotate, baseline, evaluate, load_task
-from autoannotator.evaluation import scores
-from autoannotator.io import read_rows
+from autoannotator.read.io import read_rows
 from autoannotator.report import png, tradeoff_figure
+from autoannotator.report.evaluation import scores
 from autoannotator.review import ReviewConfig
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

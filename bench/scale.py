@@ -57,7 +57,7 @@ def make_input(rows: int, folder: Path) -> Path:
 def child_speed(path: Path, engine: str, actors: int, specialists: tuple[str, ...]) -> dict[str, Any]:
     """One run (no reviewer, no learning); rows/s overall and from the first committed batch to the last."""
     from autoannotator import RunConfig, annotate, load_task
-    from autoannotator.engines import build_engine
+    from autoannotator.run.engines import build_engine
 
     config = RunConfig(
         input=path, task=load_task("sentiment-3"), specialists=specialists, batch_size=BATCH, learning=None

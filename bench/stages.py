@@ -23,7 +23,7 @@ from typing import Any
 
 from _report import emit, machine
 from autoannotator import HardRule, RunConfig, annotate, load_task
-from autoannotator.learning import LearningConfig
+from autoannotator.learn.stages import LearningConfig
 from autoannotator.review import ReviewConfig
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

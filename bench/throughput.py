@@ -65,9 +65,9 @@ def child_pipeline(path: Path) -> dict[str, object]:
 
 def child_standalone(path: Path) -> dict[str, object]:
     """Each specialist alone, on the same texts in the same batches, warmed up first."""
-    from autoannotator.io import Record, Source
+    from autoannotator.read.io import Record, Source
+    from autoannotator.read.task import load_task
     from autoannotator.specialists import build
-    from autoannotator.task import load_task
 
     task = load_task("sentiment-3")
     texts = [[r.text for r in batch if isinstance(r, Record)] for batch in Source(path).batches(BATCH)]

@@ -27,9 +27,9 @@ import numpy as np
 from _report import emit, machine
 from active_learning import curve, share_at
 from autoannotator import LearningConfig, RunConfig, TrustConfig, annotate, baseline, evaluate, load_task
-from autoannotator.evaluation import reliability
-from autoannotator.io import read_rows
-from autoannotator.trust import DEFAULT_TARGET
+from autoannotator.read.io import read_rows
+from autoannotator.report.evaluation import reliability
+from autoannotator.trust.acceptance import DEFAULT_TARGET
 from paper import DATA, DATASETS, Dataset, replay_file, review, rows_file
 
 HERE = Path(__file__).resolve().parent

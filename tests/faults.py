@@ -277,7 +277,7 @@ def run_attacks(folder: Path) -> dict[str, str | None]:
     """Run every attack in the sandbox against real secrets planted in `folder`; name -> None when it was
     blocked, else what got through."""
     from autoannotator.errors import AdapterError
-    from autoannotator.sandbox import run_adapter_code
+    from autoannotator.read.sandbox import run_adapter_code
 
     key = folder / ".ssh" / "id_rsa"
     key.parent.mkdir(parents=True, exist_ok=True)

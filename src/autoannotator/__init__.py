@@ -10,8 +10,6 @@ Public surface (pinned by tests/unit/test_public_api.py)::
 
 from __future__ import annotations
 
-from autoannotator.adapters import AdapterSpec, compile_adapter
-from autoannotator.config import RunConfig
 from autoannotator.errors import (
     AdapterError,
     AutoAnnotatorError,
@@ -20,13 +18,15 @@ from autoannotator.errors import (
     SpecialistError,
     TaskError,
 )
-from autoannotator.evaluation import Report, evaluate
-from autoannotator.learning import LearningConfig
-from autoannotator.pipeline import RunResult, annotate, baseline
-from autoannotator.task import Task, load_task
-from autoannotator.trust import TrustConfig
+from autoannotator.learn.stages import LearningConfig
+from autoannotator.read.adapters import AdapterSpec, compile_adapter
+from autoannotator.read.task import Task, load_task
+from autoannotator.report.evaluation import Report, evaluate
+from autoannotator.run.config import RunConfig
+from autoannotator.run.pipeline import RunResult, annotate, baseline
+from autoannotator.trust.acceptance import TrustConfig
 from autoannotator.version import __version__
-from autoannotator.voting import HardRule
+from autoannotator.vote.aggregate import HardRule
 
 __all__ = [
     "AdapterError",

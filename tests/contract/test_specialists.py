@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autoannotator.adapters import Adapter, compile_adapter
 from autoannotator.errors import SpecialistError
+from autoannotator.read.adapters import Adapter, compile_adapter
+from autoannotator.read.task import load_task
 from autoannotator.specialists import ZOO, OnnxMiniLM, Specialist, Trainable, TrainableSpecialist, build
-from autoannotator.task import load_task
 
 TASK = load_task("sentiment-3")
 TRAIN_TEXTS = ["I love this", "great stuff", "terrible service", "I hate it", "it is a table", "the bus is at 5"]

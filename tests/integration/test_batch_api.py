@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from autoannotator.batchserver import BatchServer
 from autoannotator.llm import load_prices
 from autoannotator.testing import read_jsonl, run_cli
+from autoannotator.testing.batches import BatchServer
 
 
 def answer(messages: list[dict[str, str]]) -> str:

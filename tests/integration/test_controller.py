@@ -14,9 +14,9 @@ from autoannotator import RunConfig, annotate
 from autoannotator.controller import SLOW_ON_CPU, TRAINABLES, matching, select, summary
 from autoannotator.controller.selection import _evidenced
 from autoannotator.llm import Budget, Gateway, OpenAIChat, load_prices
+from autoannotator.read.task import load_task
 from autoannotator.review import ReplayReviewer, ReviewConfig
 from autoannotator.specialists import build
-from autoannotator.task import load_task
 from autoannotator.testing import ChatServer, run_cli, vader_reviewer
 
 TOXICITY = load_task("toxicity").model_copy(update={"specialists": {}})

@@ -18,8 +18,8 @@ import pytest
 from scipy.stats import binom
 
 from autoannotator import RunConfig, load_task
-from autoannotator.evaluation import hard_share
-from autoannotator.learning import LearningConfig
+from autoannotator.learn.stages import LearningConfig
+from autoannotator.report.evaluation import hard_share
 from autoannotator.specialists import ZOO
 from autoannotator.testing import ChatServer, committed, read_jsonl, run_cli, vader_reviewer
 from faults import write_rows

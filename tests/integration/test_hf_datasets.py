@@ -11,7 +11,7 @@ import pytest
 
 from autoannotator import RunConfig, annotate, evaluate, load_task
 from autoannotator.errors import InputError
-from autoannotator.hfdata import load, location
+from autoannotator.read.hfdata import load, location
 from autoannotator.testing import run_cli
 
 LABELS = ["negative", "positive"]

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autoannotator.adapters import compile_adapter
 from autoannotator.controller import candidate_cards
 from autoannotator.errors import SpecialistError
+from autoannotator.read.adapters import compile_adapter
+from autoannotator.read.task import load_task
 from autoannotator.specialists import FineTunedClassifier, HFClassifier, TrainableSpecialist, build
-from autoannotator.task import load_task
 
 TASK = load_task("sentiment-3")
 

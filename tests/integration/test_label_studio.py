@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from autoannotator.labelstudio import client
+from autoannotator.handoff.labelstudio import client
 from autoannotator.testing import read_jsonl, run_cli
 from weak_reviewer import accuracy, gold, weak_answers
 
@@ -118,7 +118,7 @@ def test_unresolved_rows_go_to_label_studio_and_the_annotations_come_back(
     # our process is killed between export and import: the project it made is in the ledger, nothing is lost
     code = (
         "import os, signal, sys\n"
-        "from autoannotator.labelstudio import push\n"
+        "from autoannotator.handoff.labelstudio import push\n"
         "from pathlib import Path\n"
         "from autoannotator.ledger import Ledger\n"
         "with Ledger(Path(sys.argv[1])) as ledger:\n"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from autoannotator.testing import read_jsonl, run_cli
-from autoannotator.trust import TrustConfig
+from autoannotator.trust.acceptance import TrustConfig
 
 
 def args_for(shared_data: Path, out: Path, run: Path) -> list[str]:

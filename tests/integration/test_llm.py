@@ -12,8 +12,8 @@ import pytest
 
 from autoannotator.errors import BudgetError
 from autoannotator.llm import Budget, Gateway, OpenAIChat, RateLimiter, Request, load_prices
+from autoannotator.read.task import load_task
 from autoannotator.review import HardRow, LLMReviewer, parse_label
-from autoannotator.task import load_task
 from autoannotator.testing import ChatServer, Fault
 
 TASK = load_task("sentiment-2")

@@ -10,8 +10,8 @@ import pytest
 
 from autoannotator.llm import Request
 from autoannotator.llm.local import LocalChat, default_gguf
+from autoannotator.read.task import load_task
 from autoannotator.review import HardRow, Prompts
-from autoannotator.task import load_task
 from autoannotator.testing import read_jsonl, run_cli
 
 pytestmark = pytest.mark.slow

@@ -15,11 +15,11 @@ import pytest
 
 from autoannotator import LearningConfig, RunConfig, annotate
 from autoannotator.errors import SpecialistError
-from autoannotator.pipeline import prepare
+from autoannotator.read.task import load_task
 from autoannotator.review import ReviewConfig
+from autoannotator.run.pipeline import prepare
 from autoannotator.specialists import TrainableSpecialist, build, extra_installed
 from autoannotator.specialists.packaged import mpnet_folder
-from autoannotator.task import load_task
 from autoannotator.testing import read_jsonl, run_cli
 from weak_reviewer import gold
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, hamming_loss
 
-from autoannotator.labelsets import indicators
 from autoannotator.testing import ChatServer, read_jsonl, run_cli
+from autoannotator.vote.labelsets import indicators
 
 LABELS = ["price", "quality", "delivery", "service"]
 EXAMPLE = Path(str(resources.files("autoannotator").joinpath("data/examples/aspects.csv")))
@@ -122,7 +122,7 @@ def test_a_multi_label_output_as_a_dataset(run: tuple[Path, list[dict[str, str]]
     folder = tmp_path / "ds"
     run_cli("export", out.parent / "out.jsonl.run", "--out", tmp_path / "unused.csv")  # nothing unresolved
     from autoannotator.ledger import Ledger
-    from autoannotator.outputs import write_output
+    from autoannotator.run.outputs import write_output
 
     with Ledger(out.parent / "out.jsonl.run" / "ledger.sqlite") as ledger:
         write_output(ledger, Path(f"hf-disk:{folder}"))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from autoannotator.io import read_rows, write_rows
+from autoannotator.read.io import read_rows, write_rows
 from autoannotator.testing import ChatServer, read_jsonl, run_cli, vader_reviewer
 from faults import write_rows as write_reviews
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from autoannotator.errors import InputError
-from autoannotator.pipeline import RunConfig
-from autoannotator.planning import plan
+from autoannotator.read.task import load_task
 from autoannotator.review import ReviewConfig
-from autoannotator.task import load_task
+from autoannotator.run.pipeline import RunConfig
+from autoannotator.run.planning import plan
 from autoannotator.testing import ChatServer, vader_reviewer
 
 

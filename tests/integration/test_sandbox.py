@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from autoannotator.errors import AdapterError
-from autoannotator.sandbox import run_adapter_code
+from autoannotator.read.sandbox import run_adapter_code
 from faults import ATTACKS, attack
 
 NATIVE = [[0.9, 0.1], [0.2, 0.8]]

@@ -11,16 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autoannotator.adapters import compile_adapter
-from autoannotator.evidence import audit_evidence
-from autoannotator.inference import Prepared
-from autoannotator.learning import Learner, LearningConfig
+from autoannotator.learn.stages import Learner, LearningConfig
 from autoannotator.ledger import Ledger, training
-from autoannotator.routing import Router
+from autoannotator.read.adapters import compile_adapter
+from autoannotator.read.task import load_task
 from autoannotator.specialists import build
-from autoannotator.task import load_task
 from autoannotator.testing import ChatServer, read_jsonl, run_cli, vader_reviewer
-from autoannotator.trust import TrustConfig
+from autoannotator.trust.acceptance import TrustConfig
+from autoannotator.trust.evidence import audit_evidence
+from autoannotator.trust.routing import Router
+from autoannotator.vote.inference import Prepared
 from faults import answer, write_rows
 
 pytestmark = pytest.mark.slow

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from autoannotator.cli import app
 from autoannotator.errors import InputError, TaskError
-from autoannotator.io import FORMULA_START, Record, Skip, Source, read_rows, write_rows
-from autoannotator.task import load_task
+from autoannotator.read.io import FORMULA_START, Record, Skip, Source, read_rows, write_rows
+from autoannotator.read.task import load_task
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 texts = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=200)

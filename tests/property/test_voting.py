@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from autoannotator.adapters import ABSTAIN
-from autoannotator.voting import (
+from autoannotator.read.adapters import ABSTAIN
+from autoannotator.vote.aggregate import (
     AGGREGATORS,
     HardRule,
     agreement,

@@ -3,10 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autoannotator.adapters import ABSTAIN, AdapterSpec, bin_probabilities, compile_adapter, match_by_name
 from autoannotator.errors import AdapterError
+from autoannotator.read.adapters import ABSTAIN, AdapterSpec, bin_probabilities, compile_adapter, match_by_name
+from autoannotator.read.task import Label, Task
 from autoannotator.specialists.base import Card
-from autoannotator.task import Label, Task
 
 SENT3 = Task(name="s3", labels=(Label(name="negative"), Label(name="neutral"), Label(name="positive")))
 SENT2 = Task(name="s2", labels=(Label(name="negative"), Label(name="positive")))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autoannotator.ask_people import draw, features, ppi, rejudge
+from autoannotator.trust.people import draw, features, ppi, rejudge
 
 
 def noisy(truth: np.ndarray, accuracy: float, k: int, rng: np.random.Generator) -> np.ndarray:

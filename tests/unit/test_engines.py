@@ -11,18 +11,18 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autoannotator.config import RunConfig
-from autoannotator.engines import LocalEngine, parts, remember
-from autoannotator.engines.parts import EmbeddingPart, SpecialistPart
-from autoannotator.inference import Remembered
-from autoannotator.io import Record, Source
-from autoannotator.pipeline import prepare
+from autoannotator.read.io import Record, Source
+from autoannotator.read.task import load_task
+from autoannotator.run.config import RunConfig
+from autoannotator.run.engines import LocalEngine, parts, remember
+from autoannotator.run.engines.parts import EmbeddingPart, SpecialistPart
+from autoannotator.run.pipeline import prepare
 from autoannotator.specialists._common import TextMemo
 from autoannotator.specialists.base import Card, FloatArray
 from autoannotator.specialists.features import OnnxMiniLM
-from autoannotator.task import load_task
+from autoannotator.vote.inference import Remembered
 
-ray_data = pytest.importorskip("autoannotator.engines.ray_data", reason="the ray extra is not installed")
+ray_data = pytest.importorskip("autoannotator.run.engines.ray_data", reason="the ray extra is not installed")
 
 
 def texts_of(example_csv: Path, n: int) -> list[str]:

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
-from autoannotator.evaluation import Report, agreement_on, pairwise_agreement, reliability, scores
 from autoannotator.report import (
     calibration_note,
     figures,
@@ -16,6 +15,7 @@ from autoannotator.report import (
     table,
     tradeoff_figure,
 )
+from autoannotator.report.evaluation import Report, agreement_on, pairwise_agreement, reliability, scores
 
 
 def test_scores_match_scikit_learn() -> None:

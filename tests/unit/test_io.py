@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from autoannotator.errors import InputError
-from autoannotator.io import Record, Skip, Source, batch_ends, row_id, write_rows
+from autoannotator.read.io import Record, Skip, Source, batch_ends, row_id, write_rows
 
 
 def rows_of(

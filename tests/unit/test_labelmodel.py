@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autoannotator import labelmodel
 from autoannotator.specialists.base import IntArray
+from autoannotator.trust import labelmodel
 
 ACCURACIES = (0.9, 0.75, 0.6, 0.7)
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from autoannotator.errors import InputError
-from autoannotator.human import label_studio_config, read_decisions
-from autoannotator.labelsets import combine, decide, decode, encode, indicators, parse_set, row_confidence
+from autoannotator.handoff.sheets import label_studio_config, read_decisions
+from autoannotator.vote.labelsets import combine, decide, decode, encode, indicators, parse_set, row_confidence
 
 NAMES = ("anger", "joy", "sadness", "neutral")
 

@@ -10,17 +10,18 @@ from pathlib import Path
 import networkx as nx
 
 LAYERS = (
-    ("version", "errors", "plugins", "cache"),
-    ("specialists", "llm", "sandbox", "hfdata"),  # models and providers: no knowledge of a run
-    ("io", "adapters", "task", "voting", "labelsets"),  # rows in; the task; votes and how they are combined
+    ("version", "errors", "plugins", "cache"),  # foundations
+    ("specialists", "llm"),  # models and providers: no knowledge of a run
+    ("read",),  # rows in: files, datasets, the task, adapters
+    ("vote",),  # the specialists' votes and how they are combined
     ("ledger",),  # storage: schema, migrations, transactions
-    ("trust", "truth", "labelmodel", "ask_people", "learning", "review", "human", "testing", "batchserver"),
-    ("inference", "evidence", "controller", "labelstudio", "config", "outputs", "checks"),
-    ("multieval",),
-    ("routing", "evaluation"),
-    ("batch", "multibatch", "engines"),  # a batch labelled; the engines that read and infer
-    ("pipeline",),  # the run
-    ("planning", "report"),  # report: text, plots, page
+    ("review", "testing"),  # the reviewer (an LLM, a replay, people); local servers for tests
+    ("trust",),  # audit, acceptance, references (reviewer, truth, label model), evidence, routing
+    ("learn",),  # staged training on reviewed rows
+    ("handoff",),  # sheets and Label Studio for people
+    ("controller",),  # choose specialists, write adapters
+    ("run",),  # config, checks, batches, engines, the driver, the estimate, outputs
+    ("report",),  # evaluation, text, plots, page
     ("cli", "autoannotator", "__main__"),  # the user's surface
 )
 RANK = {group: i for i, groups in enumerate(LAYERS) for group in groups}
@@ -98,7 +99,8 @@ def test_the_check_finds_an_upward_import(tmp_path: Path) -> None:
     source = tmp_path / "m.py"
     source.write_text(
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from autoannotator.cli import app\n"
-        "def f():\n    from autoannotator.pipeline import annotate\n    from autoannotator import hfdata\n",
+        "def f():\n    from autoannotator.run.pipeline import annotate\n"
+        "    from autoannotator.read import hfdata\n",
         encoding="utf-8",
     )
-    assert imported(source, modules()) == {"autoannotator.pipeline", "autoannotator.hfdata"}
+    assert imported(source, modules()) == {"autoannotator.run.pipeline", "autoannotator.read.hfdata"}

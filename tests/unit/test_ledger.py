@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autoannotator.config import migrate, options_of
 from autoannotator.errors import ConfigMismatchError, LedgerError
 from autoannotator.ledger import Batch, Decision, Ledger, figures, output
 from autoannotator.ledger.schema import MIGRATIONS
 from autoannotator.ledger.store import differences
+from autoannotator.run.config import migrate, options_of
 
 CONFIG = {"labels": ["neg", "pos"], "specialists": ["a", "b"], "batch_size": 2}
 

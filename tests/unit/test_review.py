@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from autoannotator.errors import AutoAnnotatorError
 from autoannotator.llm import Budget, Gateway, RateLimiter, load_prices
+from autoannotator.read.task import load_task
 from autoannotator.review import (
     Examples,
     HardRow,
@@ -24,7 +25,6 @@ from autoannotator.review import (
 from autoannotator.review.replay import recorded_setting
 from autoannotator.review.watch import ReviewerFailedError, Watched
 from autoannotator.specialists import HashedTfidf
-from autoannotator.task import load_task
 from autoannotator.testing import FakeChat
 
 TASK = load_task("toxicity")

@@ -12,11 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binom
 
-from autoannotator.evidence import _measured, accepted_by, describe
-from autoannotator.learning import Learner, LearningConfig, cross_fit
+from autoannotator.learn.stages import Learner, LearningConfig, cross_fit
 from autoannotator.specialists import TrainableSpecialist, build, shared_minilm
 from autoannotator.specialists.features import HashedTfidf
-from autoannotator.trust import (
+from autoannotator.trust.acceptance import (
     VOTE,
     Acceptance,
     Candidate,
@@ -27,7 +26,8 @@ from autoannotator.trust import (
     interval,
     knots,
 )
-from autoannotator.truth import crossfit, reviewed_accuracy
+from autoannotator.trust.evidence import _measured, accepted_by, describe
+from autoannotator.trust.truth import crossfit, reviewed_accuracy
 
 
 @settings(max_examples=25, deadline=None, derandomize=True)  # a statistical check: the same draws every run

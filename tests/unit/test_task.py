@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from autoannotator.errors import TaskError
-from autoannotator.task import BUILTIN_TASKS, load_task
+from autoannotator.read.task import BUILTIN_TASKS, load_task
 
 VALID = """
 name: demo

@@ -7,11 +7,11 @@ from typing import Literal
 
 import typer
 
-from autoannotator.config import RunConfig
 from autoannotator.llm import provider
+from autoannotator.read.task import load_task
 from autoannotator.review import ReviewConfig
-from autoannotator.task import load_task
-from autoannotator.voting import AggregatorName, HardRule
+from autoannotator.run.config import RunConfig
+from autoannotator.vote.aggregate import AggregatorName, HardRule
 
 LLM_HELP = (
     "The reviewer: openai:MODEL (any OpenAI-compatible endpoint: OPENAI_BASE_URL, OPENAI_API_KEY), local or "

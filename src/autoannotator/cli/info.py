@@ -11,11 +11,11 @@ from typing import Annotated
 import typer
 
 from autoannotator.cli.common import app, err, errors_as_lines
-from autoannotator.evaluation import evaluate
-from autoannotator.io import atomic_path
+from autoannotator.read.io import atomic_path
+from autoannotator.read.task import BUILTIN_TASKS, load_task
 from autoannotator.report import html_page, markdown
+from autoannotator.report.evaluation import evaluate
 from autoannotator.specialists import build, extra_installed, zoo
-from autoannotator.task import BUILTIN_TASKS, load_task
 
 
 @app.command("eval")

@@ -8,11 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from autoannotator.ask_people import DISAGREE, MIN_ROWS, ask, describe, rejudge_run
-from autoannotator.checks import check_overwrite
 from autoannotator.cli.common import app, err, errors_as_lines, ledger_path
 from autoannotator.errors import InputError
-from autoannotator.human import (
+from autoannotator.handoff.labelstudio import pull, push
+from autoannotator.handoff.sheets import (
     MAX_REPORTED,
     export_rows,
     label_studio_config,
@@ -20,10 +19,11 @@ from autoannotator.human import (
     stored,
     unknown_choices,
 )
-from autoannotator.io import atomic_path, beside
-from autoannotator.labelstudio import pull, push
 from autoannotator.ledger import Ledger, asks, humans, output
-from autoannotator.outputs import write_output
+from autoannotator.read.io import atomic_path, beside
+from autoannotator.run.checks import check_overwrite
+from autoannotator.run.outputs import write_output
+from autoannotator.trust.people import DISAGREE, MIN_ROWS, ask, describe, rejudge_run
 
 LABEL_STUDIO = "label-studio"
 TOKEN_ENV = "LABEL_STUDIO_API_KEY"

@@ -11,9 +11,9 @@ from rich.table import Table
 
 from autoannotator.cli.common import app, err, errors_as_lines
 from autoannotator.cli.configure import NO_REVIEWER, SPECIALISTS_HELP, routing_option, run_config
-from autoannotator.planning import REFERENCE_LLM, plan
-from autoannotator.task import BUILTIN_TASKS
-from autoannotator.voting import AggregatorName
+from autoannotator.read.task import BUILTIN_TASKS
+from autoannotator.run.planning import REFERENCE_LLM, plan
+from autoannotator.vote.aggregate import AggregatorName
 
 
 @app.command("plan")

@@ -20,19 +20,19 @@ from autoannotator.cli.configure import (
     routing_option,
     run_config,
 )
-from autoannotator.config import RunConfig
-from autoannotator.engines import Engine, build_engine
-from autoannotator.evaluation import hard_share
-from autoannotator.evidence import describe as describe_trust
-from autoannotator.io import beside
-from autoannotator.learning import LearningConfig
-from autoannotator.outputs import KEEP_ALL
-from autoannotator.pipeline import RunResult, annotate, baseline
+from autoannotator.learn.stages import LearningConfig
+from autoannotator.read.io import beside
+from autoannotator.read.task import BUILTIN_TASKS
+from autoannotator.report.evaluation import hard_share
 from autoannotator.review import ReviewConfig
+from autoannotator.run.config import RunConfig
+from autoannotator.run.engines import Engine, build_engine
+from autoannotator.run.outputs import KEEP_ALL
+from autoannotator.run.pipeline import RunResult, annotate, baseline
 from autoannotator.specialists import DEVICE_ENV, resolve_device
-from autoannotator.task import BUILTIN_TASKS
-from autoannotator.trust import TrustConfig
-from autoannotator.voting import AggregatorName
+from autoannotator.trust.acceptance import TrustConfig
+from autoannotator.trust.evidence import describe as describe_trust
+from autoannotator.vote.aggregate import AggregatorName
 
 Device = Literal["auto", "cpu", "cuda"]
 DEVICE_HELP = (

@@ -9,12 +9,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from autoannotator.adapters import AdapterSpec, compile_adapter
 from autoannotator.errors import AdapterError, BudgetError
 from autoannotator.llm.base import Request
 from autoannotator.llm.gateway import Gateway
+from autoannotator.read.adapters import AdapterSpec, compile_adapter
+from autoannotator.read.task import Task
 from autoannotator.specialists.base import Card
-from autoannotator.task import Task
 
 
 class Pick(BaseModel):

@@ -22,15 +22,15 @@ from typing import Any
 
 import numpy as np
 
-from autoannotator.adapters import ABSTAIN, Adapter, AdapterSpec, Adapts, compile_adapter
 from autoannotator.controller.asking import llm_adapter, llm_choice
 from autoannotator.errors import AdapterError, AutoAnnotatorError, SpecialistError
 from autoannotator.llm.gateway import Gateway
+from autoannotator.read.adapters import ABSTAIN, Adapter, AdapterSpec, Adapts, compile_adapter
+from autoannotator.read.task import Task
 from autoannotator.review import HardRow, Reviewer
 from autoannotator.specialists import build, on_gpu, require_extra, zoo
 from autoannotator.specialists.base import Card
-from autoannotator.task import Task
-from autoannotator.voting import dawid_skene
+from autoannotator.vote.aggregate import dawid_skene
 
 
 @dataclass

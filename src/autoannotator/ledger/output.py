@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from autoannotator.labelsets import decode
 from autoannotator.ledger.store import Ledger
+from autoannotator.vote.labelsets import decode
 
 
 def labelled(ledger: Ledger, chunk: int = 2000, *, source: str | None = None) -> Iterator[list[dict[str, Any]]]:

@@ -1,4 +1,4 @@
-"""A run's report (`autoannotator.evaluation.Report`) for people: Markdown (`text`), plots (`plots`) and a
+"""A run's report (`autoannotator.report.evaluation.Report`) for people: Markdown (`text`), plots (`plots`) and a
 self-contained HTML page (`page`)."""
 
 from autoannotator.report.page import html_page, markdown_to_html

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from autoannotator.evaluation import Report
+from autoannotator.report.evaluation import Report
 from autoannotator.report.plots import figures, png
 from autoannotator.report.text import markdown, summary
 

@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from autoannotator.evaluation import Report
+from autoannotator.report.evaluation import Report
 
 
 def png(figure: Any) -> str:

@@ -13,8 +13,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from autoannotator.evaluation import Report
-from autoannotator.evidence import describe as describe_trust
+from autoannotator.report.evaluation import Report
+from autoannotator.trust.evidence import describe as describe_trust
 
 TEXT_CHARS = 120
 """Texts in the rows-to-check table are cut to this many characters."""

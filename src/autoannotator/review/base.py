@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from autoannotator.labelsets import encode, parse_set, read_answer
-from autoannotator.task import Task
+from autoannotator.read.task import Task
+from autoannotator.vote.labelsets import encode, parse_set, read_answer
 
 Status = Literal["ok", "invalid", "budget", "error"]
 
@@ -72,7 +72,7 @@ def parse_label(text: str, labels: Sequence[str]) -> tuple[str | None, str | Non
 
 def parse_answer(text: str, task: Task) -> tuple[str | None, str | None]:
     """(label, rationale) from an answer to `task`: for a multi-label task the label is the set's canonical text
-    (`autoannotator.labelsets.encode`), else as `parse_label`."""
+    (`autoannotator.vote.labelsets.encode`), else as `parse_label`."""
     if not task.multi_label:
         return parse_label(text, task.label_names)
     names = task.label_names

@@ -13,6 +13,7 @@ from autoannotator.llm.cost import Budget, load_prices
 from autoannotator.llm.gateway import Cache, Gateway, RateLimiter
 from autoannotator.llm.openai_batch import OpenAIBatches
 from autoannotator.llm.openai_compat import OpenAIChat
+from autoannotator.read.task import Task
 from autoannotator.review.base import Reviewer
 from autoannotator.review.batch import BatchAPIReviewer, Journal
 from autoannotator.review.llm import LLMReviewer
@@ -20,7 +21,6 @@ from autoannotator.review.prompts import Examples
 from autoannotator.review.replay import ReplayReviewer, recorded_setting
 from autoannotator.review.strategy import Strategy, strategy
 from autoannotator.review.watch import Watched
-from autoannotator.task import Task
 
 
 class ReviewConfig(BaseModel):

@@ -11,11 +11,11 @@ from scipy.special import softmax
 from autoannotator.errors import BudgetError
 from autoannotator.llm.base import Request
 from autoannotator.llm.gateway import Gateway
+from autoannotator.read.task import Task
 from autoannotator.review.base import HardRow, Status, Verdict, parse_answer
 from autoannotator.review.prompts import Examples, Prompts
 from autoannotator.review.strategy import Strategy
 from autoannotator.review.strategy import strategy as lookup
-from autoannotator.task import Task
 
 
 class LLMReviewer:

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from autoannotator.llm.base import Message
+from autoannotator.read.task import Task
 from autoannotator.review.base import HardRow
 from autoannotator.specialists.features import Featurizer
-from autoannotator.task import Task
 
 
 @dataclass

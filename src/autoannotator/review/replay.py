@@ -8,8 +8,8 @@ from pathlib import Path
 
 from autoannotator.errors import AutoAnnotatorError, BudgetError
 from autoannotator.llm.cost import Budget, PriceTable
+from autoannotator.read.task import Task
 from autoannotator.review.base import HardRow, Status, Verdict, parse_answer
-from autoannotator.task import Task
 
 
 class ReplayReviewer:

@@ -42,7 +42,7 @@ from autoannotator.specialists.toxicity import BetterProfanity, HateSonar, Profa
 from autoannotator.specialists.trainable import FixedHead, LinearHead, TrainableSpecialist
 
 if TYPE_CHECKING:
-    from autoannotator.task import Task
+    from autoannotator.read.task import Task
 
 
 def prototypes(task: Task | None) -> dict[str, list[str]] | None:

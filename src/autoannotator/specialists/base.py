@@ -1,6 +1,6 @@
 """The specialist protocol: one small model that labels texts in its own (native) vocabulary.
 
-A specialist returns *native* outputs; an adapter (`autoannotator.adapters`) maps them onto a task's labels.
+A specialist returns *native* outputs; an adapter (`autoannotator.read.adapters`) maps them onto a task's labels.
 Two output kinds:
 
 - ``"proba"``: ``predict(texts) -> (n, k)`` probabilities over ``card.native_labels`` (rows sum to 1);
@@ -82,7 +82,7 @@ class Specialist(Protocol):
 
 @runtime_checkable
 class Trainable(Specialist, Protocol):
-    """A specialist that learns from labelled texts, in versions (staged learning, `autoannotator.learning`).
+    """A specialist that learns from labelled texts, in versions (staged learning, `autoannotator.learn.stages`).
 
     `fresh` makes an untrained candidate with the same settings; `fit` trains it; `save` writes a version to a
     folder (no pickle) and `load_version` reads one back. `inputs` are fixed specialists whose outputs a

@@ -63,7 +63,7 @@ class OnnxMiniLM:
 
     `max_length` truncates in tokens; texts are embedded in length-sorted batches of `batch_size`. The last
     `RECENT_TEXTS` texts' embeddings are kept, shared by the copies a training makes (`copy.copy`); those
-    computed elsewhere (`autoannotator.engines`: on Ray actors) are handed in with `remember`. A text's
+    computed elsewhere (`autoannotator.run.engines`: on Ray actors) are handed in with `remember`. A text's
     embedding does not depend on the texts embedded with it (padding is masked out), so where it was computed
     does not change a bit of it.
     """

@@ -1,6 +1,6 @@
 """Multi-label trainable specialists: a featurizer plus one logistic-regression head per label (one-vs-rest).
 
-Labels arrive as the canonical text of a set (a JSON list, `autoannotator.labelsets`); `predict` gives each
+Labels arrive as the canonical text of a set (a JSON list, `autoannotator.vote.labelsets`); `predict` gives each
 label's probability independently, (n, k), over the task's labels in order. Unfitted, it cannot predict (a
 multi-label cold start learns from the reviewer's first rows). Saved as ``.npz`` plus JSON, never pickle.
 

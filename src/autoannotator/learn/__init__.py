@@ -1,0 +1,1 @@
+"""Learning in stages: reviewed rows train the trainable specialists, cross-fitted for the audit (`stages`)."""

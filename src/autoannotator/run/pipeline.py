@@ -1,0 +1,402 @@
+"""The annotation run: read a batch, let `autoannotator.run.batch` label it, commit, learn; write the output.
+
+Each batch is committed to the ledger in one transaction, and the output file is written from the ledger
+at the end (atomically), so a killed run resumed with ``resume=True`` ends with exactly the output of an
+uninterrupted run. Rows are accepted without review as far as the audit stream shows they agree with the
+reviewer (`autoannotator.trust.acceptance`); the others go to the reviewer, if any; those it cannot decide (no
+budget left, no valid answer) end as ``unresolved``, with the vote's best guess beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autoannotator.errors import ConfigMismatchError, LedgerError
+from autoannotator.learn.stages import Learner
+from autoannotator.ledger import Ledger, figures, training
+from autoannotator.ledger.cache import CallCache
+from autoannotator.llm.cost import Budget
+from autoannotator.read.adapters import Adapts, compile_adapter
+from autoannotator.read.io import Record, Source
+from autoannotator.read.task import Task
+from autoannotator.review import Examples, HardRow, Reviewer, build_reviewer
+from autoannotator.run.batch import decide, run_batch, under_cap
+from autoannotator.run.checks import check_run
+from autoannotator.run.choice import choose
+from autoannotator.run.config import (
+    RunConfig,
+    adapter_json,
+    baseline,
+    migrate,
+    options_of,
+    resumed,
+    stored_config,
+    versions,
+)
+from autoannotator.run.engines import Engine, LocalEngine, parts, remember
+from autoannotator.run.multibatch import MultiRouter, relabel_multi, run_multi_batch
+from autoannotator.run.outputs import KEEP_ALL, write_output
+from autoannotator.specialists import build, require_extra, shared_minilm
+from autoannotator.specialists.base import Specialist, Trainable
+from autoannotator.trust.evidence import read_calibration, self_estimate
+from autoannotator.trust.routing import Router
+from autoannotator.vote.inference import Remembered, vote
+
+__all__ = ["RunConfig", "RunResult", "annotate", "baseline", "prepare", "vote", "write_output"]
+
+Progress = Callable[[int, int, int], None]
+"""Called after each batch is committed with (rows done, bytes read, bytes total)."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished run reports."""
+
+    out: Path
+    ledger: Path
+    counts: dict[str, int]
+    rows: int
+    seconds: float
+    specialist_seconds: dict[str, float]
+    review_usage: dict[str, float]
+    llm_usage: dict[str, dict[str, float]]
+    relabelled: dict[tuple[str, str], int]
+    """With ``relabel_final``: labels changed at the end, by (old, new)."""
+    spent_usd: float
+    """What the run paid the LLM, over all its attempts (a crash and resume included)."""
+    trust: dict[str, Any] | None = None
+    """With trust routing: the estimated agreement of the auto-accepted rows with the reviewer, overall and per
+    stage, with 95% intervals (`autoannotator.trust.evidence.self_estimate`), and whether a cap overrode the
+    evidence."""
+
+
+def prepare(config: RunConfig) -> list[tuple[str, Specialist, Adapts]]:
+    """Build the chosen specialists and compile their adapters (errors surface before any work)."""
+    prepared: list[tuple[str, Specialist, Adapts]] = []
+    for name in config.chosen():
+        specialist = build(name, config.task)
+        card = specialist.card
+        require_extra(name, card)
+        if isinstance(specialist, Trainable) and not card.native_labels:  # cold start: task labels
+            card = card.model_copy(update={"native_labels": config.task.label_names})
+        adapter = compile_adapter(
+            config.task.specialists.get(name), card, config.task, allow_code=config.allow_generated_code
+        )
+        prepared.append(
+            (name, specialist if isinstance(specialist, Trainable) else Remembered(specialist), adapter)
+        )
+    return prepared
+
+
+def annotate(
+    config: RunConfig,
+    *,
+    out: Path,
+    run_dir: Path,
+    resume: bool = False,
+    progress: Progress | None = None,
+    csv_safe: bool = False,
+    engine: Engine | None = None,
+    say: Callable[[str], None] | None = None,
+    keep_columns: str | list[str] = KEEP_ALL,
+) -> RunResult:
+    """Label `config.input` into `out` (JSONL, CSV or Parquet), keeping the run in `run_dir`/ledger.sqlite;
+    `csv_safe` neutralises formula-like CSV cells; `engine` reads the input and runs the specialists' first
+    pass (default: `LocalEngine`; the output is the same with any); `say` gets the lines a person should read
+    as the run goes (what ``--specialists auto`` chose); `keep_columns`: the input's other columns the output
+    keeps (``all``, a list, or none: an empty list)."""
+    started = time.perf_counter()
+    check_run(config, out, run_dir, keep=keep_columns)
+    budget = run_budget(config, run_dir / "ledger.sqlite")
+    if config.calibration is not None and not config.task.multi_label:
+        config = config.model_copy(update={"trust": config.trust.calibrated()})
+    if config.specialists == ("auto",):
+        config = choose(config, run_dir / "ledger.sqlite", budget, say=say)
+    prepared = prepare(config)
+    source = Source(config.input, text_field=config.task.text_field, id_field=config.task.id_field)
+    ledger_path = run_dir / "ledger.sqlite"
+    with Ledger(ledger_path) as ledger:
+        config = _begin(ledger, config, prepared, run_dir, resume=resume)
+        reviewer, examples = _reviewer(config, ledger, budget)
+        router = _router(config, ledger, reviewer)
+        learner = _learner(config, run_dir, router)
+        if learner is not None:
+            prepared = _learn(learner, ledger, prepared, config.task, None, restore=True)
+        if router is not None:  # once, after any training due at the start
+            _rejudge(router, learner, ledger, prepared)
+        try:
+            stages = Stages(reviewer, router, learner, examples, engine or LocalEngine())
+            _run_batches(config, ledger, source, prepared, stages, progress)
+        finally:
+            if reviewer is not None:
+                reviewer.close()
+        ledger.set_meta("csv_safe", csv_safe)
+        ledger.set_meta("keep_columns", keep_columns)
+        n = write_output(ledger, out)
+        ledger.set_meta("status", "complete")
+        return RunResult(
+            out=out,
+            ledger=ledger_path,
+            counts=figures.counts(ledger),
+            rows=n,
+            seconds=time.perf_counter() - started,
+            specialist_seconds=figures.seconds_by_specialist(ledger),
+            review_usage=figures.review_usage(ledger),
+            llm_usage=figures.llm_usage(ledger),
+            relabelled=figures.relabel_changes(ledger),
+            spent_usd=figures.spent_usd(ledger),
+            trust=self_estimate(ledger, config.trust) if config.trusting else None,
+        )
+
+
+def _begin(
+    ledger: Ledger,
+    config: RunConfig,
+    prepared: list[tuple[str, Specialist, Adapts]],
+    run_dir: Path,
+    *,
+    resume: bool,
+) -> RunConfig:
+    """Record the run in `ledger`, or check that a resumed one is the same run. A run stored by an earlier
+    version is migrated first (`config.migrate`) and keeps the settings no option sets (`config.resumed`); an
+    input moved elsewhere (another folder, another machine) is the same input when its content is. Returns the
+    configuration the run goes on with."""
+    stored = ledger.meta("config")
+    if resume and stored is not None:
+        stored = migrate(stored)
+        config = resumed(config, stored)
+    current = stored_config(config, prepared)
+    if stored is not None and stored.get("input_fingerprint") == current["input_fingerprint"]:
+        current["input"] = stored["input"]
+    try:
+        if resume and stored is not None:
+            ledger.set_meta("config", stored)
+        ledger.begin_run(
+            current,
+            [(n, s.card.model_dump_json(), json.dumps(adapter_json(config.task, n))) for n, s, _ in prepared],
+            versions=versions(prepared),
+            resume=resume,
+        )
+    except ConfigMismatchError as exc:
+        raise LedgerError(
+            f"{run_dir}: cannot resume: {', '.join(options_of(exc.paths))} differ from the command that "
+            "started this run; run it as it was started, or choose another --run-dir"
+        ) from None
+    return config
+
+
+@dataclass(frozen=True)
+class Stages:
+    """What acts on a run's batches besides the specialists: the reviewer, the trust router, the learner, the
+    few-shot pool (each None when the run has none), and the engine that reads them."""
+
+    reviewer: Reviewer | None
+    router: Router | MultiRouter | None
+    learner: Learner | None
+    examples: Examples | None
+    engine: Engine
+
+
+def _run_batches(
+    config: RunConfig,
+    ledger: Ledger,
+    source: Source,
+    prepared: list[tuple[str, Specialist, Adapts]],
+    stages: Stages,
+    progress: Progress | None,
+) -> None:
+    """Every batch not yet committed, in input order: label, commit, then learn; at the end, relabel."""
+    done, batch_index = ledger.next_pos(), ledger.next_batch()
+    router = stages.router
+    fixed = parts(prepared, config.task)
+    with ThreadPoolExecutor(max_workers=max(len(prepared), 1), thread_name_prefix="specialist") as pool:
+        batches = stages.engine.blocks(
+            source, config.batch_size, start=done, parts=fixed, first=config.first_batch
+        )
+        for block in batches:
+            rows = block.rows
+            remember(fixed, prepared, [r.text for r in rows if isinstance(r, Record)], block.computed)
+            stage = training.stage(ledger)
+            if config.task.multi_label:
+                multi = router if isinstance(router, MultiRouter) else None
+                batch = run_multi_batch(
+                    rows,
+                    prepared,
+                    config,
+                    ledger,
+                    batch_index,
+                    reviewer=stages.reviewer,
+                    router=multi,
+                    stage=stage,
+                    pool=pool,
+                )
+            else:
+                batch = run_batch(
+                    rows,
+                    prepared,
+                    config,
+                    ledger,
+                    batch_index,
+                    reviewer=stages.reviewer,
+                    router=router if isinstance(router, Router) else None,
+                    examples=stages.examples,
+                    stage=stage,
+                    pool=pool,
+                )
+            ledger.commit(batch)
+            done, batch_index = batch.next_pos, batch_index + 1
+            if progress is not None:
+                progress(done, block.bytes_read, source.size)
+            if stages.learner is not None:
+                prepared = _learn(stages.learner, ledger, prepared, config.task, router)
+        learner = stages.learner
+        if learner is not None and learner.config.relabel_final:
+            if isinstance(router, MultiRouter):
+                relabel_multi(ledger, prepared, config, router)
+            else:
+                relabel(ledger, prepared, config, router, pool=pool)
+
+
+def run_budget(config: RunConfig, ledger_path: Path) -> Budget:
+    """The one budget everything in a run pays from: `--budget-usd`, less what earlier attempts paid."""
+    with Ledger(ledger_path) as ledger:
+        return Budget(None if config.review is None else config.review.budget_usd, spent=figures.spent_usd(ledger))
+
+
+def _learn(
+    learner: Learner,
+    ledger: Ledger,
+    prepared: list[tuple[str, Specialist, Adapts]],
+    task: Task,
+    router: Router | MultiRouter | None,
+    *,
+    restore: bool = False,
+) -> list[tuple[str, Specialist, Adapts]]:
+    """Train the trainable specialists when a stage is due (and, with `restore`, first load their last promoted
+    versions); returns `prepared` with the promoted versions swapped in. The router then re-judges them."""
+    trainables, fixed = _kinds(prepared)
+    changed = learner.restore(ledger, trainables, fixed) if restore else {}
+    trained = bool(trainables) and learner.due(ledger)
+    if trained:
+        changed |= learner.train(ledger, {**trainables, **changed}, fixed)
+    prepared = [
+        (name, changed[name], compile_adapter(None, changed[name].card, task))
+        if name in changed
+        else (name, specialist, adapter)
+        for name, specialist, adapter in prepared
+    ]
+    if router is not None and trained:
+        _rejudge(router, learner, ledger, prepared)
+    return prepared
+
+
+def _kinds(
+    prepared: Sequence[tuple[str, Specialist, Adapts]],
+) -> tuple[dict[str, Trainable], list[tuple[str, Specialist]]]:
+    """The trainable specialists by name, and the fixed ones as (name, specialist)."""
+    trainables = {n: s for n, s, _ in prepared if isinstance(s, Trainable)}
+    return trainables, [(n, s) for n, s, _ in prepared if n not in trainables]
+
+
+def _rejudge(
+    router: Router | MultiRouter,
+    learner: Learner | None,
+    ledger: Ledger,
+    prepared: Sequence[tuple[str, Specialist, Adapts]],
+) -> None:
+    """The router re-judges the current versions, single-label on cross-fitted votes of the rows they learnt
+    from (`Learner.out_of_fold`)."""
+    trainables, fixed = _kinds(prepared)
+    crossfit = None
+    if isinstance(router, Router) and learner is not None:
+        crossfit = learner.out_of_fold(ledger, trainables, fixed)
+    router.refresh(ledger, list(prepared), crossfit)
+
+
+def relabel(
+    ledger: Ledger,
+    prepared: Sequence[tuple[str, Specialist, Adapts]],
+    config: RunConfig,
+    router: Router | None,
+    *,
+    pool: Executor | None = None,
+) -> None:
+    """The final specialists re-label the consensus rows of earlier stages, deciding as the last batch did;
+    a row they find hard keeps its label. Chunk by chunk, each one transaction (a resumed run goes on)."""
+    k = len(config.task.labels)
+    names = config.task.label_names
+    acceptance = None if router is None else router.acceptance(ledger, prepared)
+    for chunk in training.relabel_candidates(ledger, training.stage(ledger)):
+        votes, probs, _ = vote([t for _, t, _ in chunk], prepared, k, pool=pool)
+        chosen = None if acceptance is None else under_cap(acceptance, votes, probs, prepared, config)
+        label_probs, hard, confidence = decide(votes, probs, prepared, config, chosen)
+        best = label_probs.argmax(axis=1)
+        training.record_relabels(
+            ledger,
+            training.stage(ledger),
+            [
+                (pos, old, None if hard[i] else names[best[i]], None if hard[i] else float(confidence[i]))
+                for i, (pos, _, old) in enumerate(chunk)
+            ],
+        )
+
+
+def _router(config: RunConfig, ledger: Ledger, reviewer: Reviewer | None) -> Router | MultiRouter | None:
+    """The run's router when it routes by measured trust; with calibration labels, the reviewer (if any) first
+    labels them too (its accuracy is measured; the answers are cached like any)."""
+    if not config.trusting:
+        return None
+    if config.task.multi_label:
+        return MultiRouter(config)
+    labels = config.task.label_names
+    if config.calibration is None:
+        return Router(config.trust, labels)
+    calibration = read_calibration(config.calibration, config.task.text_field, labels)
+    if reviewer is None:  # the accepted rows are judged against the given target; the rest wait for people
+        ledger.set_meta("calibration", {"rows": len(calibration.texts), "reviewer_accuracy": None})
+        return Router(config.trust, labels, calibration)
+    verdicts = reviewer.review([HardRow(-1 - i, t, {}, None) for i, t in enumerate(calibration.texts)])
+    said = np.array([labels.index(v.label) if v.label is not None else -1 for v in verdicts], dtype=np.int64)
+    calibration = replace(calibration, said=said)
+    ledger.set_meta("calibration", {"rows": len(said), "reviewer_accuracy": calibration.reviewer_accuracy})
+    return Router(config.trust, labels, calibration)
+
+
+def _learner(config: RunConfig, run_dir: Path, router: Router | MultiRouter | None) -> Learner | None:
+    """The run's learner: versions are judged on the calibration rows (the truth) when there are some, else on
+    the validation half of the audit (multi-label: on every audited row, never trained on)."""
+    if config.learning is None:
+        return None
+    labels, sets = config.task.label_names, (config.task.max_labels, config.task.allow_empty)
+    if isinstance(router, Router) and router.calibration is not None:
+        truth = router.calibration
+        validation = [(t, labels[r]) for t, r in zip(truth.texts, truth.reference.tolist(), strict=True)]
+        return Learner(config.learning, run_dir, labels, held_out=_never, sets=sets, validation=validation)
+    held_out = config.trust.audited if config.task.multi_label else config.trust.held_out
+    return Learner(config.learning, run_dir, labels, held_out=held_out, sets=sets)
+
+
+def _never(row_id: str, pos: int) -> bool:
+    """No reviewed row is held out (with calibration labels, those are the validation slice)."""
+    return False
+
+
+def _reviewer(config: RunConfig, ledger: Ledger, budget: Budget) -> tuple[Reviewer | None, Examples | None]:
+    """The run's reviewer, and the few-shot pool rebuilt from the rows already agreed on (as on a first run)."""
+    if config.review is None:
+        return None, None
+    examples = None
+    if config.review.strategy.examples:
+        examples = Examples(shared_minilm())
+        for texts, labels in training.consensus_rows(ledger):
+            examples.add(texts, labels)
+    reviewer = build_reviewer(config.review, config.task, CallCache(ledger), budget=budget, examples=examples)
+    return reviewer, examples
