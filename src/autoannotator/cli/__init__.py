@@ -1,6 +1,6 @@
 """AutoAnnotator's command line: `common` holds the application; each module registers its commands on it
-(`run`: annotate, baseline; `plan`: plan; `info`: eval, models, tasks; `people`: export, import);
-`configure` turns the labelling commands' options into a run configuration."""
+(`run`: annotate, baseline, their work in `labelling`; `plan`: plan; `info`: eval, models, tasks; `people`:
+export, import); `configure` turns the labelling commands' options into a run configuration."""
 
 from __future__ import annotations
 

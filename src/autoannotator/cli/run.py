@@ -2,51 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
-from autoannotator.cli.common import app, err, errors_as_lines, warn_deprecated
-from autoannotator.cli.configure import (
-    LLM_HELP,
-    NO_REVIEWER,
-    REVIEW_HELP,
-    SPECIALISTS_HELP,
-    routing_option,
-    run_config,
-)
-from autoannotator.learn.stages import LearningConfig
-from autoannotator.read.io import beside
+from autoannotator.cli.common import app
+from autoannotator.cli.configure import LLM_HELP, REVIEW_HELP, SPECIALISTS_HELP
+from autoannotator.cli.labelling import Device, annotate_from_options, baseline_from_options
 from autoannotator.read.task import BUILTIN_TASKS
-from autoannotator.report.evaluation import hard_share
-from autoannotator.review import ReviewConfig
-from autoannotator.run.config import RunConfig
-from autoannotator.run.engines import Engine, build_engine
-from autoannotator.run.outputs import KEEP_ALL
-from autoannotator.run.pipeline import RunResult, annotate, baseline
-from autoannotator.specialists import DEVICE_ENV, resolve_device
-from autoannotator.trust.acceptance import TrustConfig
-from autoannotator.trust.evidence import describe as describe_trust
 from autoannotator.vote.aggregate import AggregatorName
 
-Device = Literal["auto", "cpu", "cuda"]
 DEVICE_HELP = (
     "Where the PyTorch specialists (minilm-finetune, mpnet, minilm-torch) compute: auto (a GPU when torch sees "
     "one), cpu or cuda."
 )
-INTERRUPTED = "interrupted: {kept} (committed); run the same command with --resume to go on"
 KEEP_HELP = (
     "The input's other columns the output keeps: all, none, or comma-separated names (a column named like an "
     "output column is kept as input_NAME)."
-)
-LOCAL_WARNING = (
-    "note: the embedded local model (Gemma 3 270M) is a weak reviewer, near chance on hard rows. For real "
-    "labels use --llm openai:MODEL with OPENAI_BASE_URL / OPENAI_API_KEY (OpenAI, DeepSeek, vLLM, Ollama...)."
 )
 
 
@@ -192,63 +165,52 @@ def annotate_command(
     device: Annotated[Device, typer.Option(help=DEVICE_HELP)] = "auto",
 ) -> None:
     """Label every row of INPUT: the specialists vote, and the rows they disagree on go to the reviewer."""
-    warn_deprecated(sys.argv[1:])
-    os.environ[DEVICE_ENV] = device
-    with errors_as_lines():
-        if device != "auto":
-            resolve_device(device)  # no such device: one line now, not once the first batch has run
-        config = run_config(
-            input,
-            task,
-            specialists,
-            aggregate,
-            hard_rule,
-            batch_size,
-            llm,
-            review,
-            budget_usd,
-            show_votes,
-            concurrency,
-            rpm,
-            tpm,
-            prices,
-            timeout_s=llm_timeout,
-        )
-        if batch_api:
-            if config.review is None:
-                raise typer.BadParameter("--batch-api needs a reviewer: --llm openai:MODEL")
-            batching = {"batch_api": True, "batch_poll_s": batch_poll_s}
-            config = config.model_copy(
-                update={"review": ReviewConfig.model_validate({**config.review.model_dump(), **batching})}
-            )
-        config = config.model_copy(
-            update={
-                "allow_generated_code": allow_generated_code,
-                "candidates": tuple(c.strip() for c in (candidates or "").split(",") if c.strip()),
-                "learning": LearningConfig(
-                    rows_per_stage=rows_per_stage,
-                    warmup=warmup,
-                    replay_buffer=replay_buffer,
-                    relabel_final=relabel_final,
-                    cross_fit=cross_fit,
-                )
-                if learn
-                else None,
-                "routing": routing_option(routing),
-                "trust": TrustConfig(
-                    target=target_agreement,
-                    reference=reference,
-                    llm_share=None if llm_share >= 1 else llm_share,
-                    share=audit_share,
-                    early_share=early_audit_share,
-                ),
-                "calibration": calibration,
-            }
-        )
-        folder = run_dir or beside(out, ".run")
-        runner = build_engine(engine, address=ray_address, actors=ray_actors, cpus=ray_cpus, gpus=ray_gpus)
-        keep = _keep(keep_columns)
-        _run(config, out, folder, resume=resume, quiet=quiet, csv_safe=csv_safe, engine=runner, keep=keep)
+    annotate_from_options(
+        input=input,
+        task=task,
+        out=out,
+        run_dir=run_dir,
+        specialists=specialists,
+        resume=resume,
+        aggregate=aggregate,
+        hard_rule=hard_rule,
+        batch_size=batch_size,
+        llm=llm,
+        review=review,
+        budget_usd=budget_usd,
+        show_votes=show_votes,
+        concurrency=concurrency,
+        rpm=rpm,
+        tpm=tpm,
+        llm_timeout=llm_timeout,
+        batch_api=batch_api,
+        batch_poll_s=batch_poll_s,
+        prices=prices,
+        allow_generated_code=allow_generated_code,
+        candidates=candidates,
+        learn=learn,
+        rows_per_stage=rows_per_stage,
+        replay_buffer=replay_buffer,
+        routing=routing,
+        target_agreement=target_agreement,
+        calibration=calibration,
+        reference=reference,
+        llm_share=llm_share,
+        audit_share=audit_share,
+        early_audit_share=early_audit_share,
+        warmup=warmup,
+        relabel_final=relabel_final,
+        cross_fit=cross_fit,
+        csv_safe=csv_safe,
+        keep_columns=keep_columns,
+        quiet=quiet,
+        engine=engine,
+        ray_address=ray_address,
+        ray_actors=ray_actors,
+        ray_cpus=ray_cpus,
+        ray_gpus=ray_gpus,
+        device=device,
+    )
 
 
 @app.command("baseline")
@@ -274,131 +236,19 @@ def baseline_command(
 ) -> None:
     """Label INPUT with a baseline (the LLM alone, one specialist alone, or the specialists' majority), as an
     ordinary run: score it with `autoannotator eval`."""
-    with errors_as_lines():
-        config = run_config(
-            input,
-            task,
-            specialists,
-            "majority",
-            "not-unanimous",
-            1000,
-            llm,
-            review if method == "llm" else "none",
-            budget_usd,
-            False,
-            concurrency,
-            None,
-            None,
-            None,
-        )
-        config = baseline(config, method)
-        folder = run_dir or beside(out, ".run")
-        _run(config, out, folder, resume=resume, quiet=quiet, csv_safe=csv_safe, keep=_keep(keep_columns))
-
-
-def _run(
-    config: RunConfig,
-    out: Path,
-    folder: Path,
-    *,
-    resume: bool,
-    quiet: bool,
-    csv_safe: bool,
-    engine: Engine | None = None,
-    keep: str | list[str] = KEEP_ALL,
-) -> None:
-    """Run `config` with a progress bar (shown from the first committed batch, so an error before any work is
-    its one line alone), then print what happened."""
-    kept: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: _interrupted(kept[-1] if kept else None))
-    bar = Progress(
-        TextColumn("[bold]labelling"),
-        BarColumn(),
-        DownloadColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=err,
-        disable=quiet,
-        transient=False,
+    baseline_from_options(
+        input=input,
+        task=task,
+        method=method,
+        out=out,
+        run_dir=run_dir,
+        specialists=specialists,
+        llm=llm,
+        review=review,
+        budget_usd=budget_usd,
+        concurrency=concurrency,
+        resume=resume,
+        csv_safe=csv_safe,
+        keep_columns=keep_columns,
+        quiet=quiet,
     )
-    job = bar.add_task("", total=None)
-
-    def report(rows: int, read: int, size: int) -> None:
-        kept.append(rows)
-        if not bar.live.is_started:
-            bar.start()
-        elapsed = bar.tasks[0].elapsed or 1e-9
-        bar.update(job, completed=read, total=size, description=f"{rows:,} rows, {rows / elapsed:,.0f} rows/s")
-
-    try:
-        result = annotate(
-            config,
-            out=out,
-            run_dir=folder,
-            resume=resume,
-            progress=report,
-            csv_safe=csv_safe,
-            engine=engine,
-            say=lambda line: err.print(line, markup=False),
-            keep_columns=keep,
-        )
-    finally:
-        if bar.live.is_started:
-            bar.stop()
-    err.print(end_line(result), markup=False)
-    if result.trust is not None:
-        err.print(describe_trust(result.trust), markup=False)
-    if config.learning is not None and config.learning.relabel_final:
-        changes = ", ".join(f"{old} -> {new}: {n:,}" for (old, new), n in result.relabelled.items()) or "none"
-        err.print(f"{sum(result.relabelled.values()):,} labels relabelled at the end ({changes}).")
-    if config.review is None and result.counts.get("unresolved", 0):
-        err.print(NO_REVIEWER.format(run=folder), markup=False)
-    elif config.review is not None and config.review.method != "replay" and config.review.local:
-        err.print(LOCAL_WARNING)
-
-
-def end_line(result: RunResult) -> str:
-    """What a finished run did, in one line: where the labels came from, the share sent to the reviewer (the
-    hard rows and the audited ones), what it cost, and about what the LLM on every row would have."""
-    counts, usage = result.counts, result.review_usage
-    tokens = usage["prompt_tokens"] + usage["completion_tokens"]
-    sent = int(usage["rows"])
-    labelled = result.rows  # the rows written (skips are not)
-    line = (
-        f"{result.rows:,} rows -> {result.out} in {result.seconds:.1f} s: {counts.get('consensus', 0):,} accepted "
-        f"without review, {counts.get('llm', 0):,} llm, {counts.get('human', 0):,} human, "
-        f"{counts.get('unresolved', 0):,} unresolved, {counts.get('skipped', 0):,} skipped. "
-    )
-    if sent:
-        every_row = usage["cost_usd"] / sent * labelled
-        saved = f", {1 - result.spent_usd / every_row:.0%} saved" if every_row > 0 else ""
-        line += (
-            f"Sent to the reviewer: {sent:,} rows, {sent / max(labelled, 1):.1%} ({hard_share(counts):.1%} hard, "
-            f"the rest audited); {tokens:,.0f} tokens, ${result.spent_usd:.4f} spent (the LLM on every row: "
-            f"about ${every_row:.4f}{saved}). "
-        )
-    else:
-        line += f"{hard_share(counts):.1%} hard; nothing sent to a reviewer. "
-    return line + f"Ledger: {result.ledger}"
-
-
-def _interrupted(kept: int | None) -> None:
-    """Ctrl-C during a run: say what is kept and how to go on, and leave at once. Every committed batch is in
-    the ledger (a run survives even SIGKILL), so there is nothing to wait for: waiting would only finish a
-    batch to redo it. `kept`: the input rows committed so far (None before this attempt committed any)."""
-    if err.is_terminal:
-        sys.stderr.write("\x1b[?25h")  # the progress bar hid the cursor
-    sys.stderr.write(f"\n{INTERRUPTED.format(kept=_kept(kept))}\n")
-    sys.stderr.flush()
-    os._exit(130)
-
-
-def _kept(rows: int | None) -> str:
-    return "every committed batch is kept" if rows is None else f"the first {rows:,} input rows are kept"
-
-
-def _keep(text: str) -> str | list[str]:
-    """--keep-columns: ``all``, ``none`` (an empty list), or the names."""
-    if text.strip() in (KEEP_ALL, "none"):
-        return KEEP_ALL if text.strip() == KEEP_ALL else []
-    return [name.strip() for name in text.split(",") if name.strip()]

@@ -11,11 +11,16 @@ import numpy as np
 from autoannotator.ledger.store import Ledger
 from autoannotator.vote.labelsets import decode
 
+COLUMNS = (
+    "pos, id, text, label, confidence, source, best_guess, agreement, stage, review, rationale, tokens, "
+    "cost_usd, scores"
+)
+"""The columns `labelled` reads per row (as the names of the output fields they become)."""
+
 
 def labelled(ledger: Ledger, chunk: int = 2000, *, source: str | None = None) -> Iterator[list[dict[str, Any]]]:
     """Output rows in input order, `chunk` at a time: the input position (`pos`), the decision plus every
     specialist's vote; only the rows of one `source` when given."""
-    names = ledger.specialist_names()
     config = ledger.meta("config")
     labels: list[str] = config["labels"]
     multi = bool(config.get("task", {}).get("multi_label"))
@@ -30,50 +35,34 @@ def labelled(ledger: Ledger, chunk: int = 2000, *, source: str | None = None) ->
         ).fetchall()
         if not rows:
             return
+        votes = _votes(ledger, rows[0][0], rows[-1][0], labels, multi)
+        yield [_row(dict(zip(COLUMNS.split(", "), row, strict=True)), votes, multi) for row in rows]
         last = rows[-1][0]
-        votes: dict[int, dict[str, dict[str, Any]]] = {}
-        for pos, j, vote, prob in ledger.db.execute(
-            "SELECT pos, specialist, label, prob FROM votes WHERE pos BETWEEN ? AND ?", (rows[0][0], last)
-        ):
-            votes.setdefault(pos, {})[names[j]] = {
-                "label": _vote(vote, labels, multi),
-                "prob": round(prob, 6),
-            }
-        yield [
-            {
-                "pos": pos,
-                "id": ident,
-                "text": text,
-                "label": decode(label) if multi and source != "unresolved" else label,
-                **({"label_scores": _scores(scores, label, confidence)} if multi else {}),
-                "confidence": confidence,
-                "source": source,
-                "best_guess": decode(guess) if multi else guess,
-                "votes": votes.get(pos, {}),
-                "agreement": agreement,
-                "stage": stage,
-                "review": review,
-                "rationale": rationale,
-                "tokens": tokens,
-                "cost_usd": cost,
-            }
-            for (
-                pos,
-                ident,
-                text,
-                label,
-                confidence,
-                source,
-                guess,
-                agreement,
-                stage,
-                review,
-                rationale,
-                tokens,
-                cost,
-                scores,
-            ) in rows
-        ]
+
+
+def _votes(ledger: Ledger, first: int, last: int, labels: list[str], multi: bool) -> dict[int, dict[str, Any]]:
+    """Every specialist's vote on the rows at positions `first` to `last`: {pos: {name: {label, prob}}}."""
+    names = ledger.specialist_names()
+    votes: dict[int, dict[str, Any]] = {}
+    for pos, j, vote, prob in ledger.db.execute(
+        "SELECT pos, specialist, label, prob FROM votes WHERE pos BETWEEN ? AND ?", (first, last)
+    ):
+        votes.setdefault(pos, {})[names[j]] = {"label": _vote(vote, labels, multi), "prob": round(prob, 6)}
+    return votes
+
+
+def _row(stored: dict[str, Any], votes: dict[int, dict[str, Any]], multi: bool) -> dict[str, Any]:
+    """One output row from its stored `COLUMNS` and the votes by position (a set decoded in a multi-label run)."""
+    label, scores, guess = stored.pop("label"), stored.pop("scores"), stored.pop("best_guess")
+    row = {k: stored[k] for k in ("pos", "id", "text")}
+    row["label"] = decode(label) if multi and stored["source"] != "unresolved" else label
+    if multi:
+        row["label_scores"] = _scores(scores, label, stored["confidence"])
+    row.update(confidence=stored["confidence"], source=stored["source"])
+    row["best_guess"] = decode(guess) if multi else guess
+    row["votes"] = votes.get(stored["pos"], {})
+    row.update({k: stored[k] for k in ("agreement", "stage", "review", "rationale", "tokens", "cost_usd")})
+    return row
 
 
 def _vote(vote: int, labels: list[str], multi: bool) -> str | list[str] | None:
