@@ -1,154 +1,144 @@
-"""One batch on its way through a run: the specialists vote; trust is measured on the audit evidence of
-earlier batches (so this batch's audit rows measure its routing without bias: the run's self-estimate rests on
-them); every row is decided; the audit rows and the rows nobody may accept go to the reviewer, in one request.
-A reviewed row takes the reviewer's label, unless (calibration labels) it was accepted with a measured
-probability of being right above the reviewer's accuracy. The result is one `Batch`, committed by the caller
-in one transaction.
+"""One batch on its way through a run, whatever the task's kind: the specialists vote; trust is measured on the
+audit evidence of earlier batches (so this batch's audit rows measure its routing without bias: the run's
+self-estimate rests on them); every row is decided; the audit rows and the rows nobody may accept go to the
+reviewer, in one request; its answers settle them. The result is one `Batch`, committed by the caller in one
+transaction.
+
+What differs between a task with one label per row and one with a set of labels is its `Kind`, in one place
+each: `autoannotator.run.single` and `autoannotator.run.sets`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import replace
-from typing import Any
-
-import numpy as np
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from autoannotator.ledger import Batch, Decision, Ledger
 from autoannotator.read.io import Record, Row, Skip
-from autoannotator.review import Examples, HardRow, Reviewer, Verdict
-from autoannotator.run.config import RunConfig
-from autoannotator.specialists.base import FloatArray, IntArray
-from autoannotator.trust.acceptance import Acceptance, capped
-from autoannotator.trust.routing import Router
-from autoannotator.trust.truth import reviewer_decides
-from autoannotator.vote.aggregate import AGGREGATORS, BoolArray, agreement, consensus, margin
-from autoannotator.vote.inference import Prepared, vote
+from autoannotator.review import HardRow, Reviewer, Verdict
+from autoannotator.specialists.base import BoolArray, FloatArray, IntArray
+from autoannotator.vote.inference import Prepared
 
 
-def decide(
-    votes: IntArray, probs: FloatArray, prepared: Prepared, config: RunConfig, acceptance: Acceptance | None
-) -> tuple[FloatArray, BoolArray, FloatArray]:
-    """(label probabilities (n, k), hard (n,), confidence (n,)): by measured trust when there is an
-    `acceptance` (confidence calibrated on the audit), else by the run's aggregate and hard rule."""
-    k = len(config.task.labels)
-    if acceptance is not None:
-        return acceptance.decide([n for n, _, _ in prepared], votes, probs, k)
-    label_probs = AGGREGATORS[config.aggregate](votes, probs, k)
-    return label_probs, config.hard_rule(votes, label_probs), label_probs.max(axis=1)
+@dataclass(frozen=True)
+class Scores:
+    """The specialists' outputs on a batch's n rows (m specialists, k labels): `votes` (n, m) (a label index, or
+    a set's bit mask; -1 abstains), `probs` (n, m, k) (label probabilities, or each label's presence), the
+    seconds each took, and, for sets, which labels each specialist speaks about, `covered` (m, k)."""
+
+    votes: IntArray
+    probs: FloatArray
+    seconds: dict[str, float]
+    covered: BoolArray | None = None
 
 
-def under_cap(
-    acceptance: Acceptance, votes: IntArray, probs: FloatArray, prepared: Prepared, config: RunConfig
-) -> Acceptance:
-    """`acceptance` for rows with votes (n, m) and probs (n, m, k), its threshold lowered where the run's
-    `--llm-share` cap would send more of them to the reviewer (see `trust.capped`)."""
-    names = [name for name, _, _ in prepared]
-    confidence = acceptance.label_probs(names, votes, probs, len(config.task.labels)).max(axis=1)
-    return capped(acceptance, confidence, config.trust.llm_share)
+class Route(Protocol):
+    """A batch's routing, measured before it is decided."""
+
+    def as_json(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=Route)
+
+
+class Kind(Protocol[R]):
+    """How a task's rows are scored, decided and settled by the reviewer's answers."""
+
+    multi_label: bool
+
+    def score(self, texts: Sequence[str], prepared: Prepared, pool: Executor | None) -> Scores:
+        """The specialists' outputs on `texts`."""
+        ...
+
+    def route(self, ledger: Ledger, prepared: Prepared, scores: Scores, *, reviewed: bool) -> R | None:
+        """The batch's routing, measured on the committed evidence (None: decided by rule, or not routed)."""
+        ...
+
+    def decisions(
+        self,
+        records: Sequence[Record],
+        scores: Scores,
+        prepared: Prepared,
+        route: R | None,
+        *,
+        stage: int,
+        audited: Sequence[bool],
+    ) -> list[Decision]:
+        """Each record's decision before review (see `pending`)."""
+        ...
+
+    def said(self, vote: int) -> str | None:
+        """A specialist's vote as the reviewer reads it (None: it abstained)."""
+        ...
+
+    def settle(self, decisions: list[Decision], verdicts: dict[int, Verdict], route: R | None) -> None:
+        """The reviewed rows (`verdicts` by index into `decisions`) take the reviewer's answers, in place."""
+        ...
+
+    def relabel(self, ledger: Ledger, prepared: Prepared, pool: Executor | None) -> None:
+        """At the end (``--relabel-final``): the final specialists re-label the accepted rows of earlier
+        stages."""
+        ...
 
 
 def run_batch(
     rows: Sequence[Row],
+    kind: Kind[Any],
     prepared: Prepared,
-    config: RunConfig,
     ledger: Ledger,
     index: int,
     *,
     reviewer: Reviewer | None,
-    router: Router | None,
-    examples: Examples | None,
+    audited: Callable[[str, int], bool] | None,
     stage: int,
     pool: Executor | None = None,
 ) -> Batch:
-    """Label one batch (see the module docstring); reads the ledger, writes nothing."""
-    names = [name for name, _, _ in prepared]
-    labels = config.task.label_names
-    k = len(labels)
+    """Label one batch (see the module docstring); reads the ledger, writes nothing. `audited(id, pos)`: whether
+    a row is in the audit draw (None: no audit, the run is not routed by trust or has no reviewer)."""
     records, skips = dedupe(rows, ledger.known_ids)
-    votes, probs, seconds = vote([r.text for r in records], prepared, k, pool=pool)
-    trusting = router is not None and reviewer is not None
-    audited = [trusting and config.trust.audited(r.id, r.pos) for r in records]
-    acceptance = None
-    if router is not None:  # without a reviewer, only with calibration labels (see `RunConfig.trusting`)
-        acceptance = under_cap(router.acceptance(ledger, prepared), votes, probs, prepared, config)
-    decisions = _decisions(records, votes, probs, prepared, config, acceptance, stage=stage, audited=audited)
-    hard = [d.hard for d in decisions]
-    guesses = [d.best_guess for d in decisions]
-    if examples is not None:
-        agreed = [i for i in range(len(records)) if not hard[i]]
-        if agreed:
-            examples.add([records[i].text for i in agreed], [str(guesses[i]) for i in agreed])
+    scores = kind.score([r.text for r in records], prepared, pool)
+    route = kind.route(ledger, prepared, scores, reviewed=reviewer is not None)
+    drawn = [audited is not None and audited(r.id, r.pos) for r in records]
+    decisions = kind.decisions(records, scores, prepared, route, stage=stage, audited=drawn)
     verdicts: dict[int, Verdict] = {}
     if reviewer is not None:
-        chosen = [i for i in range(len(records)) if hard[i] or audited[i]]
-        rows_out = _hard_rows(records, chosen, votes, names, labels, guesses)
-        verdicts.update(zip(chosen, reviewer.review(rows_out) if rows_out else [], strict=True))
-    # an accepted row (audited) keeps its label where that is more likely right than the reviewer's (against
-    # the truth: against the reviewer, or without a router, the reviewer's label is sure, 1, and always taken)
-    sure = np.array([d.confidence or 0.0 for d in decisions])
-    takes = reviewer_decides(
-        np.array(hard, dtype=bool), sure, 1.0 if router is None else router.reviewer_confidence
-    )
-    for i, verdict in verdicts.items():
-        if verdict.status == "ok" and takes[i]:
-            # against the reviewer it agrees with itself; against the truth, as sure as measured on rows alike
-            agrees = verdict.label == decisions[i].best_guess
-            confidence = acceptance.reviewed[int(agrees)] if acceptance is not None else verdict.confidence
-            decisions[i] = replace(decisions[i], label=verdict.label, confidence=confidence, source="llm")
-    routing = None if acceptance is None else acceptance.as_json()
-    return assemble(index, rows, records, skips, votes, probs, decisions, seconds, verdicts, routing)
-
-
-def assemble(
-    index: int,
-    rows: Sequence[Row],
-    records: Sequence[Record],
-    skips: Sequence[Skip],
-    votes: IntArray,
-    probs: FloatArray,
-    decisions: Sequence[Decision],
-    seconds: dict[str, float],
-    verdicts: dict[int, Verdict],
-    routing: dict[str, Any] | None,
-    *,
-    multi_label: bool = False,
-) -> Batch:
-    """The `Batch` a labelled batch commits: `verdicts` by index into `records`, `routing` as stored."""
+        chosen = [i for i, d in enumerate(decisions) if d.hard or d.audited]
+        asked = [_hard_row(records[i], scores.votes[i], prepared, kind, decisions[i]) for i in chosen]
+        verdicts.update(zip(chosen, reviewer.review(asked) if asked else [], strict=True))
+    kind.settle(decisions, verdicts, route)
     return Batch(
         index=index,
         first_pos=rows[0].pos,
         next_pos=rows[-1].pos + 1,
         rows=[(r.pos, r.id, r.text) for r in records],
         skips=[(s.pos, s.id, s.field, s.reason) for s in skips],
-        votes=votes,
-        probs=probs,
+        votes=scores.votes,
+        probs=scores.probs,
         decisions=decisions,
-        seconds=seconds,
+        seconds=scores.seconds,
         reviews=[(records[i].pos, v) for i, v in sorted(verdicts.items())],
-        acceptance=routing,
-        multi_label=multi_label,
+        acceptance=None if route is None else route.as_json(),
+        multi_label=kind.multi_label,
     )
 
 
-def _decisions(
+def pending(
     records: Sequence[Record],
-    votes: IntArray,
-    probs: FloatArray,
-    prepared: Prepared,
-    config: RunConfig,
-    acceptance: Acceptance | None,
+    guesses: Sequence[str | None],
+    hard: BoolArray,
+    confidence: FloatArray,
+    agreement: FloatArray,
+    margins: FloatArray,
     *,
     stage: int,
     audited: Sequence[bool],
+    scores: Sequence[str | None] | None = None,
 ) -> list[Decision]:
-    """Each record's decision before review: accepted with the vote's label, or hard (``unresolved``)."""
-    labels = config.task.label_names
-    label_probs, hard, confidence = decide(votes, probs, prepared, config, acceptance)
-    best = consensus(label_probs, votes)
-    guesses = [labels[b] if b >= 0 else None for b in best]
-    agree, margins = agreement(votes, best), margin(label_probs)
+    """The decisions of n `records` before review: a row is accepted with its best guess and its calibrated
+    `confidence`, or `hard` (``unresolved`` until reviewed); `agreement` and `margins` (n,) describe the vote,
+    `scores` (multi-label) each chosen label's probability as JSON."""
     return [
         Decision(
             pos=r.pos,
@@ -156,34 +146,21 @@ def _decisions(
             confidence=None if hard[i] else float(confidence[i]),
             source="unresolved" if hard[i] else "consensus",
             best_guess=guesses[i],
-            agreement=float(agree[i]),
+            agreement=float(agreement[i]),
             margin=float(margins[i]),
             hard=bool(hard[i]),
             stage=stage,
             audited=audited[i],
+            scores=None if scores is None else scores[i],
         )
         for i, r in enumerate(records)
     ]
 
 
-def _hard_rows(
-    records: Sequence[Record],
-    chosen: Sequence[int],
-    votes: IntArray,
-    names: Sequence[str],
-    labels: Sequence[str],
-    guesses: Sequence[str | None],
-) -> list[HardRow]:
-    """The rows `chosen` (indices into `records`) as the reviewer sees them, with the specialists' votes."""
-    return [
-        HardRow(
-            records[i].pos,
-            records[i].text,
-            {name: (labels[v] if v >= 0 else None) for name, v in zip(names, votes[i], strict=True)},
-            guesses[i],
-        )
-        for i in chosen
-    ]
+def _hard_row(record: Record, votes: IntArray, prepared: Prepared, kind: Kind[Any], decision: Decision) -> HardRow:
+    """A row as the reviewer sees it: its text, each specialist's vote (m,), the best guess where it has one."""
+    said = {name: kind.said(int(v)) for (name, _, _), v in zip(prepared, votes, strict=True)}
+    return HardRow(record.pos, record.text, said, None if kind.multi_label else decision.best_guess)
 
 
 def dedupe(rows: Sequence[Row], known_ids: Callable[[Sequence[str]], set[str]]) -> tuple[list[Record], list[Skip]]:

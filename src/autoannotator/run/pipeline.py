@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from autoannotator.read.adapters import Adapts, compile_adapter
 from autoannotator.read.io import Record, Source
 from autoannotator.read.task import Task
 from autoannotator.review import Examples, HardRow, Reviewer, build_reviewer
-from autoannotator.run.batch import decide, run_batch, under_cap
+from autoannotator.run.batch import Kind, run_batch
 from autoannotator.run.checks import check_run
 from autoannotator.run.choice import choose
 from autoannotator.run.config import (
@@ -42,12 +42,14 @@ from autoannotator.run.config import (
     versions,
 )
 from autoannotator.run.engines import Engine, LocalEngine, parts, remember
-from autoannotator.run.multibatch import MultiRouter, relabel_multi, run_multi_batch
 from autoannotator.run.outputs import KEEP_ALL, write_output
+from autoannotator.run.sets import LabelSets
+from autoannotator.run.single import SingleLabel
 from autoannotator.specialists import build, require_extra, shared_minilm
 from autoannotator.specialists.base import Specialist, Trainable
 from autoannotator.trust.evidence import read_calibration, self_estimate
 from autoannotator.trust.routing import Router
+from autoannotator.trust.sets import SetRouter
 from autoannotator.vote.inference import Remembered, vote
 
 __all__ = ["RunConfig", "RunResult", "annotate", "baseline", "prepare", "vote", "write_output"]
@@ -133,7 +135,8 @@ def annotate(
         if router is not None:  # once, after any training due at the start
             _rejudge(router, learner, ledger, prepared)
         try:
-            stages = Stages(reviewer, router, learner, examples, engine or LocalEngine())
+            kind = _kind(config, router, examples)
+            stages = Stages(reviewer, router, learner, kind, engine or LocalEngine())
             _run_batches(config, ledger, source, prepared, stages, progress)
         finally:
             if reviewer is not None:
@@ -195,13 +198,13 @@ def _begin(
 
 @dataclass(frozen=True)
 class Stages:
-    """What acts on a run's batches besides the specialists: the reviewer, the trust router, the learner, the
-    few-shot pool (each None when the run has none), and the engine that reads them."""
+    """What acts on a run's batches besides the specialists: the reviewer, the trust router, the learner (each
+    None when the run has none), how the task's rows are decided, and the engine that reads them."""
 
     reviewer: Reviewer | None
-    router: Router | MultiRouter | None
+    router: Router | SetRouter | None
     learner: Learner | None
-    examples: Examples | None
+    kind: Kind[Any]
     engine: Engine
 
 
@@ -216,6 +219,7 @@ def _run_batches(
     """Every batch not yet committed, in input order: label, commit, then learn; at the end, relabel."""
     done, batch_index = ledger.next_pos(), ledger.next_batch()
     router = stages.router
+    audited = config.trust.audited if router is not None and stages.reviewer is not None else None
     fixed = parts(prepared, config.task)
     with ThreadPoolExecutor(max_workers=max(len(prepared), 1), thread_name_prefix="specialist") as pool:
         batches = stages.engine.blocks(
@@ -224,45 +228,25 @@ def _run_batches(
         for block in batches:
             rows = block.rows
             remember(fixed, prepared, [r.text for r in rows if isinstance(r, Record)], block.computed)
-            stage = training.stage(ledger)
-            if config.task.multi_label:
-                multi = router if isinstance(router, MultiRouter) else None
-                batch = run_multi_batch(
-                    rows,
-                    prepared,
-                    config,
-                    ledger,
-                    batch_index,
-                    reviewer=stages.reviewer,
-                    router=multi,
-                    stage=stage,
-                    pool=pool,
-                )
-            else:
-                batch = run_batch(
-                    rows,
-                    prepared,
-                    config,
-                    ledger,
-                    batch_index,
-                    reviewer=stages.reviewer,
-                    router=router if isinstance(router, Router) else None,
-                    examples=stages.examples,
-                    stage=stage,
-                    pool=pool,
-                )
+            batch = run_batch(
+                rows,
+                stages.kind,
+                prepared,
+                ledger,
+                batch_index,
+                reviewer=stages.reviewer,
+                audited=audited,
+                stage=training.stage(ledger),
+                pool=pool,
+            )
             ledger.commit(batch)
             done, batch_index = batch.next_pos, batch_index + 1
             if progress is not None:
                 progress(done, block.bytes_read, source.size)
             if stages.learner is not None:
                 prepared = _learn(stages.learner, ledger, prepared, config.task, router)
-        learner = stages.learner
-        if learner is not None and learner.config.relabel_final:
-            if isinstance(router, MultiRouter):
-                relabel_multi(ledger, prepared, config, router)
-            else:
-                relabel(ledger, prepared, config, router, pool=pool)
+        if stages.learner is not None and stages.learner.config.relabel_final:
+            stages.kind.relabel(ledger, prepared, pool)
 
 
 def run_budget(config: RunConfig, ledger_path: Path) -> Budget:
@@ -276,7 +260,7 @@ def _learn(
     ledger: Ledger,
     prepared: list[tuple[str, Specialist, Adapts]],
     task: Task,
-    router: Router | MultiRouter | None,
+    router: Router | SetRouter | None,
     *,
     restore: bool = False,
 ) -> list[tuple[str, Specialist, Adapts]]:
@@ -307,7 +291,7 @@ def _kinds(
 
 
 def _rejudge(
-    router: Router | MultiRouter,
+    router: Router | SetRouter,
     learner: Learner | None,
     ledger: Ledger,
     prepared: Sequence[tuple[str, Specialist, Adapts]],
@@ -321,41 +305,13 @@ def _rejudge(
     router.refresh(ledger, list(prepared), crossfit)
 
 
-def relabel(
-    ledger: Ledger,
-    prepared: Sequence[tuple[str, Specialist, Adapts]],
-    config: RunConfig,
-    router: Router | None,
-    *,
-    pool: Executor | None = None,
-) -> None:
-    """The final specialists re-label the consensus rows of earlier stages, deciding as the last batch did;
-    a row they find hard keeps its label. Chunk by chunk, each one transaction (a resumed run goes on)."""
-    k = len(config.task.labels)
-    names = config.task.label_names
-    acceptance = None if router is None else router.acceptance(ledger, prepared)
-    for chunk in training.relabel_candidates(ledger, training.stage(ledger)):
-        votes, probs, _ = vote([t for _, t, _ in chunk], prepared, k, pool=pool)
-        chosen = None if acceptance is None else under_cap(acceptance, votes, probs, prepared, config)
-        label_probs, hard, confidence = decide(votes, probs, prepared, config, chosen)
-        best = label_probs.argmax(axis=1)
-        training.record_relabels(
-            ledger,
-            training.stage(ledger),
-            [
-                (pos, old, None if hard[i] else names[best[i]], None if hard[i] else float(confidence[i]))
-                for i, (pos, _, old) in enumerate(chunk)
-            ],
-        )
-
-
-def _router(config: RunConfig, ledger: Ledger, reviewer: Reviewer | None) -> Router | MultiRouter | None:
+def _router(config: RunConfig, ledger: Ledger, reviewer: Reviewer | None) -> Router | SetRouter | None:
     """The run's router when it routes by measured trust; with calibration labels, the reviewer (if any) first
     labels them too (its accuracy is measured; the answers are cached like any)."""
     if not config.trusting:
         return None
     if config.task.multi_label:
-        return MultiRouter(config)
+        return SetRouter(config.trust, config.task)
     labels = config.task.label_names
     if config.calibration is None:
         return Router(config.trust, labels)
@@ -370,7 +326,21 @@ def _router(config: RunConfig, ledger: Ledger, reviewer: Reviewer | None) -> Rou
     return Router(config.trust, labels, calibration)
 
 
-def _learner(config: RunConfig, run_dir: Path, router: Router | MultiRouter | None) -> Learner | None:
+def _kind(config: RunConfig, router: Router | SetRouter | None, examples: Examples | None) -> Kind[Any]:
+    """How the run's rows are decided: label sets for a multi-label task, else one label per row."""
+    if config.task.multi_label:
+        return LabelSets(config.task, router if isinstance(router, SetRouter) else None)
+    return SingleLabel(
+        config.task.label_names,
+        aggregate=config.aggregate,
+        hard_rule=config.hard_rule,
+        llm_share=config.trust.llm_share,
+        router=router if isinstance(router, Router) else None,
+        examples=examples,
+    )
+
+
+def _learner(config: RunConfig, run_dir: Path, router: Router | SetRouter | None) -> Learner | None:
     """The run's learner: versions are judged on the calibration rows (the truth) when there are some, else on
     the validation half of the audit (multi-label: on every audited row, never trained on)."""
     if config.learning is None:

@@ -1,4 +1,5 @@
-"""The specialists' votes on texts: each one's native output through its adapter, as arrays."""
+"""The specialists' votes on texts: each one's native output through its adapter, as arrays: one label per row
+(`vote`), or each label's presence (`presence`, multi-label tasks)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from concurrent.futures import Executor
 
 import numpy as np
 
-from autoannotator.read.adapters import Adapts
+from autoannotator.errors import AdapterError
+from autoannotator.read.adapters import Adapter, Adapts
 from autoannotator.specialists._common import TextMemo
-from autoannotator.specialists.base import Card, FloatArray, IntArray, Specialist, Trainable
+from autoannotator.specialists.base import BoolArray, Card, FloatArray, IntArray, Specialist, Trainable
 
 Prepared = Sequence[tuple[str, Specialist, Adapts]]
 """The run's specialists: (name, specialist, compiled adapter)."""
@@ -48,6 +50,30 @@ def vote(
     for j, (v, p, _) in enumerate(results):
         votes[:, j], probs[:, j] = v, p
     return votes, probs, {name: r[2] for (name, _, _), r in zip(prepared, results, strict=True)}
+
+
+def presence(
+    texts: Sequence[str], prepared: Prepared, k: int, *, pool: Executor | None = None
+) -> tuple[FloatArray, BoolArray, dict[str, float]]:
+    """Every specialist's per-label probabilities on `texts`, (n, m, k); which labels each speaks about, (m, k)
+    (none for an untrained head beside fixed specialists, see `silent`); and each one's seconds."""
+
+    def run(item: tuple[str, Specialist, Adapts]) -> tuple[FloatArray, BoolArray, float]:
+        name, specialist, adapter = item
+        if not isinstance(adapter, Adapter):
+            raise AdapterError(f"{name}: adapter code is not supported for multi-label tasks")
+        if silent(specialist, prepared) or (isinstance(specialist, Trainable) and not specialist.ready):
+            return np.full((len(texts), k), 0.5), np.zeros(k, dtype=bool), 0.0
+        if not texts:
+            return np.zeros((0, k)), np.asarray(adapter.matrix.any(axis=0), dtype=bool), 0.0
+        tick = time.perf_counter()
+        probs, covered = adapter.presence(specialist.predict(texts))
+        return probs, covered, time.perf_counter() - tick
+
+    results = list(pool.map(run, prepared) if pool is not None else map(run, prepared))
+    probs = np.stack([r[0] for r in results], axis=1) if results else np.zeros((len(texts), 0, k))
+    covered = np.stack([r[1] for r in results]) if results else np.zeros((0, k), dtype=bool)
+    return probs, covered, {name: r[2] for (name, _, _), r in zip(prepared, results, strict=True)}
 
 
 class Remembered:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from sklearn.preprocessing import MultiLabelBinarizer
 
-from autoannotator.specialists.base import BoolArray, FloatArray
+from autoannotator.specialists.base import BoolArray, FloatArray, IntArray
 
 
 def encode(labels: Iterable[str], names: Sequence[str]) -> str:
@@ -77,6 +77,12 @@ def row_confidence(p: FloatArray, chosen: BoolArray) -> FloatArray:
     if p.shape[1] == 0:
         return np.ones(p.shape[0])
     result: FloatArray = np.where(chosen, p, 1.0 - p).min(axis=1)
+    return result
+
+
+def masks(sets: BoolArray) -> IntArray:
+    """(…) bit masks of (…, k) label indicators: bit j set where label j is."""
+    result: IntArray = (sets.astype(np.int64) << np.arange(sets.shape[-1], dtype=np.int64)).sum(axis=-1)
     return result
 
 
