@@ -9,7 +9,7 @@ agree with each other). `merge_dependent` measures that on the rows (how much mo
 the model fitted without one of them predicts) and merges such a pair into one source that votes where they
 agree, so a source and its copy weigh what the source alone does.
 
-The EM is `voting.dawid_skene` (also the `dawid-skene` aggregate), here with a stronger prior. Why not a
+The EM is `vote.aggregate.dawid_skene` (also the `dawid-skene` aggregate), here with a stronger prior. Why not a
 library: crowd-kit's Dawid-Skene is the same EM over a pandas frame, but needs `transformers` and
 `nltk` (not in the lean install); cleanlab's CROWDLAB needs a classifier's out-of-sample probabilities for every
 row, which the fixed specialists are not.

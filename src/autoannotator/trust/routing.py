@@ -76,7 +76,7 @@ class Router:
         calibration rows; or, on the evidence rows before the last training, the trainables' votes on the
         validation half, re-labelled, and on the rows they were trained on, where `crossfit` has every fitted
         trainable's native probabilities of the row by a version that did not see it (by name, then input
-        position: `learning.Learner.out_of_fold`)."""
+        position: `learn.stages.Learner.out_of_fold`)."""
         if self.calibration is not None:
             votes, probs, _ = vote(self.calibration.texts, prepared, len(self.labels))
             self._calibration_votes = (votes, probs)

@@ -19,7 +19,8 @@ from autoannotator.vote.aggregate import BoolArray
 FOLDS = 5
 """Parts in cross-fitting: of the calibration rows in the estimate, each judged by a routing chosen on the other
 80%, close to the one chosen on all of them (with halves, 50 of 100 rows often accept nothing the whole would);
-of a trainable's training rows (`learning.Learner.out_of_fold`), each judged by a version trained on the rest."""
+of a trainable's training rows (`learn.stages.Learner.out_of_fold`), each judged by a version trained on the
+rest."""
 
 
 @dataclass(frozen=True)
