@@ -25,6 +25,7 @@ from autoannotator.run.pipeline import RunResult, annotate, baseline
 from autoannotator.specialists import DEVICE_ENV, resolve_device
 from autoannotator.trust.acceptance import TrustConfig
 from autoannotator.trust.evidence import describe as describe_trust
+from autoannotator.trust.people import describe as describe_people
 from autoannotator.vote.aggregate import AggregatorName
 
 Device = Literal["auto", "cpu", "cuda"]
@@ -243,6 +244,8 @@ def _run(
     err.print(end_line(result), markup=False)
     if result.trust is not None:
         err.print(describe_trust(result.trust), markup=False)
+    if result.people is not None:
+        err.print(describe_people(result.people), markup=False)
     if config.learning is not None and config.learning.relabel_final:
         changes = ", ".join(f"{old} -> {new}: {n:,}" for (old, new), n in result.relabelled.items()) or "none"
         err.print(f"{sum(result.relabelled.values()):,} labels relabelled at the end ({changes}).")

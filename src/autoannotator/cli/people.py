@@ -1,4 +1,5 @@
-"""The commands that hand rows to people and bring their labels back: export, import."""
+"""The commands that hand rows to people and bring their labels back: export, ask-people, ask-people-first,
+import."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 
 from autoannotator.cli.common import app, err, errors_as_lines, ledger_path
 from autoannotator.errors import InputError
+from autoannotator.handoff.first import first_sheet
 from autoannotator.handoff.labelstudio import pull, push
 from autoannotator.handoff.sheets import (
     MAX_REPORTED,
@@ -20,7 +22,8 @@ from autoannotator.handoff.sheets import (
     unknown_choices,
 )
 from autoannotator.ledger import Ledger, asks, humans, output
-from autoannotator.read.io import atomic_path, beside
+from autoannotator.read.io import Source, atomic_path, beside
+from autoannotator.read.task import load_task
 from autoannotator.run.checks import check_overwrite
 from autoannotator.run.outputs import write_output
 from autoannotator.trust.people import DISAGREE, MIN_ROWS, ask, describe, rejudge_run
@@ -101,6 +104,33 @@ def ask_people_command(
             output.at(ledger, {pos for pos, _, _ in chosen}),
             what,
             Handoff(url, out, to, project, token, csv_safe),
+        )
+
+
+@app.command("ask-people-first")
+def ask_people_first_command(
+    input: Annotated[Path, typer.Argument(help="The CSV, JSONL or Parquet file (or dataset) to be labelled.")],
+    task: Annotated[str, typer.Option(help="Task YAML file, or a built-in (its text and id fields).")],
+    out: Annotated[Path, typer.Option(help="The sheet for people: CSV, JSONL or Parquet (fill `label`).")],
+    rows: Annotated[int, typer.Option(min=2, help="How many rows to draw (100-200 measure the run well).")] = 100,
+    seed: Annotated[int, typer.Option(help="The draw's seed.")] = 0,
+    csv_safe: CsvSafe = True,
+) -> None:
+    """Before a run: draw rows uniformly from INPUT for people to label. Give the filled sheet to annotate as
+    --calibration: the specialists are judged against the people's labels and keep the rows where they are at
+    least as accurate as the reviewer, those rows take the people's labels, and the run ends re-judged on them
+    with an estimate of the whole output's accuracy."""
+    with errors_as_lines():
+        check_overwrite([("--out", out)], [("input", input)])
+        if out.exists():  # people may have filled it: a new draw must not replace their work
+            raise InputError(out, "already exists (people may have filled it): choose another --out")
+        spec = load_task(task)
+        source = Source(input, text_field=spec.text_field, id_field=spec.id_field)
+        n = first_sheet(source, rows, out, seed=seed, csv_safe=csv_safe)
+        err.print(
+            f"{n:,} rows drawn for people -> {out}; fill the label column ({', '.join(spec.label_names)}), then "
+            f"annotate with --calibration {out}",
+            markup=False,
         )
 
 

@@ -15,12 +15,7 @@ def set_human_labels(
     """Record people's labels by row id (one transaction), by `annotator`, now; or, per row id in `who`, by
     (annotator, ISO time) as the labelling tool recorded them. Returns how many rows changed."""
     db = ledger.db
-    ids = list(decisions)
-    positions = (
-        dict(db.execute(f"SELECT id, pos FROM rows WHERE id IN ({','.join('?' * len(ids))})", ids).fetchall())
-        if ids
-        else {}
-    )
+    positions = positions_of(ledger, list(decisions))
     known = who or {}
     with ledger.transaction():
         for ident, label in decisions.items():
@@ -34,6 +29,14 @@ def set_human_labels(
                 "UPDATE labels SET label = ?, confidence = 1.0, source = 'human' WHERE pos = ?", (label, pos)
             )
     return len(decisions)
+
+
+def positions_of(ledger: Ledger, ids: list[str]) -> dict[str, int]:
+    """Row id -> input position, for the `ids` that are rows of the run."""
+    if not ids:
+        return {}
+    query = f"SELECT id, pos FROM rows WHERE id IN ({','.join('?' * len(ids))})"
+    return {str(i): int(p) for i, p in ledger.db.execute(query, ids).fetchall()}
 
 
 def reviewer_labels(ledger: Ledger) -> dict[str, str]:

@@ -48,6 +48,7 @@ from autoannotator.run.single import SingleLabel
 from autoannotator.specialists import build, require_extra, shared_minilm
 from autoannotator.specialists.base import Specialist, Trainable
 from autoannotator.trust.evidence import read_calibration, self_estimate
+from autoannotator.trust.people import Rejudgement, people_first
 from autoannotator.trust.routing import Router
 from autoannotator.trust.sets import SetRouter
 from autoannotator.vote.inference import Remembered, vote
@@ -78,6 +79,9 @@ class RunResult:
     """With trust routing: the estimated agreement of the auto-accepted rows with the reviewer, overall and per
     stage, with 95% intervals (`autoannotator.trust.evidence.self_estimate`), and whether a cap overrode the
     evidence."""
+    people: Rejudgement | None = None
+    """With people's labels drawn before the run (`ask-people-first`, given as calibration labels): the run
+    re-judged on them, with the prediction-powered estimate of the output's accuracy."""
 
 
 def prepare(config: RunConfig) -> list[tuple[str, Specialist, Adapts]]:
@@ -141,6 +145,7 @@ def annotate(
         finally:
             if reviewer is not None:
                 reviewer.close()
+        people = _people_first(ledger, router)
         ledger.set_meta("csv_safe", csv_safe)
         ledger.set_meta("keep_columns", keep_columns)
         n = write_output(ledger, out)
@@ -157,6 +162,7 @@ def annotate(
             relabelled=figures.relabel_changes(ledger),
             spent_usd=figures.spent_usd(ledger),
             trust=self_estimate(ledger, config.trust) if config.trusting else None,
+            people=people,
         )
 
 
@@ -338,6 +344,18 @@ def _kind(config: RunConfig, router: Router | SetRouter | None, examples: Exampl
         router=router if isinstance(router, Router) else None,
         examples=examples,
     )
+
+
+def _people_first(ledger: Ledger, router: Router | SetRouter | None) -> Rejudgement | None:
+    """Calibration rows that are rows of the run (the file gives their ids) take the people's labels; drawn
+    uniformly from the input (the file gives their weights), the run is re-judged on them (`people_first`)."""
+    truth = router.calibration if isinstance(router, Router) else None
+    if truth is None or truth.ids is None:
+        return None
+    labels = ledger.meta("config")["labels"]
+    people = {ident: labels[r] for ident, r in zip(truth.ids, truth.reference.tolist(), strict=True)}
+    weights = None if truth.weights is None else dict(zip(truth.ids, truth.weights.tolist(), strict=True))
+    return people_first(ledger, people, weights)
 
 
 def _learner(config: RunConfig, run_dir: Path, router: Router | SetRouter | None) -> Learner | None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from autoannotator.errors import InputError
 from autoannotator.ledger import Ledger, audit, figures
-from autoannotator.read.io import file_format, read_rows
+from autoannotator.read.io import file_format, read_rows, unneutralise
 from autoannotator.specialists.base import FloatArray, IntArray
 from autoannotator.trust.acceptance import TrustConfig, interval
 from autoannotator.trust.truth import Calibration
@@ -221,24 +221,29 @@ def _modelled(overall: dict[str, Any], model: dict[str, Any], target: float) -> 
 
 
 def read_calibration(path: Path, text_field: str, labels: Sequence[str], *, limit: int = 20) -> Calibration:
-    """Human-labelled rows (`text_field` and ``label``; CSV, JSONL or Parquet) as a `Calibration`. Rows with a
-    missing text or an unknown label are one `InputError` naming each (up to `limit`) by row number (for CSV,
-    the spreadsheet's: the header is row 1)."""
+    """Human-labelled rows (`text_field` and ``label``; CSV, JSONL or Parquet) as a `Calibration`, with their
+    ``id`` and ``weight`` where every row has them (a sheet from `ask-people-first`). Rows with a missing text
+    or an unknown label are one `InputError` naming each (up to `limit`) by row number (for CSV, the
+    spreadsheet's: the header is row 1)."""
     if not path.is_file():
         raise InputError(path, "file not found")
-    first = 2 if file_format(path) == "csv" else 1
+    csv = file_format(path) == "csv"
     texts: list[str] = []
     reference: list[int] = []
+    ids: list[Any] = []
+    weights: list[Any] = []
     bad: list[str] = []
-    for i, row in enumerate(read_rows(path), start=first):
+    for i, row in enumerate(read_rows(path), start=2 if csv else 1):
         text, label = row.get(text_field), row.get("label")
         if not isinstance(text, str) or not text.strip():
             bad.append(f"row {i}: no {text_field!r}")
         elif label not in labels:
             bad.append(f"row {i}: label {label!r}")
         else:
-            texts.append(text)
+            texts.append(unneutralise(text) if csv else text)
             reference.append(list(labels).index(str(label)))
+            ids.append(row.get("id"))
+            weights.append(row.get("weight"))
     if bad:
         more = f" and {len(bad) - limit} more" if len(bad) > limit else ""
         raise InputError(
@@ -246,4 +251,19 @@ def read_calibration(path: Path, text_field: str, labels: Sequence[str], *, limi
         )
     if not texts:
         raise InputError(path, "no calibration rows")
-    return Calibration(texts, np.array(reference, dtype=np.int64))
+    known = all(isinstance(x, str | int) and str(x) for x in ids)
+    drawn = known and all(_positive(w) for w in weights)
+    return Calibration(
+        texts,
+        np.array(reference, dtype=np.int64),
+        ids=[str(x) for x in ids] if known else None,
+        weights=np.array([float(w) for w in weights]) if drawn else None,
+    )
+
+
+def _positive(value: Any) -> bool:
+    """Whether a cell is a positive number (a sheet's ``weight``; CSV cells are text)."""
+    try:
+        return float(value) > 0
+    except (TypeError, ValueError):
+        return False

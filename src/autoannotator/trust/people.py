@@ -22,7 +22,7 @@ import numpy as np
 from scipy.stats import norm
 from sklearn.linear_model import LogisticRegression
 
-from autoannotator.ledger import Ledger, asks
+from autoannotator.ledger import Ledger, asks, humans
 from autoannotator.specialists.base import FloatArray, IntArray
 from autoannotator.trust.acceptance import interval
 from autoannotator.vote.aggregate import BoolArray
@@ -184,6 +184,20 @@ def ask(ledger: Ledger, n: int, *, share: float = 0.5, seed: int = 0) -> tuple[l
     ]
     asks.record_asks(ledger, chosen)
     return chosen, False
+
+
+def people_first(ledger: Ledger, people: dict[str, str], weights: dict[str, float] | None) -> Rejudgement | None:
+    """A run's end with people's labels asked before it (`people`: row id -> label): the rows of the run among
+    them take their labels; drawn uniformly from the input (`weights`: row id -> the rows each stands for),
+    they are the run's draw for people (recorded once, with the run's labels before the people's) and the run
+    is re-judged on them (`rejudge_run`). Repeatable: a resumed run ends the same."""
+    where = humans.positions_of(ledger, list(people))
+    if not where:
+        return None
+    if weights is not None and not asks.asked(ledger):
+        asks.record_asks(ledger, sorted((pos, REST, weights[ident]) for ident, pos in where.items()))
+    humans.set_human_labels(ledger, {i: people[i] for i in where}, annotator="people (before the run)")
+    return None if weights is None else rejudge_run(ledger)
 
 
 def rejudge_run(ledger: Ledger) -> Rejudgement | None:

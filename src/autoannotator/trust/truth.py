@@ -32,6 +32,11 @@ class Calibration:
     texts: list[str]
     reference: IntArray
     said: IntArray | None = None
+    ids: list[str] | None = None
+    """The rows' ids in the input, when the file gives them: those rows of the run take the people's labels."""
+    weights: FloatArray | None = None
+    """(n,) with `ids`, from a uniform draw of the input (`handoff.first`): the input's rows each one stands
+    for; the run is then re-judged on them at its end (`trust.people`)."""
 
     @property
     def reviewer_accuracy(self) -> float | None:

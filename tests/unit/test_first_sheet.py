@@ -1,0 +1,49 @@
+"""People's labels before a run: the uniform sheet (`handoff.first`) and what the calibration reader keeps."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from autoannotator.handoff.first import first_sheet
+from autoannotator.read.io import Source
+from autoannotator.trust.evidence import read_calibration
+
+LABELS = ("negative", "positive")
+
+
+def write(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_the_sheet_is_a_uniform_draw_with_its_weights(tmp_path: Path) -> None:
+    texts = [f"=row {i}" if i == 3 else f"row {i}" for i in range(50)]
+    data = write(tmp_path / "in.csv", [{"id": str(i), "text": t} for i, t in enumerate(texts)])
+    sheet = tmp_path / "people.csv"
+    assert first_sheet(Source(data, id_field="id"), 10, sheet, seed=1) == 10
+    with sheet.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["id"] for r in rows] == sorted((r["id"] for r in rows), key=int)  # in input order
+    assert {r["weight"] for r in rows} == {"5.0"} and {r["label"] for r in rows} == {""}
+    other = tmp_path / "other.csv"
+    first_sheet(Source(data, id_field="id"), 10, other, seed=2)
+    assert other.read_text(encoding="utf-8") != sheet.read_text(encoding="utf-8")  # the seed draws
+
+
+def test_the_reader_keeps_ids_and_weights_only_when_every_row_has_them(tmp_path: Path) -> None:
+    rows = [{"id": "a", "text": "'=1+1 good", "label": "positive", "weight": "5"},
+            {"id": "b", "text": "bad", "label": "negative", "weight": "5"}]  # fmt: skip
+    truth = read_calibration(write(tmp_path / "s.csv", rows), "text", LABELS)
+    assert truth.ids == ["a", "b"] and truth.weights is not None and truth.weights.tolist() == [5.0, 5.0]
+    assert truth.texts[0] == "=1+1 good"  # a neutralised cell is read back as written
+    assert np.array_equal(truth.reference, [1, 0])
+    partly = read_calibration(write(tmp_path / "p.csv", [rows[0], {**rows[1], "weight": ""}]), "text", LABELS)
+    assert partly.ids == ["a", "b"] and partly.weights is None
+    plain = read_calibration(write(tmp_path / "n.csv", [{"text": "ok", "label": "positive"}]), "text", LABELS)
+    assert plain.ids is None and plain.weights is None
