@@ -23,7 +23,7 @@ from _report import emit, machine
 from ask_people import ROWS, accuracy
 from autoannotator import LearningConfig, RunConfig, TrustConfig, annotate, baseline, load_task
 from autoannotator.handoff.first import first_sheet
-from autoannotator.read.io import Source, read_rows
+from autoannotator.read.io import Source, read_rows, unneutralise
 from paper import replay_file, review, rows_file
 from trust import ALL, ORDER
 
@@ -33,7 +33,7 @@ def filled(sheet: Path, data: Path) -> None:
     with data.open(encoding="utf-8", newline="") as f:
         gold = {r["text"]: r["label"] for r in csv.DictReader(f)}
     with sheet.open(encoding="utf-8", newline="") as f:
-        rows = [{**r, "label": gold[r["text"]]} for r in csv.DictReader(f)]
+        rows = [{**r, "label": gold[unneutralise(r["text"])]} for r in csv.DictReader(f)]
     with sheet.open("w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -64,7 +64,7 @@ def bench(name: str, seeds: list[int], folder: Path) -> list[str]:
         now = accuracy(run / "out.jsonl", data, run / "run")
         rows = list(read_rows(run / "out.jsonl"))
         sent = float(np.mean([r["review"] is not None for r in rows]))
-        people = {r["text"] for r in read_rows(sheet)}
+        people = {unneutralise(r["text"]) for r in read_rows(sheet)}
         texts = len({r["text"] for r in rows if r["review"] is not None} | people) / len(rows)
         assert result.people is not None
         est, low, high = result.people.estimate
