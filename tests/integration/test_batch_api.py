@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from autoannotator.llm import load_prices
-from autoannotator.testing import read_jsonl, run_cli
+from autoannotator.testing import read_jsonl
 from autoannotator.testing.batches import BatchServer
+from entry import run_cli
 
 
 def answer(messages: list[dict[str, str]]) -> str:
@@ -126,6 +127,7 @@ def test_an_endpoint_without_the_batch_api_is_one_line(tmp_path: Path) -> None:
     data, out = rows(tmp_path, 20), tmp_path / "out.jsonl"
     with ChatServer(answer) as server:
         environment = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "k"}
-        result = run_cli(*args(data, out), env=environment, check=False)
+        # a child process: the server's own thread logs the missing endpoint on this process's stderr
+        result = run_cli(*args(data, out), env=environment, check=False, child=True)
     assert result.returncode == 2 and "the Batch API failed" in result.stderr
     assert "Traceback" not in result.stderr

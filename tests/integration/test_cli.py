@@ -18,7 +18,8 @@ import pytest
 
 from autoannotator import RunConfig, annotate, load_task
 from autoannotator.specialists import ZOO
-from autoannotator.testing import read_jsonl, run_cli
+from autoannotator.testing import read_jsonl
+from entry import run_cli
 from faults import write_rows
 
 SOURCES = {"consensus", "llm", "human", "unresolved"}

@@ -17,7 +17,8 @@ from autoannotator.llm import Budget, Gateway, OpenAIChat, load_prices
 from autoannotator.read.task import load_task
 from autoannotator.review import ReplayReviewer, ReviewConfig
 from autoannotator.specialists import build
-from autoannotator.testing import ChatServer, run_cli, vader_reviewer
+from autoannotator.testing import ChatServer, vader_reviewer
+from entry import run_cli
 
 TOXICITY = load_task("toxicity").model_copy(update={"specialists": {}})
 

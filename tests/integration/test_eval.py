@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from autoannotator.testing import read_jsonl, run_cli
+from autoannotator.testing import read_jsonl
+from entry import run_cli
 
 
 def offensive(shared_data: Path) -> tuple[Path, str, list[str]]:

@@ -21,7 +21,8 @@ from autoannotator import RunConfig, load_task
 from autoannotator.learn.stages import LearningConfig
 from autoannotator.report.evaluation import hard_share
 from autoannotator.specialists import ZOO
-from autoannotator.testing import ChatServer, committed, read_jsonl, run_cli, vader_reviewer
+from autoannotator.testing import ChatServer, committed, read_jsonl, vader_reviewer
+from entry import run_cli
 from faults import write_rows
 
 pytestmark = pytest.mark.slow

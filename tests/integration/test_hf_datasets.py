@@ -12,7 +12,7 @@ import pytest
 from autoannotator import RunConfig, annotate, evaluate, load_task
 from autoannotator.errors import InputError
 from autoannotator.read.hfdata import load, location
-from autoannotator.testing import run_cli
+from entry import run_cli
 
 LABELS = ["negative", "positive"]
 

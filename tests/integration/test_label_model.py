@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from autoannotator.testing import read_jsonl, run_cli
+from autoannotator.testing import read_jsonl
+from entry import run_cli
 
 pytestmark = pytest.mark.slow
 COLUMNS = ("text", "llm_label", "model", "setting", "prompt_tokens", "completion_tokens", "raw_response")

@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from autoannotator.handoff.labelstudio import client
-from autoannotator.testing import read_jsonl, run_cli
+from autoannotator.testing import read_jsonl
+from entry import run_cli
 from weak_reviewer import accuracy, gold, weak_answers
 
 pytestmark = pytest.mark.slow

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from autoannotator.testing import read_jsonl, run_cli
+from autoannotator.testing import read_jsonl
 from autoannotator.trust.acceptance import TrustConfig
+from entry import run_cli
 
 
 def args_for(shared_data: Path, out: Path, run: Path) -> list[str]:

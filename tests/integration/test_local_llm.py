@@ -12,7 +12,8 @@ from autoannotator.llm import Request
 from autoannotator.llm.local import LocalChat, default_gguf
 from autoannotator.read.task import load_task
 from autoannotator.review import HardRow, Prompts
-from autoannotator.testing import read_jsonl, run_cli
+from autoannotator.testing import read_jsonl
+from entry import run_cli
 
 pytestmark = pytest.mark.slow
 

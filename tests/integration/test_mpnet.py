@@ -20,7 +20,8 @@ from autoannotator.review import ReviewConfig
 from autoannotator.run.pipeline import prepare
 from autoannotator.specialists import TrainableSpecialist, build, extra_installed
 from autoannotator.specialists.packaged import mpnet_folder
-from autoannotator.testing import read_jsonl, run_cli
+from autoannotator.testing import read_jsonl
+from entry import run_cli
 from weak_reviewer import gold
 
 TASK = load_task("sentiment-2")

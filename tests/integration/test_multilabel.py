@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, hamming_loss
 
-from autoannotator.testing import ChatServer, read_jsonl, run_cli
+from autoannotator.testing import ChatServer, read_jsonl
 from autoannotator.vote.labelsets import indicators
+from entry import run_cli
 
 LABELS = ["price", "quality", "delivery", "service"]
 EXAMPLE = Path(str(resources.files("autoannotator").joinpath("data/examples/aspects.csv")))

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from autoannotator.read.io import read_rows, write_rows
-from autoannotator.testing import ChatServer, read_jsonl, run_cli, vader_reviewer
+from autoannotator.testing import ChatServer, read_jsonl, vader_reviewer
+from entry import run_cli
 from faults import write_rows as write_reviews
 
 pytestmark = pytest.mark.slow

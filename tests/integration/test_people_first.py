@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from autoannotator.testing import read_jsonl, run_cli
+from autoannotator.testing import read_jsonl
+from entry import run_cli
 from weak_reviewer import accuracy, gold, weak_answers
 
 pytestmark = pytest.mark.slow

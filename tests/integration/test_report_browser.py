@@ -15,7 +15,7 @@ import pytest
 
 from autoannotator import evaluate
 from autoannotator.report import figures
-from autoannotator.testing import run_cli
+from entry import run_cli
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autoannotator.testing import run_cli
+from entry import run_cli
 
 pytestmark = pytest.mark.slow
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "runs" / "0.1.0" / "ledger.sqlite"

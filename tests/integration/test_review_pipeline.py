@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from autoannotator.testing import ChatServer, read_jsonl
-from autoannotator.testing import run_cli as cli
+from entry import run_cli as cli
 
 SECRET = "sk-test-never-written-anywhere-42"
 

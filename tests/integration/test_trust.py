@@ -16,11 +16,12 @@ from autoannotator.ledger import Ledger, training
 from autoannotator.read.adapters import compile_adapter
 from autoannotator.read.task import load_task
 from autoannotator.specialists import build
-from autoannotator.testing import ChatServer, read_jsonl, run_cli, vader_reviewer
+from autoannotator.testing import ChatServer, read_jsonl, vader_reviewer
 from autoannotator.trust.acceptance import TrustConfig
 from autoannotator.trust.evidence import audit_evidence
 from autoannotator.trust.routing import Router
 from autoannotator.vote.inference import Prepared
+from entry import run_cli
 from faults import answer, write_rows
 
 pytestmark = pytest.mark.slow
