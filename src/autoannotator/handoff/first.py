@@ -36,6 +36,10 @@ def first_sheet(source: Source, n: int, out: Path, *, seed: int = 0, csv_safe: b
         for r in batch
         if isinstance(r, Record) and r.pos in chosen
     ]
-    columns: dict[str, ColumnType] = {"id": "string", source.text_field: "string", "label": "string"}
-    columns["weight"] = "float"
+    columns: dict[str, ColumnType] = {
+        "id": "string",
+        source.text_field: "string",
+        "label": "string",
+        "weight": "float",
+    }
     return write_rows(out, [rows], columns=columns, csv_safe=csv_safe)

@@ -11,10 +11,8 @@ import numpy as np
 from autoannotator.ledger.store import Ledger
 from autoannotator.vote.labelsets import decode
 
-COLUMNS = (
-    "pos, id, text, label, confidence, source, best_guess, agreement, stage, review, rationale, tokens, "
-    "cost_usd, scores"
-)
+COLUMNS = ("pos", "id", "text", "label", "confidence", "source", "best_guess", "agreement", "stage", "review",
+           "rationale", "tokens", "cost_usd", "scores")  # fmt: skip
 """The columns `labelled` reads per row (as the names of the output fields they become)."""
 
 
@@ -24,6 +22,7 @@ def labelled(ledger: Ledger, chunk: int = 2000, *, source: str | None = None) ->
     config = ledger.meta("config")
     labels: list[str] = config["labels"]
     multi = bool(config.get("task", {}).get("multi_label"))
+    names = ledger.specialist_names()
     last = -1
     while True:
         rows = ledger.db.execute(
@@ -35,14 +34,16 @@ def labelled(ledger: Ledger, chunk: int = 2000, *, source: str | None = None) ->
         ).fetchall()
         if not rows:
             return
-        votes = _votes(ledger, rows[0][0], rows[-1][0], labels, multi)
-        yield [_row(dict(zip(COLUMNS.split(", "), row, strict=True)), votes, multi) for row in rows]
+        votes = _votes(ledger, names, rows[0][0], rows[-1][0], labels, multi)
+        yield [_row(dict(zip(COLUMNS, row, strict=True)), votes, multi) for row in rows]
         last = rows[-1][0]
 
 
-def _votes(ledger: Ledger, first: int, last: int, labels: list[str], multi: bool) -> dict[int, dict[str, Any]]:
-    """Every specialist's vote on the rows at positions `first` to `last`: {pos: {name: {label, prob}}}."""
-    names = ledger.specialist_names()
+def _votes(
+    ledger: Ledger, names: list[str], first: int, last: int, labels: list[str], multi: bool
+) -> dict[int, dict[str, Any]]:
+    """Every specialist's vote (`names` in the ledger's order) on the rows at positions `first` to `last`:
+    {pos: {name: {label, prob}}}."""
     votes: dict[int, dict[str, Any]] = {}
     for pos, j, vote, prob in ledger.db.execute(
         "SELECT pos, specialist, label, prob FROM votes WHERE pos BETWEEN ? AND ?", (first, last)

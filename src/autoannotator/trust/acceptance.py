@@ -68,6 +68,9 @@ VOTE = "vote"
 """The name of the accuracy-weighted vote among the candidate deciders."""
 LABEL_MODEL = "label-model"
 """The name of the label model over the specialists among the candidate deciders (`labelmodel.Labeller`)."""
+Knots = tuple[tuple[float, ...], tuple[float, ...]]
+"""An isotonic calibration as (x, y) knots for `np.interp`."""
+
 DEFAULT_TARGET = 0.97
 """The share of rows on which the whole output must match labelling every row with the reviewer, by default.
 Chosen on dev data (Rotten Tomatoes train and validation rows with recorded answers, bench/choose_target.py):
@@ -212,7 +215,7 @@ class Acceptance:
     decider: str | None
     threshold: float
     weights: dict[str, float] = field(default_factory=dict)
-    knots: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
+    knots: Knots = ((), ())
     evidence: int = 0
     capped: bool = False
     target: float = DEFAULT_TARGET
@@ -265,10 +268,7 @@ class Acceptance:
 
     def calibrated(self, confidence: FloatArray) -> FloatArray:
         """The estimated probability of agreeing with the reference at each confidence (n,)."""
-        xs, ys = self.knots
-        if not xs:
-            return np.asarray(confidence, dtype=np.float64)
-        return np.interp(confidence, xs, ys)
+        return calibrate(self.knots, confidence)
 
 
 def choose(
@@ -309,9 +309,16 @@ def choose(
     )
 
 
-def knots(
-    confidence: FloatArray, agree: BoolArray, *, prior: float = 2.0
-) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def calibrate(fit: Knots, confidence: FloatArray) -> FloatArray:
+    """The estimated probability of agreeing with the reference at each confidence (n,), by the isotonic `fit`
+    (`knots`); the confidence itself where there is no fit."""
+    xs, ys = fit
+    if not xs:
+        return np.asarray(confidence, dtype=np.float64)
+    return np.interp(confidence, xs, ys)
+
+
+def knots(confidence: FloatArray, agree: BoolArray, *, prior: float = 2.0) -> Knots:
     """An increasing isotonic fit of agreement on confidence (n,), as (x, y) knots for `np.interp`; each
     block's rate is smoothed toward the overall rate by `prior` pseudo-rows, so that a few agreeing rows never
     claim certainty (a block of 30 agreeing rows at an overall 0.8 says 0.99, not 1.0)."""

@@ -13,12 +13,16 @@ import numpy as np
 from autoannotator.ledger import Ledger, audit, training
 from autoannotator.read.task import Task
 from autoannotator.specialists.base import FloatArray
-from autoannotator.trust.acceptance import DEFAULT_TARGET, TrustConfig, accept_threshold, knots
+from autoannotator.trust.acceptance import (
+    DEFAULT_TARGET,
+    Knots,
+    TrustConfig,
+    accept_threshold,
+    calibrate,
+    knots,
+)
 from autoannotator.vote.inference import Prepared, presence
 from autoannotator.vote.labelsets import combine, decide, encode, row_confidence
-
-Knots = tuple[tuple[float, ...], tuple[float, ...]]
-"""An isotonic calibration as (x, y) knots for `np.interp`."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class SetAcceptance:
 
     def calibrated(self, confidence: FloatArray) -> FloatArray:
         """The estimated probability that each set (confidence (n,)) agrees with the reviewer."""
-        return np.interp(confidence, *self.knots) if self.knots[0] else confidence
+        return calibrate(self.knots, confidence)
 
 
 class SetRouter:
