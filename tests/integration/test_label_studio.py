@@ -4,6 +4,7 @@ makes one, a script playing the annotator through the API, and the server stoppe
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import shutil
@@ -233,3 +234,50 @@ def test_rows_asked_of_people_in_label_studio_rejudge_the_run_with_no_reviewer_c
     first = out.read_bytes()
     run_cli("import", run, url, str(project), "--from", "label-studio", "--out", out, env=env)
     assert out.read_bytes() == first  # importing again re-judges from the run's own labels: the same output
+
+
+def test_rows_drawn_first_go_to_label_studio_and_fill_the_sheet_the_run_is_judged_on(
+    server: tuple[str, str], tmp_path: Path, example_csv: Path
+) -> None:
+    """`ask-people-first --to label-studio`: the drawn rows become a project (and a sheet); a person labels
+    them there; `fill-sheet` writes the answers into the sheet; `annotate --calibration` takes them as truth."""
+    url, token = server
+    env = {**os.environ, "LABEL_STUDIO_API_KEY": token}
+    truth = gold(example_csv)
+    sheet = tmp_path / "people.csv"
+    drawn = run_cli("ask-people-first", example_csv, url, "--task", "sentiment-2", "--rows", "40", "--out", sheet,
+                    "--to", "label-studio", env=env)  # fmt: skip
+    project = int(drawn.stdout)
+    assert f"fill-sheet {sheet} {url} {project}" in " ".join(drawn.stderr.split())
+    ls = client(url, token)
+    tasks = list(ls.tasks.list(project=project, fields="all"))
+    with sheet.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(str(t.data["id"]) for t in tasks) == sorted(r["id"] for r in rows) and len(rows) == 40
+    assert {float(t.data["weight"]) for t in tasks} == {300 / 40}
+    for task in tasks[:30]:  # people label part of it first
+        value = {"choices": [truth[task.data["text"]]]}
+        ls.annotations.create(id=task.id, result=[{"from_name": "label", "to_name": "text", "type": "choices",
+                                                   "value": value}])  # fmt: skip
+    part = run_cli("fill-sheet", sheet, url, str(project), env=env)
+    assert "30 of the sheet's 40 rows labelled" in " ".join(part.stderr.split())
+    out = tmp_path / "labels.jsonl"
+    weak = f"replay:{weak_answers(example_csv, tmp_path)}"
+    args = ("annotate", example_csv, "--task", "sentiment-2", "--review", weak, "--calibration", sheet,
+            "--out", out, "--quiet")  # fmt: skip
+    early = run_cli(*args, check=False)  # a sheet with empty labels is refused before any work, naming rows
+    assert early.returncode != 0 and "10 unusable calibration rows" in early.stderr and not out.exists()
+    for task in tasks[30:]:
+        value = {"choices": [truth[task.data["text"]]]}
+        ls.annotations.create(id=task.id, result=[{"from_name": "label", "to_name": "text", "type": "choices",
+                                                   "value": value}])  # fmt: skip
+    run_cli("fill-sheet", sheet, url, str(project), env=env)
+    with sheet.open(encoding="utf-8", newline="") as f:
+        filled = {r["id"]: r["label"] for r in csv.DictReader(f)}
+    assert filled == {str(t.data["id"]): truth[t.data["text"]] for t in tasks}
+    done = run_cli(*args)
+    labelled = {r["id"]: r for r in read_jsonl(out)}
+    assert {i: (labelled[i]["label"], labelled[i]["source"]) for i in filled} == {
+        i: (label, "human") for i, label in filled.items()
+    }
+    assert "People's labels on 40 asked rows" in " ".join(done.stderr.split())

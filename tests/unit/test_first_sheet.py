@@ -6,8 +6,10 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from autoannotator.handoff.first import first_sheet
+from autoannotator.errors import InputError
+from autoannotator.handoff.first import fill_sheet, first_sheet
 from autoannotator.read.io import Source
 from autoannotator.trust.evidence import read_calibration
 
@@ -26,7 +28,7 @@ def test_the_sheet_is_a_uniform_draw_with_its_weights(tmp_path: Path) -> None:
     texts = [f"=row {i}" if i == 3 else f"row {i}" for i in range(50)]
     data = write(tmp_path / "in.csv", [{"id": str(i), "text": t} for i, t in enumerate(texts)])
     sheet = tmp_path / "people.csv"
-    assert first_sheet(Source(data, id_field="id"), 10, sheet, seed=1) == 10
+    assert len(first_sheet(Source(data, id_field="id"), 10, sheet, seed=1)) == 10
     with sheet.open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["id"] for r in rows] == sorted((r["id"] for r in rows), key=int)  # in input order
@@ -47,3 +49,19 @@ def test_the_reader_keeps_ids_and_weights_only_when_every_row_has_them(tmp_path:
     assert partly.ids == ["a", "b"] and partly.weights is None
     plain = read_calibration(write(tmp_path / "n.csv", [{"text": "ok", "label": "positive"}]), "text", LABELS)
     assert plain.ids is None and plain.weights is None
+
+
+def test_answers_fill_the_sheet_in_place_and_keep_its_cells(tmp_path: Path) -> None:
+    """`fill_sheet` (the answers of a Label Studio project): labels by id, earlier labels kept unless answered
+    again, a neutralised cell left neutralised (the calibration reader undoes it), the weights as they were."""
+    rows = [{"id": "a", "text": "'=1+1 good", "label": "", "weight": "5.0"},
+            {"id": "b", "text": "bad", "label": "negative", "weight": "5.0"},
+            {"id": "c", "text": "fine", "label": "", "weight": "5.0"}]  # fmt: skip
+    sheet = write(tmp_path / "people.csv", rows)
+    assert fill_sheet(sheet, {"a": "positive", "x": "negative"}) == (1, 3)
+    with sheet.open(encoding="utf-8", newline="") as f:
+        assert [(r["id"], r["text"], r["label"], r["weight"]) for r in csv.DictReader(f)] == [
+            ("a", "'=1+1 good", "positive", "5.0"), ("b", "bad", "negative", "5.0"), ("c", "fine", "", "5.0")
+        ]  # fmt: skip
+    with pytest.raises(InputError, match="not a sheet from ask-people-first"):
+        fill_sheet(write(tmp_path / "other.csv", [{"id": "a", "text": "t", "label": ""}]), {"a": "positive"})

@@ -1,5 +1,5 @@
 """The commands that hand rows to people and bring their labels back: export, ask-people, ask-people-first,
-import."""
+fill-sheet, import."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import typer
 
 from autoannotator.cli.common import app, err, errors_as_lines, ledger_path
 from autoannotator.errors import InputError
-from autoannotator.handoff.first import first_sheet
-from autoannotator.handoff.labelstudio import pull, push
+from autoannotator.handoff.first import fill_sheet, first_sheet
+from autoannotator.handoff.labelstudio import answers, pull, push, send
 from autoannotator.handoff.sheets import (
     MAX_REPORTED,
     export_rows,
@@ -112,26 +112,64 @@ def ask_people_first_command(
     input: Annotated[Path, typer.Argument(help="The CSV, JSONL or Parquet file (or dataset) to be labelled.")],
     task: Annotated[str, typer.Option(help="Task YAML file, or a built-in (its text and id fields).")],
     out: Annotated[Path, typer.Option(help="The sheet for people: CSV, JSONL or Parquet (fill `label`).")],
+    url: ServerUrl = None,
     rows: Annotated[int, typer.Option(min=2, help="How many rows to draw (100-200 measure the run well).")] = 100,
     seed: Annotated[int, typer.Option(help="The draw's seed.")] = 0,
+    to: ToTool = None,
+    project: Project = None,
+    token: Token = None,
     csv_safe: CsvSafe = True,
 ) -> None:
-    """Before a run: draw rows uniformly from INPUT for people to label. Give the filled sheet to annotate as
-    --calibration: the specialists are judged against the people's labels and keep the rows where they are at
-    least as accurate as the reviewer, those rows take the people's labels, and the run ends re-judged on them
-    with an estimate of the whole output's accuracy."""
+    """Before a run: draw rows uniformly from INPUT for people to label, as a sheet (and, with --to label-studio
+    URL, as a Label Studio project: `fill-sheet` brings its answers into the sheet). Give the filled sheet to
+    annotate as --calibration: the specialists are judged against the people's labels and keep the rows where
+    they are at least as accurate as the reviewer, those rows take the people's labels, and the run ends
+    re-judged on them with an estimate of the whole output's accuracy."""
     with errors_as_lines():
         check_overwrite([("--out", out)], [("input", input)])
         if out.exists():  # people may have filled it: a new draw must not replace their work
             raise InputError(out, "already exists (people may have filled it): choose another --out")
         spec = load_task(task)
+        server = None if to is None else _server(to, url, token)  # checked before any row is read
         source = Source(input, text_field=spec.text_field, id_field=spec.id_field)
-        n = first_sheet(source, rows, out, seed=seed, csv_safe=csv_safe)
+        drawn = first_sheet(source, rows, out, seed=seed, csv_safe=csv_safe)
+        err.print(f"{len(drawn):,} rows drawn for people -> {out}", markup=False)
+        if server is not None:
+            data = [{"id": r["id"], "text": r[spec.text_field], "weight": r["weight"]} for r in drawn]
+            title = f"autoannotator first draw: {input.name}"
+            chosen, n, there = send(*server, list(spec.label_names), data, project=project, title=title)
+            err.print(f"{n:,} rows -> {server[0]}/projects/{chosen} ({there:,} already there); when they are "
+                      f"labelled: autoannotator fill-sheet {out} {server[0]} {chosen}", markup=False)  # fmt: skip
+            typer.echo(chosen)
         err.print(
-            f"{n:,} rows drawn for people -> {out}; fill the label column ({', '.join(spec.label_names)}), then "
-            f"annotate with --calibration {out}",
+            f"Fill the label column ({', '.join(spec.label_names)}), then annotate with --calibration {out}",
             markup=False,
         )
+
+
+@app.command("fill-sheet")
+def fill_sheet_command(
+    sheet: Annotated[Path, typer.Argument(help="The sheet ask-people-first wrote (rewritten in place).")],
+    url: Annotated[str, typer.Argument(help="The Label Studio server's URL.")],
+    project: Annotated[int, typer.Argument(help="The project ask-people-first created.")],
+    source: Annotated[str, typer.Option("--from", help="Where the answers are: 'label-studio'.")] = LABEL_STUDIO,
+    token: Token = None,
+) -> None:
+    """Write the answers people gave in a Label Studio project into the label column of the sheet
+    `ask-people-first` drew (single-label tasks), ready for annotate --calibration."""
+    with errors_as_lines():
+        if not sheet.is_file():
+            raise InputError(sheet, "file not found")
+        server, key = _server(source, url, token)
+        given = answers(server, key, project)
+        several = sorted(ident for ident, (chosen, _, _) in given.items() if len(chosen) != 1)
+        if several:
+            raise InputError(
+                Path(server), f"tasks with more than one choice: {several[:MAX_REPORTED]}", field="label"
+            )
+        n, total = fill_sheet(sheet, {ident: chosen[0] for ident, (chosen, _, _) in given.items()})
+        err.print(f"{n:,} of the sheet's {total:,} rows labelled in {server}/projects/{project} -> {sheet}",
+                  markup=False)  # fmt: skip
 
 
 @dataclass(frozen=True)

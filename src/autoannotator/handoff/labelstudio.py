@@ -4,7 +4,8 @@
 unresolved rows as tasks, each specialist's vote and the reviewer's answer as predictions (model_version,
 score). Tasks carry the row id, so a push that was killed half-way and run again imports only the rows not yet
 there. `pull` reads the finished annotations back: row id -> label, with the annotator and the time Label
-Studio recorded. The project (URL and id) is kept in the ledger, so a later push or pull finds it.
+Studio recorded. The project (URL and id) is kept in the ledger, so a later push or pull finds it. Before a
+run there is no ledger: `send` and `answers` do the same for rows drawn from the input (`ask-people-first`).
 """
 
 from __future__ import annotations
@@ -77,19 +78,38 @@ def _push(
     chosen = project_of(ledger, url, project)
     if chosen is None:
         name = title or f"autoannotator {ledger.meta('run_id') or ''}".strip()
-        xml = label_studio_config(labels, multiple=bool(config.get("task", {}).get("multi_label")))
-        chosen = int(ls.projects.create(title=name[:50], label_config=xml).id)
+        chosen = _create(ls, name, labels, multiple=bool(config.get("task", {}).get("multi_label")))
         ledger.set_meta("label_studio", {"url": url.rstrip("/"), "project": chosen})
-    present = {str(task.data.get("id")) for task in tasks(ls, chosen, annotated=False)}
     answers = humans.reviewer_labels(ledger)
     wanted = output.unresolved(ledger) if rows is None else rows
-    new = [row for row in wanted if row["id"] not in present]
-    payload = [
-        {"data": task_data(row), "predictions": predictions(row, answers.get(row["id"]), labels)} for row in new
-    ]
-    for start in range(0, len(payload), PAGE):
-        ls.projects.import_tasks(id=chosen, request=payload[start : start + PAGE])
-    return chosen, len(payload), len(wanted) - len(new)
+    payload = [{"data": task_data(r), "predictions": predictions(r, answers.get(r["id"]), labels)} for r in wanted]
+    return chosen, *_import(ls, chosen, payload)
+
+
+def send(
+    url: str, token: str, labels: list[str], rows: list[dict[str, Any]], *, project: int | None, title: str
+) -> tuple[int, int, int]:
+    """Import `rows` (each with an ``id``: the data people see) not yet in `project` (None: a new project
+    titled `title`, single-label) as tasks without predictions; (project id, tasks imported, already there)."""
+    with talking_to(url):
+        ls = client(url, token)
+        chosen = _create(ls, title, labels, multiple=False) if project is None else project
+        return chosen, *_import(ls, chosen, [{"data": row} for row in rows])
+
+
+def _create(ls: Any, title: str, labels: list[str], *, multiple: bool) -> int:
+    """A new project whose labelling config is the task's labels; its id."""
+    xml = label_studio_config(labels, multiple=multiple)
+    return int(ls.projects.create(title=title[:50], label_config=xml).id)
+
+
+def _import(ls: Any, project: int, payload: list[dict[str, Any]]) -> tuple[int, int]:
+    """Import the tasks of `payload` whose ``data.id`` the project lacks, a page at a time; (imported, there)."""
+    present = {str(task.data.get("id")) for task in tasks(ls, project, annotated=False)}
+    new = [task for task in payload if str(task["data"]["id"]) not in present]
+    for start in range(0, len(new), PAGE):
+        ls.projects.import_tasks(id=project, request=new[start : start + PAGE])
+    return len(new), len(payload) - len(new)
 
 
 def tasks(ls: Any, project: int, *, annotated: bool = True) -> Iterator[Any]:
@@ -104,9 +124,14 @@ def pull(
     chosen = project_of(ledger, url, project)
     if chosen is None:
         raise LedgerError(f"{url}: this run has no Label Studio project there; name one (--project ID)")
+    return answers(url, token, chosen)
+
+
+def answers(url: str, token: str, project: int) -> dict[str, tuple[list[str], str | None, str]]:
+    """Task ``id`` -> (choices, annotator, ISO time) of each task's latest finished annotation in `project`."""
     decided: dict[str, tuple[list[str], str | None, str]] = {}
     with talking_to(url):
-        for task in tasks(client(url, token), chosen):
+        for task in tasks(client(url, token), project):
             for annotation in reversed(task.annotations or []):
                 found = _choice(annotation)
                 if found is not None:
