@@ -21,11 +21,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from autoannotator.read.task import load_task
+from autoannotator.read.task import Task, load_task
 from autoannotator.specialists import FineTunedClassifier, build
 from autoannotator.trust.acceptance import accept_threshold
 
@@ -53,7 +53,6 @@ SETS = (
     Set("tweeteval-offensive", "toxicity", DATA / "llm-replay" / "tweeteval-offensive-test.csv",
         "zero-shot; default", train=400),
 )  # fmt: skip
-DECIDERS = ("minilm", "minilm-finetune", "mpnet")
 TARGETS = (0.97, 0.95)
 """Whole-output targets at which the ceiling and the audited share are computed (0.97 is the default)."""
 AUDITS = (200, 750)
@@ -80,6 +79,20 @@ def score(predicted: list[str], llm: list[str], gold: list[str]) -> tuple[float,
     """(agreement with the LLM, accuracy against gold) of `predicted`."""
     p, a, g = np.array(predicted), np.array(llm), np.array(gold)
     return float((p == a).mean()), float((p == g).mean())
+
+
+NAMES = {
+    "minilm": "minilm (frozen ONNX MiniLM + logistic head)",
+    "minilm-finetune": "minilm-finetune (all weights, CPU)",
+    "mpnet": "mpnet (frozen all-mpnet-base-v2 + logistic head)",
+}
+
+
+def fresh(key: str, task: Task, seed: int) -> Any:
+    """An untrained decider of the kind `key` (one of `NAMES`)."""
+    if key == "minilm-finetune":
+        return FineTunedClassifier(seed=seed, device="cpu")
+    return cast(Any, build(key, task)).fresh((), seed)
 
 
 def ceiling(confidence: np.ndarray, agree: np.ndarray, target: float) -> int:
@@ -134,19 +147,8 @@ def one(dataset: Set, n: int, seed: int, names: tuple[str, ...]) -> list[dict[st
     agree, accuracy = score([common] * len(rest), rest_llm, rest_gold)
     found.append({"decider": "majority answer (plain baseline)", "agreement": agree, "accuracy": accuracy,
                   "fit_s": 0.0, "predict_s": 0.0})  # fmt: skip
-    made = {
-        "minilm": ("minilm (frozen ONNX MiniLM + logistic head)", lambda: build("minilm", task).fresh((), seed)),  # type: ignore[attr-defined]
-        "minilm-finetune": (
-            "minilm-finetune (all weights, CPU)",
-            lambda: FineTunedClassifier(seed=seed, device="cpu"),
-        ),
-        "mpnet": (
-            "mpnet (frozen all-mpnet-base-v2 + logistic head)",
-            lambda: build("mpnet", task).fresh((), seed),
-        ),  # type: ignore[attr-defined]
-    }
     for key in names:
-        name, decider = made[key][0], made[key][1]()
+        name, decider = NAMES[key], fresh(key, task, seed)
         tick = time.perf_counter()
         decider.fit(train_texts, train_labels)
         fitted = time.perf_counter() - tick
@@ -208,7 +210,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=800)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--sets", default=",".join(s.name for s in SETS))
-    parser.add_argument("--deciders", default=",".join(DECIDERS))
+    parser.add_argument("--deciders", default=",".join(NAMES))
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     names = tuple(args.deciders.split(","))
