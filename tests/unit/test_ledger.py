@@ -108,7 +108,14 @@ def test_a_config_stored_before_the_renames_and_additions_migrates_to_what_its_r
     assert new == {
         "batch_size": 500,
         "first_batch": 500,
-        "learning": {"rows_per_stage": 1000, "warmup": 100, "replay_buffer": 300, "seed": 0, "cross_fit": False},
+        "learning": {
+            "rows_per_stage": 1000,
+            "warmup": 100,
+            "replay_buffer": 300,
+            "seed": 0,
+            "cross_fit": False,
+            "train_budget_s": 300.0,
+        },
         "review": {"method": "zero-shot", "llm": "openai:gpt-4o-mini", "batch_api": False},
     }
     assert migrate(new) == new  # a current config is left as it is

@@ -73,6 +73,7 @@ def annotate_from_options(
     warmup: int,
     relabel_final: bool,
     cross_fit: bool,
+    train_budget_s: float,
     csv_safe: bool,
     keep_columns: str,
     quiet: bool,
@@ -112,6 +113,7 @@ def annotate_from_options(
             replay_buffer=replay_buffer,
             relabel_final=relabel_final,
             cross_fit=cross_fit,
+            train_budget_s=train_budget_s or None,
         )
         trust = TrustConfig(
             target=target_agreement,
@@ -131,16 +133,14 @@ def annotate_from_options(
                 "calibration": calibration,
             }
         )
-        runner = build_engine(engine, address=ray_address, actors=ray_actors, cpus=ray_cpus, gpus=ray_gpus)
-        folder = run_dir or beside(out, ".run")
         _run(
             config,
             out,
-            folder,
+            run_dir or beside(out, ".run"),
             resume=resume,
             quiet=quiet,
             csv_safe=csv_safe,
-            engine=runner,
+            engine=build_engine(engine, address=ray_address, actors=ray_actors, cpus=ray_cpus, gpus=ray_gpus),
             keep=_keep(keep_columns),
         )
 
@@ -241,11 +241,8 @@ def _run(
     finally:
         if bar.live.is_started:
             bar.stop()
-    err.print(end_line(result), markup=False)
-    if result.trust is not None:
-        err.print(describe_trust(result.trust), markup=False)
-    if result.people is not None:
-        err.print(describe_people(result.people), markup=False)
+    for line in (end_line(result), *paragraphs(result)):
+        err.print(line, markup=False)
     if config.learning is not None and config.learning.relabel_final:
         changes = ", ".join(f"{old} -> {new}: {n:,}" for (old, new), n in result.relabelled.items()) or "none"
         err.print(f"{sum(result.relabelled.values()):,} labels relabelled at the end ({changes}).")
@@ -253,6 +250,19 @@ def _run(
         err.print(NO_REVIEWER.format(run=folder), markup=False)
     elif config.review is not None and config.review.method != "replay" and config.review.local:
         err.print(LOCAL_WARNING)
+
+
+def paragraphs(result: RunResult) -> list[str]:
+    """What follows the end line: the trainings a budget skipped, the trust estimate, the people's re-judgement."""
+    found = []
+    if result.skipped_trainings:
+        skips = ", ".join(f"{name} at {n} of {of} stages" for name, (n, of) in result.skipped_trainings.items())
+        found.append(f"Over the training budget (--train-budget-s), kept their last version: {skips}.")
+    if result.trust is not None:
+        found.append(describe_trust(result.trust))
+    if result.people is not None:
+        found.append(describe_people(result.people))
+    return found
 
 
 def end_line(result: RunResult) -> str:

@@ -10,6 +10,7 @@ import typer
 from autoannotator.cli.common import app
 from autoannotator.cli.configure import LLM_HELP, REVIEW_HELP, SPECIALISTS_HELP
 from autoannotator.cli.labelling import Device, annotate_from_options, baseline_from_options
+from autoannotator.learn.stages import TRAIN_BUDGET_S
 from autoannotator.read.task import BUILTIN_TASKS
 from autoannotator.vote.aggregate import AggregatorName
 
@@ -142,6 +143,14 @@ def annotate_command(
             "versions trained on the others (five more trainings per training)."
         ),
     ] = True,
+    train_budget_s: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Seconds a learning stage's trainings may take, estimated from each specialist's last training "
+            "(cross-fitting included); one that does not fit keeps its version that stage. 0: no limit.",
+        ),
+    ] = TRAIN_BUDGET_S,
     csv_safe: Annotated[
         bool, typer.Option(help="CSV output: cells starting with = + - @ get a leading ' (no formulas).")
     ] = False,
@@ -201,6 +210,7 @@ def annotate_command(
         warmup=warmup,
         relabel_final=relabel_final,
         cross_fit=cross_fit,
+        train_budget_s=train_budget_s,
         csv_safe=csv_safe,
         keep_columns=keep_columns,
         quiet=quiet,

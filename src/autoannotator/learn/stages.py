@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -40,6 +40,12 @@ from autoannotator.specialists.base import FloatArray, Specialist, Trainable
 from autoannotator.trust.acceptance import draw
 from autoannotator.trust.truth import FOLDS
 from autoannotator.vote.labelsets import decide, encode
+
+TRAIN_BUDGET_S = 300.0
+"""The default seconds a stage's trainings may take: no default trainable comes near it (MiniLM and TF-IDF
+heads, cross-fitted: under a minute per stage at 12,000 rows on 2 cores); it stops a fine-tuned encoder
+(`minilm-finetune`: ~100 s per 800 rows on a CPU, six versions per stage) from taking over a CPU run's time
+as its training rows grow."""
 
 
 class LearningConfig(BaseModel):
@@ -62,6 +68,13 @@ class LearningConfig(BaseModel):
         default=True,
         description="for measured trust, judge a trained version on the rows it learnt from too, each labelled "
         "by one of `FOLDS` versions trained on the others (`FOLDS` more trainings per training)",
+    )
+    train_budget_s: float | None = Field(
+        default=TRAIN_BUDGET_S,
+        gt=0.0,
+        description="seconds a stage's trainings may take (cross-fitting included), estimated before it from "
+        "each specialist's last training; a specialist whose estimate does not fit is skipped that stage and "
+        "keeps its version (None: no limit)",
     )
     relabel_final: bool = Field(
         default=False,
@@ -106,6 +119,26 @@ def cross_fit(
     return found
 
 
+CROSS_FIT_COST = 1 + 0.8 * FOLDS
+"""A training followed by cross-fitting costs about this many plain trainings (`FOLDS` more, each on 80%)."""
+
+
+def over_budget(estimates: dict[str, float | None], budget: float | None) -> dict[str, float]:
+    """The specialists a stage skips, with their estimated seconds: cheapest first, each is trained while the
+    stage's estimated total fits `budget` (None: no limit); one with no estimate (never trained) is always
+    trained, and its first training is what its next estimates scale from."""
+    if budget is None:
+        return {}
+    known = sorted((cost, name) for name, cost in estimates.items() if cost is not None)
+    spent, skipped = 0.0, {}
+    for cost, name in known:
+        if spent + cost <= budget:
+            spent += cost
+        else:
+            skipped[name] = cost
+    return skipped
+
+
 @dataclass(frozen=True)
 class StageReport:
     """One training of one specialist."""
@@ -120,6 +153,8 @@ class StageReport:
     promoted: bool
     seconds: float
     path: str
+    skipped: float | None = None
+    """Not trained: the estimated seconds that did not fit `LearningConfig.train_budget_s`."""
 
 
 class Learner:
@@ -167,7 +202,12 @@ class Learner:
         texts = [t for _, _, t, _ in train] + [t for t, _ in replay]
         labels = [lab for *_, lab in train] + [lab for _, lab in replay]
         reports, promoted_versions = [], {}
+        skipped = over_budget(self._estimates(ledger, specialists, len(texts)), self.config.train_budget_s)
         for name, current in specialists.items():
+            if name in skipped:
+                kept = StageReport(name, stage, len(train), len(replay), len(val), 0.0, 0.0, False, 0.0, "")
+                reports.append(replace(kept, skipped=skipped[name]))
+                continue
             tick = time.perf_counter()
             candidate = current.fresh(self._inputs(inputs), self.config.seed)
             if len(set(labels)) >= 2:
@@ -195,6 +235,17 @@ class Learner:
             reports.append(report)
         training.record_training(ledger, stage, upto, reports)
         return promoted_versions
+
+    def _estimates(self, ledger: Ledger, specialists: dict[str, Trainable], rows: int) -> dict[str, float | None]:
+        """Each specialist's estimated seconds for this stage: its last training's seconds per row times `rows`,
+        times `CROSS_FIT_COST` where versions are cross-fitted; None before its first training. From the
+        ledger only, so a resumed run decides as the first attempt did."""
+        last = training.costs(ledger)
+        fits = CROSS_FIT_COST if self.config.cross_fit and not self.validation else 1.0
+        return {
+            name: None if name not in last else last[name][0] / max(last[name][1], 1) * rows * fits
+            for name in specialists
+        }
 
     def previous(
         self, current: Trainable, val: Sequence[tuple[str, str]], inputs: Sequence[tuple[str, Specialist]]

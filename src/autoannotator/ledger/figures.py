@@ -46,6 +46,17 @@ def trainings(ledger: Ledger) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def skipped_trainings(ledger: Ledger) -> dict[str, tuple[int, int]]:
+    """(stages skipped, stages in all) of each specialist a training budget skipped at least once."""
+    return {
+        name: (int(skipped), int(stages))
+        for name, skipped, stages in ledger.db.execute(
+            "SELECT specialist, SUM(skipped IS NOT NULL), COUNT(*) FROM trainings GROUP BY specialist "
+            "HAVING SUM(skipped IS NOT NULL) > 0 ORDER BY specialist"
+        )
+    }
+
+
 def relabel_changes(ledger: Ledger) -> dict[tuple[str, str], int]:
     """How many labels the final specialists changed, by (old label, new label)."""
     return {

@@ -79,4 +79,10 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE TABLE rejudged (pos INTEGER PRIMARY KEY, label TEXT, source TEXT NOT NULL, confidence REAL);
         """,
     ),
+    (
+        "m009_training_budget",
+        """
+        ALTER TABLE trainings ADD COLUMN skipped REAL;
+        """,
+    ),
 )

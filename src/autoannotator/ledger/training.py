@@ -64,7 +64,7 @@ def record_training(ledger: Ledger, stage: int, upto: int, reports: Sequence[Any
     """Record one stage's trainings (one transaction)."""
     with ledger.transaction() as db:
         db.executemany(
-            "INSERT INTO trainings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO trainings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     stage,
@@ -78,10 +78,22 @@ def record_training(ledger: Ledger, stage: int, upto: int, reports: Sequence[Any
                     int(r.promoted),
                     r.seconds,
                     r.path,
+                    r.skipped,
                 )
                 for r in reports
             ],
         )
+
+
+def costs(ledger: Ledger) -> dict[str, tuple[float, int]]:
+    """(seconds, rows trained on incl. replayed ones) of each specialist's last training that was not skipped."""
+    return {
+        name: (float(seconds), int(rows))
+        for name, seconds, rows in ledger.db.execute(
+            "SELECT specialist, seconds, train_rows + replay_rows FROM trainings t WHERE skipped IS NULL AND "
+            "stage = (SELECT MAX(stage) FROM trainings u WHERE u.specialist = t.specialist AND u.skipped IS NULL)"
+        )
+    }
 
 
 def promoted_versions(ledger: Ledger) -> dict[str, str]:

@@ -228,8 +228,7 @@ def _trainings(report: Report) -> list[str]:
     parts: list[str] = []
     if report.trainings:
         rows = [
-            [*(t[k] for k in TRAINING_COLUMNS), "yes" if t["promoted"] else "no", round(t["seconds"], 1)]
-            for t in report.trainings
+            [*(t[k] for k in TRAINING_COLUMNS), _promoted(t), round(t["seconds"], 1)] for t in report.trainings
         ]
         header = [*TRAINING_COLUMNS.values(), "promoted", "seconds"]
         parts += ["", "Trainings:", "", table(header, rows)]
@@ -237,6 +236,13 @@ def _trainings(report: Report) -> list[str]:
         changes = ", ".join(f"{k}: {v:,}" for k, v in report.relabelled.items())
         parts += ["", f"Relabelled at the end by the final specialists: {changes}."]
     return parts
+
+
+def _promoted(training: dict[str, Any]) -> str:
+    """A training's outcome: promoted, rolled back, or skipped by the training budget (its estimate)."""
+    if training.get("skipped") is not None:
+        return f"skipped (estimated {training['skipped']:.0f} s over the budget)"
+    return "yes" if training["promoted"] else "no"
 
 
 def _short(text: str) -> str:

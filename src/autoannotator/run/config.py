@@ -12,7 +12,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from autoannotator.errors import SpecialistError
-from autoannotator.learn.stages import LearningConfig
+from autoannotator.learn.stages import TRAIN_BUDGET_S, LearningConfig
 from autoannotator.read import hfdata
 from autoannotator.read.adapters import Adapts
 from autoannotator.read.task import Task
@@ -180,6 +180,7 @@ OPTIONS = {
     "learning.replay_buffer": "--replay-buffer",
     "learning.cross_fit": "--cross-fit/--no-cross-fit",
     "learning.relabel_final": "--relabel-final",
+    "learning.train_budget_s": "--train-budget-s",
     "routing": "--routing",
     "trust.target": "--target-agreement",
     "trust.share": "--audit-share",
@@ -234,6 +235,10 @@ CONFIG_MIGRATIONS: tuple[tuple[str, Callable[[Stored], Stored]], ...] = (
     ("learning.replay is learning.replay_buffer", _renamed("learning", "replay", "replay_buffer")),
     ("review.batch_api added: off before", _added("review", "batch_api", lambda _: False)),
     ("learning.cross_fit added: off before", _added("learning", "cross_fit", lambda _: False)),
+    (  # no limit before; the default skips nothing a run of then would have trained in under 5 minutes a stage
+        "learning.train_budget_s added: the default",
+        _added("learning", "train_budget_s", lambda _: TRAIN_BUDGET_S),
+    ),
     (
         "first_batch added: the first batch had --batch-size rows",
         _added(None, "first_batch", lambda c: c["batch_size"]),

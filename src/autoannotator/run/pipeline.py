@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,8 @@ class RunResult:
     """With trust routing: the estimated agreement of the auto-accepted rows with the reviewer, overall and per
     stage, with 95% intervals (`autoannotator.trust.evidence.self_estimate`), and whether a cap overrode the
     evidence."""
+    skipped_trainings: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Specialists a training budget skipped: (stages skipped, stages), by name."""
     people: Rejudgement | None = None
     """With people's labels drawn before the run (`ask-people-first`, given as calibration labels): the run
     re-judged on them, with the prediction-powered estimate of the output's accuracy."""
@@ -162,6 +164,7 @@ def annotate(
             relabelled=figures.relabel_changes(ledger),
             spent_usd=figures.spent_usd(ledger),
             trust=self_estimate(ledger, config.trust) if config.trusting else None,
+            skipped_trainings=figures.skipped_trainings(ledger),
             people=people,
         )
 
