@@ -22,6 +22,7 @@ import numpy as np
 from _report import emit, machine
 from ask_people import ROWS, accuracy
 from autoannotator import LearningConfig, RunConfig, TrustConfig, annotate, baseline, load_task
+from autoannotator.controller import selection
 from autoannotator.handoff.first import first_sheet
 from autoannotator.read.io import Source, read_rows, unneutralise
 from paper import replay_file, review, rows_file
@@ -40,12 +41,16 @@ def filled(sheet: Path, data: Path) -> None:
         writer.writerows(rows)
 
 
-def bench(name: str, seeds: list[int], folder: Path) -> list[str]:
+def bench(name: str, seeds: list[int], folder: Path, added: tuple[str, ...] = ()) -> list[str]:
     dataset = ALL[name]
     data = rows_file(dataset, folder)
     task = load_task(dataset.task)
     reviewer = review(replay_file(dataset, dataset.review, folder), dataset.review)
-    specialists = dataset.specialists if dataset.specialists == ("auto",) else ()
+    specialists: tuple[str, ...] = dataset.specialists if dataset.specialists == ("auto",) else ()
+    if added and specialists == ("auto",):  # `auto` as it chooses where torch sees a GPU (mpnet in it)
+        setattr(selection, "on_gpu", lambda: True)  # noqa: B010 (a module attribute the bench overrides)
+    elif added:
+        specialists = (*(specialists or tuple(task.specialists)), *added)
     base = RunConfig(input=data, task=task, specialists=specialists, review=reviewer)
     annotate(baseline(base, "llm"), out=folder / "llm.jsonl", run_dir=folder / "llm.run")
     llm = accuracy(folder / "llm.jsonl", data, folder / "llm.run")
@@ -87,16 +92,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(ORDER))
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--add", default="", help="specialists added to every set's (comma-separated)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
+    added = tuple(n for n in args.add.split(",") if n)
     lines = [
         "# People's labels asked first",
         "",
         machine(["autoannotator", "numpy", "scipy", "scikit-learn", "onnxruntime"]),
         "",
         "Reviewer: replayed GPT-3.5 (zero-shot; 10-shot on Rotten Tomatoes); default settings plus the people's "
-        "sheet as `--calibration` (gold replayed as the people). Emotion: `--specialists auto`.",
+        "sheet as `--calibration` (gold replayed as the people). Emotion: `--specialists auto`."
+        + (
+            f" Added to every set's specialists: {', '.join(added)} (emotion: `auto` as it chooses where torch "
+            "sees a GPU, which takes mpnet; computed here on the CPU)."
+            if added
+            else ""
+        ),
         "",
         "| dataset | seed | people's rows | accuracy | LLM alone | default run | sent to the LLM | texts the LLM "
         "answered (people's rows too) | estimate (95%) | estimate - truth | interval holds the truth |",
@@ -104,7 +117,7 @@ def main() -> None:
     ]
     for name in args.datasets.split(","):
         with tempfile.TemporaryDirectory() as tmp:
-            lines += bench(name, seeds, Path(tmp))
+            lines += bench(name, seeds, Path(tmp), added)
     emit(lines, args.out)
 
 

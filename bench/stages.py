@@ -21,12 +21,16 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from _report import emit, machine
 from autoannotator import HardRule, RunConfig, annotate, load_task
 from autoannotator.learn.stages import LearningConfig
 from autoannotator.review import ReviewConfig
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SEEN = (1000, 4000)
+"""Rows seen at which the share sent so far is reported (and at the end)."""
 SPECIALISTS = ("vader", "textblob", "afinn", "minilm-sentiment", "tfidf", "minilm")
 
 
@@ -103,6 +107,18 @@ def main() -> None:
         f"| {s} | {n} | {t:,} | {r:,} | {v:,} | {a:.3f} | {p:.3f} | {'yes' if ok else 'rolled back'} | {sec:.1f} |"
         for s, n, t, r, v, a, p, ok, sec in trainings
     ]
+    asked = [r.get("review") is not None for r in rows]  # sent: the hard rows and the audited ones
+    marks = [m for m in SEEN if m < len(rows)] + [len(rows)]
+    lines += [
+        "",
+        "Share of rows sent to the reviewer (hard or audited) as the run goes on: over the rows seen so far, and "
+        "over the rows since the previous mark (what a longer run pays for its next rows).",
+        "",
+        "| rows seen | sent, all rows so far | sent, rows since the previous mark |",
+        "|---:|---:|---:|",
+    ]
+    for before, mark in zip([0, *marks], marks, strict=False):
+        lines.append(f"| {mark:,} | {np.mean(asked[:mark]):.1%} | {np.mean(asked[before:mark]):.1%} |")
     halved = len(shares) > 1 and shares[-1] <= shares[0] / 2
     lines += [
         "",
