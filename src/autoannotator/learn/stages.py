@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -205,8 +205,10 @@ class Learner:
         skipped = over_budget(self._estimates(ledger, specialists, len(texts)), self.config.train_budget_s)
         for name, current in specialists.items():
             if name in skipped:
-                kept = StageReport(name, stage, len(train), len(replay), len(val), 0.0, 0.0, False, 0.0, "")
-                reports.append(replace(kept, skipped=skipped[name]))
+                estimate = skipped[name]
+                reports.append(
+                    StageReport(name, stage, len(train), len(replay), len(val), 0, 0, False, 0, "", estimate)
+                )
                 continue
             tick = time.perf_counter()
             candidate = current.fresh(self._inputs(inputs), self.config.seed)
