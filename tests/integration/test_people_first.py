@@ -5,6 +5,7 @@ take their labels, the specialists are judged against them, and the run ends re-
 from __future__ import annotations
 
 import csv
+import socket
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,16 @@ def test_people_first_are_the_truth_and_the_estimate(example_csv: Path, tmp_path
     first = out.read_bytes()
     run_cli(*args, "--resume")  # the end step again: the same draw, the same labels
     assert out.read_bytes() == first
+
+
+def test_a_label_studio_server_that_fails_leaves_no_sheet(example_csv: Path, tmp_path: Path) -> None:
+    """The rows go to the server before the sheet is written: a server that cannot be reached is one line,
+    and the same command can run again (an existing sheet is never replaced)."""
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    sheet = tmp_path / "people.csv"
+    failed = run_cli("ask-people-first", example_csv, url, "--task", "sentiment-2", "--out", sheet,
+                     "--to", "label-studio", "--token", "t", check=False)  # fmt: skip
+    assert failed.returncode != 0 and f"Label Studio at {url} unreachable" in failed.stderr
+    assert "Traceback" not in failed.stderr and not sheet.exists()

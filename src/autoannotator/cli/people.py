@@ -11,7 +11,7 @@ import typer
 
 from autoannotator.cli.common import app, err, errors_as_lines, ledger_path
 from autoannotator.errors import InputError
-from autoannotator.handoff.first import fill_sheet, first_sheet
+from autoannotator.handoff.first import fill_sheet, first_rows, write_sheet
 from autoannotator.handoff.labelstudio import answers, pull, push, send
 from autoannotator.handoff.sheets import (
     MAX_REPORTED,
@@ -132,15 +132,16 @@ def ask_people_first_command(
         spec = load_task(task)
         server = None if to is None else _server(to, url, token)  # checked before any row is read
         source = Source(input, text_field=spec.text_field, id_field=spec.id_field)
-        drawn = first_sheet(source, rows, out, seed=seed, csv_safe=csv_safe)
-        err.print(f"{len(drawn):,} rows drawn for people -> {out}", markup=False)
-        if server is not None:
+        drawn = first_rows(source, rows, seed=seed)
+        if server is not None:  # first: a server that fails leaves no sheet, so the same command can run again
             data = [{"id": r["id"], "text": r[spec.text_field], "weight": r["weight"]} for r in drawn]
             title = f"autoannotator first draw: {input.name}"
             chosen, n, there = send(*server, list(spec.label_names), data, project=project, title=title)
             err.print(f"{n:,} rows -> {server[0]}/projects/{chosen} ({there:,} already there); when they are "
                       f"labelled: autoannotator fill-sheet {out} {server[0]} {chosen}", markup=False)  # fmt: skip
             typer.echo(chosen)
+        write_sheet(drawn, out, spec.text_field, csv_safe=csv_safe)
+        err.print(f"{len(drawn):,} rows drawn for people -> {out}", markup=False)
         err.print(
             f"Fill the label column ({', '.join(spec.label_names)}), then annotate with --calibration {out}",
             markup=False,

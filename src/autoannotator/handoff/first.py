@@ -23,25 +23,35 @@ READ_BATCH = 10_000
 """Rows read at a time while drawing."""
 
 
-def first_sheet(
-    source: Source, n: int, out: Path, *, seed: int = 0, csv_safe: bool = True
-) -> list[dict[str, Any]]:
-    """Write `n` rows drawn uniformly from `source` (ids as a run gives them) to `out`: ``id``, the text
-    field, an empty ``label`` to fill and each row's ``weight``; returns the rows written. Two passes over the
-    input, holding only the positions of its usable rows."""
+def first_rows(source: Source, n: int, *, seed: int = 0) -> list[dict[str, Any]]:
+    """`n` rows drawn uniformly from `source` (ids as a run gives them), in input order: ``id``, the text field,
+    an empty ``label`` to fill and each row's ``weight``. Two passes over the input, holding only the
+    positions of its usable rows."""
     positions = [r.pos for batch in source.batches(READ_BATCH) for r in batch if isinstance(r, Record)]
     if not positions:
         raise InputError(source.path, "no usable rows to draw from")
     index, weights, _ = draw(np.zeros(len(positions), dtype=bool), n, 0.0, seed)
     chosen = {positions[i]: float(w) for i, w in zip(index.tolist(), weights.tolist(), strict=True)}
-    rows = [
+    return [
         {"id": r.id, source.text_field: r.text, "label": "", "weight": chosen[r.pos]}
         for batch in source.batches(READ_BATCH)
         for r in batch
         if isinstance(r, Record) and r.pos in chosen
     ]
-    write_rows(out, [rows], columns=_columns(source.text_field), csv_safe=csv_safe)
+
+
+def first_sheet(
+    source: Source, n: int, out: Path, *, seed: int = 0, csv_safe: bool = True
+) -> list[dict[str, Any]]:
+    """Write the `first_rows` of `source` to `out`; returns them."""
+    rows = first_rows(source, n, seed=seed)
+    write_sheet(rows, out, source.text_field, csv_safe=csv_safe)
     return rows
+
+
+def write_sheet(rows: list[dict[str, Any]], out: Path, text_field: str, *, csv_safe: bool = True) -> None:
+    """Write drawn rows as a sheet for people (atomically)."""
+    write_rows(out, [rows], columns=_columns(text_field), csv_safe=csv_safe)
 
 
 def fill_sheet(sheet: Path, labels: dict[str, str]) -> tuple[int, int]:
