@@ -48,6 +48,8 @@ def bench(name: str, seeds: list[int], folder: Path, added: tuple[str, ...] = ()
     reviewer = review(replay_file(dataset, dataset.review, folder), dataset.review)
     specialists: tuple[str, ...] = dataset.specialists if dataset.specialists == ("auto",) else ()
     if added and specialists == ("auto",):  # `auto` as it chooses where torch sees a GPU (mpnet in it)
+        if added != ("mpnet",):
+            raise SystemExit(f"{name} runs `auto`: --add can only be mpnet there (auto takes it on a GPU)")
         setattr(selection, "on_gpu", lambda: True)  # noqa: B010 (a module attribute the bench overrides)
     elif added:
         specialists = (*(specialists or tuple(task.specialists)), *added)
