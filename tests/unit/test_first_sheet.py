@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from types import SimpleNamespace
 
+import httpx
 import numpy as np
 import pytest
 
-from autoannotator.errors import InputError
+from autoannotator.errors import InputError, LedgerError
+from autoannotator.handoff import labelstudio
 from autoannotator.handoff.first import fill_sheet, first_sheet
 from autoannotator.read.io import Source
 from autoannotator.trust.evidence import read_calibration
@@ -65,3 +68,24 @@ def test_answers_fill_the_sheet_in_place_and_keep_its_cells(tmp_path: Path) -> N
         ]  # fmt: skip
     with pytest.raises(InputError, match="not a sheet from ask-people-first"):
         fill_sheet(write(tmp_path / "other.csv", [{"id": "a", "text": "t", "label": ""}]), {"a": "positive"})
+
+
+def test_a_server_that_fails_half_way_through_the_draw_says_which_project_to_resume(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The project is made, then the import fails: the line names the project to give `--project` (its tasks
+    are kept, and a second send imports only the ids not there)."""
+
+    class Server:
+        def __init__(self) -> None:
+            self.projects = SimpleNamespace(create=lambda **_: SimpleNamespace(id=7), import_tasks=self.refuse)
+            self.tasks = SimpleNamespace(list=lambda **_: [])
+
+        def refuse(self, **_: object) -> None:
+            raise httpx.ConnectError("connection reset")
+
+    monkeypatch.setattr(labelstudio, "client", lambda url, token: Server())
+    with pytest.raises(LedgerError, match=r"unreachable: connection reset; run again with --project 7"):
+        labelstudio.send(
+            "http://127.0.0.1:1", "t", list(LABELS), [{"id": "a", "text": "x"}], project=None, title="t"
+        )

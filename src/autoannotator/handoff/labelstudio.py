@@ -24,8 +24,9 @@ PAGE = 100
 
 
 @contextlib.contextmanager
-def talking_to(url: str) -> Iterator[None]:
-    """Turn the SDK's and the network's errors into one `LedgerError` line naming the server."""
+def talking_to(url: str, then: str = "") -> Iterator[None]:
+    """Turn the SDK's and the network's errors into one `LedgerError` line naming the server (and `then`: what
+    to do next)."""
     try:
         yield
     except LedgerError:
@@ -35,7 +36,7 @@ def talking_to(url: str) -> Iterator[None]:
         body = getattr(exc, "body", None)
         detail = body.get("detail") if isinstance(body, dict) else str(exc).splitlines()[0][:200]
         what = f"answered {status}: {detail}" if status else f"unreachable: {detail}"
-        raise LedgerError(f"Label Studio at {url} {what}") from None
+        raise LedgerError(f"Label Studio at {url} {what}{then}") from None
 
 
 def client(url: str, token: str) -> Any:
@@ -94,6 +95,7 @@ def send(
     with talking_to(url):
         ls = client(url, token)
         chosen = _create(ls, title, labels, multiple=False) if project is None else project
+    with talking_to(url, f"; run again with --project {chosen} (the tasks imported are kept; the rest follow)"):
         return chosen, *_import(ls, chosen, [{"data": row} for row in rows])
 
 
