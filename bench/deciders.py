@@ -57,7 +57,9 @@ TARGETS = (0.97, 0.95)
 """Whole-output targets at which the ceiling and the audited share are computed (0.97 is the default)."""
 AUDITS = (200, 750)
 """Audited rows: a 1,000-row run's early audit (20%), and a 12,284-row run's (200 + 5% of the rest)."""
-FIELDS = ("ceiling", "accuracy", "audit")
+FIELDS = ("ceiling", "accuracy", "audit", "truth")
+LABELLED = 200
+"""People's labels in the simulated truth-reference test (issue 26's calibrated bars)."""
 CANDIDATES = 5
 """The run splits its risk between about this many candidate deciders (Bonferroni)."""
 
@@ -130,7 +132,35 @@ def limits(
         found[f"accuracy {target}"] = float((output == g).mean()) - float((a == g).mean())
         for n in AUDITS:
             found[f"audit {n} {target}"] = audited(confidence, agree, target, n, seed)
-    return found
+    return found | against_truth(p, confidence, a, g, seed)
+
+
+def against_truth(
+    predicted: np.ndarray, confidence: np.ndarray, llm: np.ndarray, gold: np.ndarray, seed: int
+) -> dict[str, float]:
+    """With people's labels as the reference (the run's rule: the accepted rows at least as accurate as the
+    reviewer measured): the largest share of most confident rows whose accuracy is at least the LLM's (the
+    ceiling), the output's accuracy there minus the LLM's, and the mean share today's test accepts on `LABELLED`
+    labelled rows (20 draws, its risk split between `CANDIDATES`)."""
+    right = predicted == gold
+    order = np.argsort(-confidence, kind="stable")
+    reviewer = float((llm == gold).mean())
+    running = np.cumsum(right[order]) / np.arange(1, len(right) + 1)
+    fits = np.nonzero(running >= reviewer)[0]
+    top = order[: int(fits[-1]) + 1 if len(fits) else 0]
+    output = llm.copy()
+    output[top] = predicted[top]
+    rng, shares = np.random.default_rng(seed), []
+    for _ in range(20):
+        drawn = rng.choice(len(right), size=LABELLED, replace=False)
+        target = float((llm[drawn] == gold[drawn]).mean())
+        t = accept_threshold(confidence[drawn], right[drawn], target=target, delta=0.05 / CANDIDATES)
+        shares.append(float((confidence >= t).mean()))
+    return {
+        "truth ceiling": len(top) / len(right),
+        "truth accuracy": float((output == gold).mean()) - reviewer,
+        "truth labelled": float(np.mean(shares)),
+    }
 
 
 def one(dataset: Set, n: int, seed: int, names: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -182,6 +212,25 @@ def shares(results: list[dict[str, Any]]) -> list[str]:
             for t in TARGETS
         ]
         lines.append(f"| {key[0]} | {key[1].split(' ')[0]} | {' | '.join(cells)} |")
+    lines += [
+        "",
+        f"Against people's labels (the run's rule with `--calibration`: the accepted rows at least as accurate "
+        f"as the LLM measured on the labelled rows): sent by a router that knew every row (ceiling) and by "
+        f"today's test on {LABELLED} labelled rows; the output's accuracy at the ceiling minus GPT-3.5's.",
+        "",
+        f"| set | decider | sent: ceiling / {LABELLED} labelled rows | accuracy at ceiling |",
+        "|---|---|---|---|",
+    ]
+    for key in dict.fromkeys((r["set"], r["decider"]) for r in results if "truth ceiling" in r):
+        chosen = [r for r in results if (r["set"], r["decider"]) == key]
+        mean = {
+            f: float(np.mean([r[f] for r in chosen]))
+            for f in ("truth ceiling", "truth labelled", "truth accuracy")
+        }
+        lines.append(
+            f"| {key[0]} | {key[1].split(' ')[0]} | {1 - mean['truth ceiling']:.0%} / "
+            f"{1 - mean['truth labelled']:.0%} | {mean['truth accuracy']:+.3f} |"
+        )
     return lines
 
 
