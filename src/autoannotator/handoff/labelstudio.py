@@ -11,7 +11,7 @@ run there is no ledger: `send` and `answers` do the same for rows drawn from the
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from autoannotator.errors import LedgerError
@@ -83,8 +83,11 @@ def _push(
         ledger.set_meta("label_studio", {"url": url.rstrip("/"), "project": chosen})
     answers = humans.reviewer_labels(ledger)
     wanted = output.unresolved(ledger) if rows is None else rows
-    payload = [{"data": task_data(r), "predictions": predictions(r, answers.get(r["id"]), labels)} for r in wanted]
-    return chosen, *_import(ls, chosen, payload)
+
+    def task(row: dict[str, Any]) -> dict[str, Any]:
+        return {"data": task_data(row), "predictions": predictions(row, answers.get(row["id"]), labels)}
+
+    return chosen, *_import(ls, chosen, wanted, task)
 
 
 def send(
@@ -96,7 +99,7 @@ def send(
         ls = client(url, token)
         chosen = _create(ls, title, labels, multiple=False) if project is None else project
     with talking_to(url, f"; run again with --project {chosen} (the tasks imported are kept; the rest follow)"):
-        return chosen, *_import(ls, chosen, [{"data": row} for row in rows])
+        return chosen, *_import(ls, chosen, rows, lambda row: {"data": row})
 
 
 def _create(ls: Any, title: str, labels: list[str], *, multiple: bool) -> int:
@@ -105,13 +108,16 @@ def _create(ls: Any, title: str, labels: list[str], *, multiple: bool) -> int:
     return int(ls.projects.create(title=title[:50], label_config=xml).id)
 
 
-def _import(ls: Any, project: int, payload: list[dict[str, Any]]) -> tuple[int, int]:
-    """Import the tasks of `payload` whose ``data.id`` the project lacks, a page at a time; (imported, there)."""
-    present = {str(task.data.get("id")) for task in tasks(ls, project, annotated=False)}
-    new = [task for task in payload if str(task["data"]["id"]) not in present]
+def _import(
+    ls: Any, project: int, rows: list[dict[str, Any]], task: Callable[[dict[str, Any]], dict[str, Any]]
+) -> tuple[int, int]:
+    """Import `task(row)` for each of `rows` whose ``id`` the project lacks, a page at a time (the tasks are made
+    for those rows only); (imported, already there)."""
+    present = {str(found.data.get("id")) for found in tasks(ls, project, annotated=False)}
+    new = [task(row) for row in rows if str(row["id"]) not in present]
     for start in range(0, len(new), PAGE):
         ls.projects.import_tasks(id=project, request=new[start : start + PAGE])
-    return len(new), len(payload) - len(new)
+    return len(new), len(rows) - len(new)
 
 
 def tasks(ls: Any, project: int, *, annotated: bool = True) -> Iterator[Any]:
