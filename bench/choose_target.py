@@ -7,6 +7,10 @@ beside the true one. The default is the lowest target that keeps accuracy within
 every dev set and seed (the issue's "never silently worse" bar), since a lower target sends fewer rows.
 
     python bench/choose_target.py [--targets 0.9,0.95,0.97] [--seeds 0,1] [--out FILE]
+
+With ``--reference label-model --targets default`` it is the dev-data decision of issue 27: whether the
+label-model reference (target: as accurate as it estimates the reviewer) may be the default
+(bench/results/label_model_dev.md).
 """
 
 from __future__ import annotations
@@ -45,12 +49,13 @@ def main() -> None:
     parser.add_argument("--targets", default="0.9,0.95,0.97")
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--sets", default=",".join(DEV))
+    parser.add_argument("--reference", choices=("llm", "label-model"), default="llm")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    targets = [float(t) for t in args.targets.split(",")]
+    targets = [None if t == "default" else float(t) for t in args.targets.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
     lines = [
-        "# Choosing the default target on dev data",
+        f"# Choosing the default target on dev data (reference: {args.reference})",
         "",
         machine(["autoannotator", "numpy", "scikit-learn", "onnxruntime"]),
         "",
@@ -75,14 +80,14 @@ def main() -> None:
                     config = base.model_copy(
                         update={
                             "learning": LearningConfig(seed=seed),
-                            "trust": TrustConfig(seed=seed, target=target),
+                            "trust": TrustConfig(seed=seed, target=target, reference=args.reference),
                         }
                     )
                     out, run_dir = folder / f"t{target}-s{seed}.jsonl", folder / f"t{target}-s{seed}.run"
                     f = figures(out, data, run_dir, llm, annotate(config, out=out, run_dir=run_dir))
                     est = estimate_cell(f)
                     lines.append(
-                        f"| {name} | {target} | {seed} | {f['accuracy']:.3f} | {llm_accuracy:.3f} | "
+                        f"| {name} | {target or 'default'} | {seed} | {f['accuracy']:.3f} | {llm_accuracy:.3f} | "
                         f"{f['accuracy'] - llm_accuracy:+.3f} | {f['llm_share']:.1%} | {est} | "
                         f"{f['true_agreement']:.3f} |"
                     )

@@ -23,7 +23,7 @@ from _report import emit, machine
 from ask_people import ROWS, accuracy
 from autoannotator import LearningConfig, RunConfig, TrustConfig, annotate, baseline, load_task
 from autoannotator.controller import selection
-from autoannotator.handoff.first import first_sheet
+from autoannotator.handoff.first import first_rows, write_sheet
 from autoannotator.read.io import Source, read_rows, unneutralise
 from paper import replay_file, review, rows_file
 from trust import ALL, ORDER
@@ -64,7 +64,8 @@ def bench(name: str, seeds: list[int], folder: Path, added: tuple[str, ...] = ()
         annotate(plain, out=run / "default.jsonl", run_dir=run / "default.run")
         default = accuracy(run / "default.jsonl", data, run / "default.run")
         sheet = run / "people.csv"
-        first_sheet(Source(data, text_field=task.text_field, id_field=task.id_field), n, sheet, seed=seed)
+        source = Source(data, text_field=task.text_field, id_field=task.id_field)
+        write_sheet(first_rows(source, n, seed=seed), sheet, task.text_field)
         filled(sheet, data)
         config = plain.model_copy(update={"calibration": sheet})
         result = annotate(config, out=run / "out.jsonl", run_dir=run / "run")

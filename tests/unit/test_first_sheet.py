@@ -12,7 +12,7 @@ import pytest
 
 from autoannotator.errors import InputError, LedgerError
 from autoannotator.handoff import labelstudio
-from autoannotator.handoff.first import fill_sheet, first_sheet
+from autoannotator.handoff.first import fill_sheet, first_rows, write_sheet
 from autoannotator.read.io import Source
 from autoannotator.trust.evidence import read_calibration
 
@@ -31,13 +31,15 @@ def test_the_sheet_is_a_uniform_draw_with_its_weights(tmp_path: Path) -> None:
     texts = [f"=row {i}" if i == 3 else f"row {i}" for i in range(50)]
     data = write(tmp_path / "in.csv", [{"id": str(i), "text": t} for i, t in enumerate(texts)])
     sheet = tmp_path / "people.csv"
-    assert len(first_sheet(Source(data, id_field="id"), 10, sheet, seed=1)) == 10
+    drawn = first_rows(Source(data, id_field="id"), 10, seed=1)
+    assert len(drawn) == 10
+    write_sheet(drawn, sheet, "text")
     with sheet.open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["id"] for r in rows] == sorted((r["id"] for r in rows), key=int)  # in input order
     assert {r["weight"] for r in rows} == {"5.0"} and {r["label"] for r in rows} == {""}
     other = tmp_path / "other.csv"
-    first_sheet(Source(data, id_field="id"), 10, other, seed=2)
+    write_sheet(first_rows(Source(data, id_field="id"), 10, seed=2), other, "text")
     assert other.read_text(encoding="utf-8") != sheet.read_text(encoding="utf-8")  # the seed draws
 
 

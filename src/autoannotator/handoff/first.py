@@ -40,15 +40,6 @@ def first_rows(source: Source, n: int, *, seed: int = 0) -> list[dict[str, Any]]
     ]
 
 
-def first_sheet(
-    source: Source, n: int, out: Path, *, seed: int = 0, csv_safe: bool = True
-) -> list[dict[str, Any]]:
-    """Write the `first_rows` of `source` to `out`; returns them."""
-    rows = first_rows(source, n, seed=seed)
-    write_sheet(rows, out, source.text_field, csv_safe=csv_safe)
-    return rows
-
-
 def write_sheet(rows: list[dict[str, Any]], out: Path, text_field: str, *, csv_safe: bool = True) -> None:
     """Write drawn rows as a sheet for people (atomically)."""
     write_rows(out, [rows], columns=_columns(text_field), csv_safe=csv_safe)
@@ -56,7 +47,7 @@ def write_sheet(rows: list[dict[str, Any]], out: Path, text_field: str, *, csv_s
 
 def fill_sheet(sheet: Path, labels: dict[str, str]) -> tuple[int, int]:
     """Write `labels` (row id -> label, e.g. from a Label Studio project) into the ``label`` column of a sheet
-    `first_sheet` wrote, in place and atomically (a label already there is replaced only by a new answer);
+    `write_sheet` wrote, in place and atomically (a label already there is replaced only by a new answer);
     (rows labelled now, rows in the sheet)."""
     rows = list(read_rows(sheet))
     text_field = next((k for k in rows[0] if k not in ("id", "label", "weight")), None) if rows else None
