@@ -62,6 +62,13 @@ LABELLED = 200
 """People's labels in the simulated truth-reference test (issue 26's calibrated bars)."""
 CANDIDATES = 5
 """The run splits its risk between about this many candidate deciders (Bonferroni)."""
+TESTS = {
+    "labelled": (LABELLED, CANDIDATES),
+    "alone": (LABELLED, 1),
+    "split": (LABELLED * 2 // 3, 1),
+}
+"""Against people's labels: today's test (risk split), the same decider tested alone at the whole risk (as if it
+were chosen without the labels), and tested alone on two thirds of them (the other third having chosen it)."""
 
 
 def rows(dataset: Set) -> tuple[list[str], list[str], list[str]]:
@@ -150,17 +157,16 @@ def against_truth(
     top = order[: int(fits[-1]) + 1 if len(fits) else 0]
     output = llm.copy()
     output[top] = predicted[top]
-    rng, shares = np.random.default_rng(seed), []
-    for _ in range(20):
-        drawn = rng.choice(len(right), size=LABELLED, replace=False)
-        target = float((llm[drawn] == gold[drawn]).mean())
-        t = accept_threshold(confidence[drawn], right[drawn], target=target, delta=0.05 / CANDIDATES)
-        shares.append(float((confidence >= t).mean()))
-    return {
-        "truth ceiling": len(top) / len(right),
-        "truth accuracy": float((output == gold).mean()) - reviewer,
-        "truth labelled": float(np.mean(shares)),
-    }
+    found = {"truth ceiling": len(top) / len(right), "truth accuracy": float((output == gold).mean()) - reviewer}
+    for name, (n, split) in TESTS.items():
+        rng, shares = np.random.default_rng(seed), []
+        for _ in range(20):
+            drawn = rng.choice(len(right), size=n, replace=False)
+            target = float((llm[drawn] == gold[drawn]).mean())
+            t = accept_threshold(confidence[drawn], right[drawn], target=target, delta=0.05 / split)
+            shares.append(float((confidence >= t).mean()))
+        found[f"truth {name}"] = float(np.mean(shares))
+    return found
 
 
 def one(dataset: Set, n: int, seed: int, names: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -216,21 +222,22 @@ def shares(results: list[dict[str, Any]]) -> list[str]:
         "",
         f"Against people's labels (the run's rule with `--calibration`: the accepted rows at least as accurate "
         f"as the LLM measured on the labelled rows): sent by a router that knew every row (ceiling) and by "
-        f"today's test on {LABELLED} labelled rows; the output's accuracy at the ceiling minus GPT-3.5's.",
+        f"today's test on {LABELLED} labelled rows (risk split between {CANDIDATES}); by the same decider "
+        f"tested alone at the whole risk (*alone*: as if chosen without the labels) and alone on "
+        f"{TESTS['split'][0]} of them (*split*: the other third chose it); the output's accuracy at the ceiling "
+        "minus GPT-3.5's.",
         "",
-        f"| set | decider | sent: ceiling / {LABELLED} labelled rows | accuracy at ceiling |",
+        f"| set | decider | sent: ceiling / {LABELLED} labelled rows / alone / split | accuracy at ceiling |",
         "|---|---|---|---|",
     ]
     for key in dict.fromkeys((r["set"], r["decider"]) for r in results if "truth ceiling" in r):
         chosen = [r for r in results if (r["set"], r["decider"]) == key]
         mean = {
             f: float(np.mean([r[f] for r in chosen]))
-            for f in ("truth ceiling", "truth labelled", "truth accuracy")
+            for f in ("truth ceiling", "truth accuracy", *(f"truth {name}" for name in TESTS))
         }
-        lines.append(
-            f"| {key[0]} | {key[1].split(' ')[0]} | {1 - mean['truth ceiling']:.0%} / "
-            f"{1 - mean['truth labelled']:.0%} | {mean['truth accuracy']:+.3f} |"
-        )
+        sent = " / ".join(f"{1 - mean[f]:.0%}" for f in ("truth ceiling", *(f"truth {name}" for name in TESTS)))
+        lines.append(f"| {key[0]} | {key[1].split(' ')[0]} | {sent} | {mean['truth accuracy']:+.3f} |")
     return lines
 
 
