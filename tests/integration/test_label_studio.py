@@ -248,7 +248,7 @@ def test_rows_drawn_first_go_to_label_studio_and_fill_the_sheet_the_run_is_judge
     drawn = run_cli("ask-people-first", example_csv, url, "--task", "sentiment-2", "--rows", "40", "--out", sheet,
                     "--to", "label-studio", env=env)  # fmt: skip
     project = int(drawn.stdout)
-    assert f"fill-sheet {sheet} {url} {project}" in " ".join(drawn.stderr.split())
+    assert f"fill-sheet {sheet} {url} {project} --task sentiment-2" in " ".join(drawn.stderr.split())
     ls = client(url, token)
     tasks = list(ls.tasks.list(project=project, fields="all"))
     with sheet.open(encoding="utf-8", newline="") as f:
@@ -271,7 +271,7 @@ def test_rows_drawn_first_go_to_label_studio_and_fill_the_sheet_the_run_is_judge
         value = {"choices": [truth[task.data["text"]]]}
         ls.annotations.create(id=task.id, result=[{"from_name": "label", "to_name": "text", "type": "choices",
                                                    "value": value}])  # fmt: skip
-    run_cli("fill-sheet", sheet, url, str(project), env=env)
+    run_cli("fill-sheet", sheet, url, str(project), "--task", "sentiment-2", env=env)
     with sheet.open(encoding="utf-8", newline="") as f:
         filled = {r["id"]: r["label"] for r in csv.DictReader(f)}
     assert filled == {str(t.data["id"]): truth[t.data["text"]] for t in tasks}

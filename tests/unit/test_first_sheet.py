@@ -10,11 +10,13 @@ import httpx
 import numpy as np
 import pytest
 
+from autoannotator.cli import people
 from autoannotator.errors import InputError, LedgerError
 from autoannotator.handoff import labelstudio
 from autoannotator.handoff.first import fill_sheet, first_rows, write_sheet
-from autoannotator.read.io import Source
+from autoannotator.read.io import Source, read_rows
 from autoannotator.trust.evidence import read_calibration
+from entry import run_cli
 
 LABELS = ("negative", "positive")
 
@@ -91,3 +93,31 @@ def test_a_server_that_fails_half_way_through_the_draw_says_which_project_to_res
         labelstudio.send(
             "http://127.0.0.1:1", "t", list(LABELS), [{"id": "a", "text": "x"}], project=None, title="t"
         )
+
+
+def test_fill_sheet_with_a_task_refuses_answers_outside_it_before_touching_the_sheet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fill-sheet --task`: an answer that is not one of the task's labels (a project made for another task)
+    is one line naming the sheet, the field and the rows; the sheet is left as it was. Without `--task` the
+    answers are written as given (the calibration reader checks them against the run's task)."""
+    data = write(tmp_path / "in.csv", [{"id": str(i), "text": f"row {i}"} for i in range(6)])
+    sheet = tmp_path / "people.csv"
+    write_sheet(first_rows(Source(data, id_field="id"), 3, seed=0), sheet, "text")
+    ids = [r["id"] for r in read_rows(sheet)]
+    given = {ids[0]: (["positive"], "ann", "t"), ids[1]: (["spam"], "ann", "t")}
+    monkeypatch.setattr(people, "answers", lambda url, token, project: given)
+    before = sheet.read_bytes()
+    args = ("fill-sheet", sheet, "http://127.0.0.1:9", "7", "--token", "t")
+    refused = run_cli(*args, "--task", "sentiment-2", check=False)
+    line = " ".join(refused.stderr.split())
+    assert refused.returncode != 0 and sheet.read_bytes() == before, line
+    assert (
+        f"{sheet}, field 'label'" in line and "http://127.0.0.1:9/projects/7" in line and f"['{ids[1]}']" in line
+    )
+    given[ids[1]] = (["negative", "positive"], "ann", "t")
+    several = run_cli(*args, "--task", "sentiment-2", check=False)
+    assert several.returncode != 0 and "more than one choice" in several.stderr and sheet.read_bytes() == before
+    given[ids[1]] = (["negative"], "ann", "t")
+    run_cli(*args, "--task", "sentiment-2")
+    assert {r["id"]: r["label"] for r in read_rows(sheet)} == {ids[0]: "positive", ids[1]: "negative", ids[2]: ""}

@@ -138,7 +138,8 @@ def ask_people_first_command(
             title = f"autoannotator first draw: {input.name}"
             chosen, n, there = send(*server, list(spec.label_names), data, project=project, title=title)
             err.print(f"{n:,} rows -> {server[0]}/projects/{chosen} ({there:,} already there); when they are "
-                      f"labelled: autoannotator fill-sheet {out} {server[0]} {chosen}", markup=False)  # fmt: skip
+                      f"labelled: autoannotator fill-sheet {out} {server[0]} {chosen} --task {task}",
+                      markup=False)  # fmt: skip
             typer.echo(chosen)
         write_sheet(drawn, out, spec.text_field, csv_safe=csv_safe)
         err.print(f"{len(drawn):,} rows drawn for people -> {out}", markup=False)
@@ -155,20 +156,32 @@ def fill_sheet_command(
     project: Annotated[int, typer.Argument(help="The project ask-people-first created.")],
     source: Annotated[str, typer.Option("--from", help="Where the answers are: 'label-studio'.")] = LABEL_STUDIO,
     token: Token = None,
+    task: Annotated[
+        str | None, typer.Option(help="Task YAML file, or a built-in: refuse answers that are not its labels.")
+    ] = None,
 ) -> None:
     """Write the answers people gave in a Label Studio project into the label column of the sheet
     `ask-people-first` drew (single-label tasks), ready for annotate --calibration."""
     with errors_as_lines():
         if not sheet.is_file():
             raise InputError(sheet, "file not found")
+        allowed = None if task is None else set(load_task(task).label_names)
         server, key = _server(source, url, token)
         given = answers(server, key, project)
         several = sorted(ident for ident, (chosen, _, _) in given.items() if len(chosen) != 1)
         if several:
             raise InputError(
-                Path(server), f"tasks with more than one choice: {several[:MAX_REPORTED]}", field="label"
-            )
-        n, total = fill_sheet(sheet, {ident: chosen[0] for ident, (chosen, _, _) in given.items()})
+                sheet, f"tasks of {server}/projects/{project} with more than one choice: {several[:MAX_REPORTED]}",
+                field="label",
+            )  # fmt: skip
+        labels = {ident: chosen[0] for ident, (chosen, _, _) in given.items()}
+        foreign = sorted(ident for ident, label in labels.items() if allowed is not None and label not in allowed)
+        if foreign:  # before the sheet is touched
+            raise InputError(
+                sheet, f"answers in {server}/projects/{project} that are not labels of {task}: rows "
+                f"{foreign[:MAX_REPORTED]}", field="label",
+            )  # fmt: skip
+        n, total = fill_sheet(sheet, labels)
         err.print(f"{n:,} of the sheet's {total:,} rows labelled in {server}/projects/{project} -> {sheet}",
                   markup=False)  # fmt: skip
 
