@@ -47,6 +47,7 @@ def test_people_first_are_the_truth_and_the_estimate(example_csv: Path, tmp_path
     assert {labelled[i]["source"] for i in people} == {"human"}
     said = " ".join(done.stderr.split())
     assert "People's labels on 60 asked rows" in said and "Estimated accuracy of the output" in said
+    assert "only reference" not in said  # the people's labels were the reference: nothing to ask for
     assert accuracy(out, truth) > 0.62 + 0.1  # the weak reviewer alone is right on 62%
     first = out.read_bytes()
     run_cli(*args, "--resume")  # the end step again: the same draw, the same labels
@@ -64,3 +65,23 @@ def test_a_label_studio_server_that_fails_leaves_no_sheet(example_csv: Path, tmp
                      "--to", "label-studio", "--token", "t", check=False)  # fmt: skip
     assert failed.returncode != 0 and f"Label Studio at {url} unreachable" in failed.stderr
     assert "Traceback" not in failed.stderr and not sheet.exists()
+
+
+def test_a_run_that_sends_most_rows_to_the_reviewer_asks_for_peoples_labels(
+    example_csv: Path, tmp_path: Path
+) -> None:
+    """The tool asks for people's labels where the reviewer was the only reference and took most rows: one
+    line after the end line names the run, and the command it gives works as written."""
+    out = tmp_path / "labels.jsonl"
+    weak = f"replay:{weak_answers(example_csv, tmp_path)}"
+    done = run_cli("annotate", example_csv, "--task", "sentiment-2", "--review", weak, "--out", out, "--quiet")
+    said = " ".join(done.stderr.split())
+    sent = sum(r["review"] is not None for r in read_jsonl(out)) / 300
+    assert sent >= 0.5, said  # a weak reviewer on 300 rows: the specialists cannot match it on most of them
+    assert f"The reviewer took {sent:.0%} of the rows: its answers were the run's only reference" in said
+    command = f"autoannotator ask-people {tmp_path / 'labels.jsonl.run'} --rows 100"
+    assert command in said
+    sheet = tmp_path / "people.csv"
+    run_cli(*command.split()[1:], "--out", sheet)
+    with sheet.open(encoding="utf-8", newline="") as f:
+        assert len(list(csv.DictReader(f))) == 100

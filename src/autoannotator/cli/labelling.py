@@ -35,6 +35,15 @@ LOCAL_WARNING = (
     "labels use --llm openai:MODEL with OPENAI_BASE_URL / OPENAI_API_KEY (OpenAI, DeepSeek, vLLM, Ollama...)."
 )
 
+PEOPLE_HINT = (
+    "The reviewer took {share:.0%} of the rows: its answers were the run's only reference, so no specialist "
+    "could outvote it. 100-200 people's labels measure the specialists against the truth instead: "
+    "`autoannotator ask-people {run} --rows 100`, then `import` (this run re-judged, no reviewer call); or, "
+    "before the next run, `ask-people-first` (the rows the specialists then take are not sent at all)."
+)
+PEOPLE_HINT_SHARE = 0.5
+"""Suggest people's labels when a run judged against the reviewer sent it at least this share of rows."""
+
 
 def annotate_from_options(
     *,
@@ -248,6 +257,8 @@ def _run(
         err.print(f"{sum(result.relabelled.values()):,} labels relabelled at the end ({changes}).")
     if config.review is None and result.counts.get("unresolved", 0):
         err.print(NO_REVIEWER.format(run=folder), markup=False)
+    if (hint := people_hint(result, config, folder)) is not None:
+        err.print(hint, markup=False)
     elif config.review is not None and config.review.method != "replay" and config.review.local:
         err.print(LOCAL_WARNING)
 
@@ -263,6 +274,17 @@ def paragraphs(result: RunResult) -> list[str]:
     if result.people is not None:
         found.append(describe_people(result.people))
     return found
+
+
+def people_hint(result: RunResult, config: RunConfig, run_dir: Path) -> str | None:
+    """The tool asking for people's labels: when a single-label run judged against the reviewer sent it at
+    least `PEOPLE_HINT_SHARE` of its rows (no calibration labels), how to give the specialists a truth to be
+    measured on; else None."""
+    sent = result.review_usage.get("rows", 0) / max(result.rows, 1)
+    against_reviewer = result.trust is not None and result.trust.get("reference") == "reviewer"
+    if config.task.multi_label or config.calibration is not None or not against_reviewer:
+        return None
+    return PEOPLE_HINT.format(share=sent, run=run_dir) if sent >= PEOPLE_HINT_SHARE else None
 
 
 def end_line(result: RunResult) -> str:
