@@ -257,10 +257,10 @@ def _run(
         err.print(f"{sum(result.relabelled.values()):,} labels relabelled at the end ({changes}).")
     if config.review is None and result.counts.get("unresolved", 0):
         err.print(NO_REVIEWER.format(run=folder), markup=False)
-    if (hint := people_hint(result, config, folder)) is not None:
-        err.print(hint, markup=False)
     elif config.review is not None and config.review.method != "replay" and config.review.local:
         err.print(LOCAL_WARNING)
+    if (hint := people_hint(result, config, folder)) is not None:
+        err.print(hint, markup=False)
 
 
 def paragraphs(result: RunResult) -> list[str]:
